@@ -1,0 +1,23 @@
+// The algorithm library: every schedule generator Prism has, by name.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "algorithms/schedule.h"
+
+namespace prism {
+
+struct AlgorithmInfo {
+  const char* name;  ///< as accepted by PRISM_ALGO / NCCL_ALGO, lower case ("ring")
+  ScheduleGenerator generate;
+  /// Whether the generator handles this collective (for any nranks >= 1).
+  bool (*supports)(Collective);
+};
+
+/// All generators, in a fixed order.
+std::span<const AlgorithmInfo> allAlgorithms();
+/// The generator named `name` (case-insensitive), or nullptr.
+const AlgorithmInfo* findAlgorithm(std::string_view name);
+
+}  // namespace prism

@@ -1,0 +1,40 @@
+// Every setting Prism reads is declared once, in the table in config.cc: name, NCCL alias,
+// default and doc string. Nothing else in Prism calls getenv.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace prism::config {
+
+enum class Setting {
+  Debug,            ///< PRISM_DEBUG / NCCL_DEBUG: VERSION, WARN, INFO, TRACE (default: none)
+  DebugSubsys,      ///< PRISM_DEBUG_SUBSYS / NCCL_DEBUG_SUBSYS: comma list, ^ negates, ALL
+  DebugFile,        ///< PRISM_DEBUG_FILE / NCCL_DEBUG_FILE: %h host, %p pid expanded
+  Algo,             ///< PRISM_ALGO / NCCL_ALGO: force an algorithm (comma list)
+  Proto,            ///< PRISM_PROTO / NCCL_PROTO: accepted and logged; host path has one
+  SocketIfname,     ///< PRISM_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: prefix list, ^ excludes, = exact
+  BuffSize,         ///< PRISM_BUFFSIZE / NCCL_BUFFSIZE: bytes of FIFO buffering per peer
+  SlotCount,        ///< PRISM_SLOTS: slots each FIFO is cut into
+  Timeout,          ///< PRISM_TIMEOUT_S: seconds any blocking wait may last before an error
+  BootstrapTimeout, ///< PRISM_BOOTSTRAP_TIMEOUT_S: seconds to connect to the bootstrap root
+  SpinCount,        ///< PRISM_SPIN: polls before a waiting rank yields the core
+  Count_
+};
+
+/// The setting's value: PRISM_ name, else its NCCL alias, else the default.
+std::string getString(Setting s);
+/// getString parsed as an integer; K/M/G suffixes accepted. A malformed value logs a WARN
+/// once and yields the default.
+int64_t getInt(Setting s);
+/// "PRISM_X", "NCCL_X" (whichever environment variable supplied it) or "default".
+std::string source(Setting s);
+/// Primary name, e.g. "PRISM_DEBUG".
+const char* name(Setting s);
+
+/// One line per setting: name, value, source and doc. For prism-bench --print-config and
+/// the INFO log at init.
+void printAll(std::FILE* out);
+
+}  // namespace prism::config

@@ -1,0 +1,94 @@
+// The narrow interface every transport implements. A transport moves messages between
+// this rank and its peers through per-peer, per-direction FIFOs of slots: the sender fills
+// a free slot and commits it, the receiver peeks at the oldest filled slot and releases
+// it. Messages between two ranks arrive in the order they were sent. Optional abilities
+// are capability flags, never methods that fail with "not implemented".
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace prism {
+
+class SetupChannel;
+
+/// Optional abilities, as flags.
+enum TransportCaps : uint32_t {
+  kCapNone = 0,
+  kCapPeerMemoryAccess = 1u << 0,  ///< can read/write a peer's registered memory directly
+  kCapRdmaWrite = 1u << 1,
+  kCapMulticast = 1u << 2,
+  kCapInNetworkReduce = 1u << 3,
+};
+
+/// The sending end of one FIFO toward one peer.
+class SendConnection {
+ public:
+  virtual ~SendConnection() = default;
+  /// A free slot to fill, or an empty span when all slots are in flight. Non-blocking.
+  /// Calling it again before commit() returns the same slot.
+  virtual std::span<std::byte> acquire() = 0;
+  /// Publishes the first `bytes` bytes (1..slot size) of the acquired slot to the peer.
+  virtual void commit(size_t bytes) = 0;
+};
+
+/// The receiving end of one FIFO from one peer.
+class RecvConnection {
+ public:
+  virtual ~RecvConnection() = default;
+  /// The oldest unreleased message, or an empty span when none has arrived. Non-blocking.
+  virtual std::span<const std::byte> peek() = 0;
+  /// Gives the slot returned by peek() back to the sender.
+  virtual void release() = 0;
+};
+
+/// Lets a waiting rank sleep until a peer changes one of its FIFOs, without lost wake-ups:
+///   auto ticket = doorbell.arm();   // announce that we may sleep
+///   if (!progressMade()) doorbell.wait(ticket, timeout);
+///   doorbell.disarm();
+class Doorbell {
+ public:
+  virtual ~Doorbell() = default;
+  virtual uint32_t arm() = 0;
+  /// Sleeps until rung after arm() returned `ticket`, or `timeout` passes.
+  virtual void wait(uint32_t ticket, std::chrono::microseconds timeout) = 0;
+  virtual void disarm() = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+  virtual uint32_t caps() const = 0;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// Bytes one slot holds; every message is at most this long.
+  virtual size_t slotBytes() const = 0;
+  /// Slots per FIFO (per peer and direction).
+  virtual int slotCount() const = 0;
+  /// The FIFO to or from `peer` (0 <= peer < size(), peer != rank()).
+  virtual SendConnection& sendTo(int peer) = 0;
+  virtual RecvConnection& recvFrom(int peer) = 0;
+  /// Advances transfers for transports that need a progress engine. Non-blocking.
+  virtual void progress() {}
+  virtual Doorbell& doorbell() = 0;
+};
+
+struct ShmTransportOptions {
+  size_t slotBytes = 128 * 1024;
+  int slotCount = 8;
+  /// Unique among live communicators on this host; the transport derives its shared
+  /// memory object names from it.
+  std::string name;
+};
+
+/// Builds the shared-memory transport among the ranks of `setup` (all on this host).
+/// Collective over `setup`. Allocates and maps everything once; nothing per message.
+std::unique_ptr<Transport> createShmTransport(SetupChannel& setup,
+                                              const ShmTransportOptions& options);
+
+}  // namespace prism
