@@ -1,0 +1,185 @@
+// Collectives, point-to-point and custom reduction ops: validate, record, submit.
+#include <nccl.h>
+
+#include "api/group.h"
+#include "api/guard.h"
+#include "api/handle.h"
+#include "api/validate.h"
+
+using namespace prism;
+using namespace prism::api;
+
+namespace {
+
+/// Which buffers a rank must supply: NCCL reads the root-only buffers on the root alone.
+struct BufferRule {
+  bool sendOnAll;
+  bool recvOnAll;
+};
+
+BufferRule bufferRule(Collective c) {
+  switch (c) {
+    case Collective::Broadcast:
+    case Collective::Scatter:
+      return {false, true};
+    case Collective::Reduce:
+    case Collective::Gather:
+      return {true, false};
+    default:
+      return {true, true};
+  }
+}
+
+/// How many `count`-sized shares the larger buffer holds (for the size check).
+size_t shares(Collective c, int nranks) {
+  return splitsCount(c) ? 1 : static_cast<size_t>(nranks);
+}
+
+ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
+                        size_t count, ncclDataType_t datatype, int op, int root,
+                        ncclComm* comm) {
+  return guard(comm, name, [&] {
+    Communicator& c = usableComm(comm);
+    Operation o;
+    o.kind = OperationKind::Collective;
+    o.collective = kind;
+    o.type = checkedType(datatype);
+    o.count = count;
+    o.sendbuff = sendbuff;
+    o.recvbuff = recvbuff;
+    o.root = root;
+    checkedBytes(count, o.type, shares(kind, c.size()), "a buffer");
+    bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
+                  kind == Collective::Gather || kind == Collective::Scatter;
+    if (rooted) checkRank(root, c.size(), "root");
+    BufferRule rule = bufferRule(kind);
+    bool isRoot = !rooted || root == c.rank();
+    if (rule.sendOnAll || isRoot) checkBuffer(sendbuff, count, "sendbuff");
+    if (rule.recvOnAll || isRoot) checkBuffer(recvbuff, count, "recvbuff");
+    if (isReduction(kind)) o.reduction = c.reductionFor(op, o.type);
+    group::submit(comm, o);
+  });
+}
+
+ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff, size_t count,
+                          ncclDataType_t datatype, int peer, ncclComm* comm) {
+  return guard(comm, name, [&] {
+    Communicator& c = usableComm(comm);
+    Operation o;
+    o.kind = kind;
+    o.type = checkedType(datatype);
+    o.count = count;
+    o.peer = peer;
+    checkRank(peer, c.size(), "peer");
+    checkedBytes(count, o.type, 1, "the message");
+    checkBuffer(buff, count, kind == OperationKind::Send ? "sendbuff" : "recvbuff");
+    o.sendbuff = buff;
+    o.recvbuff = const_cast<void*>(buff);
+    group::submit(comm, o);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                           cudaStream_t) {
+  return collective("ncclAllReduce", Collective::AllReduce, sendbuff, recvbuff, count, datatype,
+                    op, 0, comm);
+}
+
+ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                           ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclBroadcast", Collective::Broadcast, sendbuff, recvbuff, count, datatype,
+                    ncclSum, root, comm);
+}
+
+ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root,
+                       ncclComm_t comm, cudaStream_t) {
+  return collective("ncclBcast", Collective::Broadcast, buff, buff, count, datatype, ncclSum,
+                    root, comm);
+}
+
+ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count,
+                        ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm,
+                        cudaStream_t) {
+  return collective("ncclReduce", Collective::Reduce, sendbuff, recvbuff, count, datatype, op,
+                    root, comm);
+}
+
+ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclAllGather", Collective::AllGather, sendbuff, recvbuff, sendcount,
+                    datatype, ncclSum, 0, comm);
+}
+
+ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                               ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                               cudaStream_t) {
+  return collective("ncclReduceScatter", Collective::ReduceScatter, sendbuff, recvbuff,
+                    recvcount, datatype, op, 0, comm);
+}
+
+ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
+                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclAlltoAll", Collective::AllToAll, sendbuff, recvbuff, count, datatype,
+                    ncclSum, 0, comm);
+}
+
+ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count,
+                        ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclGather", Collective::Gather, sendbuff, recvbuff, count, datatype,
+                    ncclSum, root, comm);
+}
+
+ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,
+                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclScatter", Collective::Scatter, sendbuff, recvbuff, count, datatype,
+                    ncclSum, root, comm);
+}
+
+ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer,
+                      ncclComm_t comm, cudaStream_t) {
+  return pointToPoint("ncclSend", OperationKind::Send, sendbuff, count, datatype, peer, comm);
+}
+
+ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
+                      ncclComm_t comm, cudaStream_t) {
+  return pointToPoint("ncclRecv", OperationKind::Recv, recvbuff, count, datatype, peer, comm);
+}
+
+ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataType_t datatype,
+                                      ncclScalarResidence_t residence, ncclComm_t comm) {
+  return guard(comm, "ncclRedOpCreatePreMulSum", [&] {
+    Communicator& c = usableComm(comm);
+    checkOutPointer(op, "op");
+    checkOutPointer(scalar, "scalar");
+    DataType type = checkedType(datatype);
+    check(residence == ncclScalarDevice || residence == ncclScalarHostImmediate,
+          ncclInvalidArgument, "unknown scalar residence " + std::to_string(residence));
+    *op = static_cast<ncclRedOp_t>(
+        c.createPreMulSum(type, scalar, residence == ncclScalarHostImmediate));
+  });
+}
+
+ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) {
+  return guard(comm, "ncclRedOpDestroy", [&] { usableComm(comm).destroyOp(op); });
+}
+
+}  // extern "C"
+
+PRISM_PROFILING_ALIAS(ncclAllReduce);
+PRISM_PROFILING_ALIAS(ncclBroadcast);
+PRISM_PROFILING_ALIAS(ncclBcast);
+PRISM_PROFILING_ALIAS(ncclReduce);
+PRISM_PROFILING_ALIAS(ncclAllGather);
+PRISM_PROFILING_ALIAS(ncclReduceScatter);
+PRISM_PROFILING_ALIAS(ncclAlltoAll);
+PRISM_PROFILING_ALIAS(ncclGather);
+PRISM_PROFILING_ALIAS(ncclScatter);
+PRISM_PROFILING_ALIAS(ncclSend);
+PRISM_PROFILING_ALIAS(ncclRecv);
+PRISM_PROFILING_ALIAS(ncclRedOpCreatePreMulSum);
+PRISM_PROFILING_ALIAS(ncclRedOpDestroy);

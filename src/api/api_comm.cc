@@ -1,0 +1,201 @@
+// Communicator life cycle: init (rank, config, all, scalable), split, shrink, finalize,
+// destroy, abort, revoke.
+#include <nccl.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "api/group.h"
+#include "api/guard.h"
+#include "api/handle.h"
+#include "api/validate.h"
+#include "bootstrap/bootstrap.h"
+#include "core/setup_channel.h"
+#include "logging/log.h"
+
+using namespace prism;
+using namespace prism::api;
+
+namespace {
+
+constexpr unsigned kConfigMagic = 0xcafebeef;
+
+/// Reads the fields of a caller's ncclConfig_t that this build acts on. Fields the caller's
+/// (older, smaller) struct does not have keep their defaults.
+CommOptions optionsFrom(const ncclConfig_t* config) {
+  CommOptions options;
+  if (!config) return options;
+  check(config->magic == kConfigMagic, ncclInvalidArgument,
+        "config was not initialized with NCCL_CONFIG_INITIALIZER (bad magic)");
+  check(config->size >= offsetof(ncclConfig_t, cgaClusterSize) && config->size <= 4096,
+        ncclInvalidArgument, "config has an implausible size " + std::to_string(config->size));
+  if (config->blocking != NCCL_CONFIG_UNDEF_INT) {
+    check(config->blocking == 0 || config->blocking == 1, ncclInvalidArgument,
+          "config.blocking must be 0 or 1");
+    options.blocking = config->blocking == 1;
+  }
+  if (config->size >= offsetof(ncclConfig_t, collnetEnable) && config->commName)
+    options.commName = config->commName;
+  return options;
+}
+
+ncclComm* newHandle(int rank, int nranks) {
+  auto* comm = new ncclComm;
+  comm->rank = rank;
+  comm->nranks = nranks;
+  return comm;
+}
+
+/// Bootstraps `comm` from `id`; runs now or at ncclGroupEnd.
+void initFromId(ncclComm* comm, ncclUniqueId id, CommOptions options) {
+  group::submitInit([comm, id, options] {
+    try {
+      std::unique_ptr<SetupChannel> setup = connectBootstrap(id, comm->rank, comm->nranks);
+      comm->impl = std::make_unique<Communicator>(*setup, uniqueIdTag(id), options);
+      comm->initResult = ncclSuccess;
+    } catch (const Error& e) {
+      comm->initResult = e.code();
+      throw;
+    }
+  });
+}
+
+ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclUniqueId* id,
+                      int rank, ncclConfig_t* config) {
+  return guard(nullptr, name, [&] {
+    checkOutPointer(out, "comm");
+    *out = nullptr;
+    check(nranks > 0, ncclInvalidArgument, "nranks " + std::to_string(nranks) + " must be > 0");
+    checkRank(rank, nranks, "rank");
+    checkOutPointer(id, "commId");
+    validateUniqueId(*id);
+    CommOptions options = optionsFrom(config);
+    ncclComm* comm = newHandle(rank, nranks);
+    *out = comm;
+    initFromId(comm, *id, options);
+  });
+}
+
+/// Builds a handle around a communicator made from an existing one.
+ncclComm* wrap(std::unique_ptr<Communicator> child) {
+  if (!child) return nullptr;
+  ncclComm* comm = newHandle(child->rank(), child->size());
+  comm->impl = std::move(child);
+  comm->initResult = ncclSuccess;
+  return comm;
+}
+
+}  // namespace
+
+extern "C" {
+
+ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank,
+                                    ncclConfig_t* config) {
+  return initRank("ncclCommInitRankConfig", comm, nranks, &commId, rank, config);
+}
+
+ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank) {
+  return initRank("ncclCommInitRank", comm, nranks, &commId, rank, nullptr);
+}
+
+ncclResult_t ncclCommInitRankScalable(ncclComm_t* newcomm, int nranks, int myrank, int nId,
+                                      ncclUniqueId* commIds, ncclConfig_t* config) {
+  ncclResult_t early = guard(nullptr, "ncclCommInitRankScalable", [&] {
+    check(nId >= 1, ncclInvalidArgument, "nId must be >= 1");
+    checkOutPointer(commIds, "commIds");
+  });
+  if (early != ncclSuccess) return early;
+  // Every rank receives the same ids; one root serves all ranks on a single host.
+  return initRank("ncclCommInitRankScalable", newcomm, nranks, &commIds[0], myrank, config);
+}
+
+ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
+  return guard(nullptr, "ncclCommInitAll", [&] {
+    checkOutPointer(comms, "comms");
+    check(ndev > 0, ncclInvalidArgument, "ndev " + std::to_string(ndev) + " must be > 0");
+    ncclUniqueId id;
+    createUniqueId(&id);
+    group::start();
+    try {
+      for (int r = 0; r < ndev; ++r) {
+        comms[r] = newHandle(r, ndev);
+        comms[r]->cudaDevice = devlist ? devlist[r] : r;
+        initFromId(comms[r], id, {});
+      }
+    } catch (...) {
+      group::recordError(ncclInternalError);
+    }
+    group::end();
+  });
+}
+
+ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm,
+                           ncclConfig_t* config) {
+  return guard(comm, "ncclCommSplit", [&] {
+    checkOutPointer(newcomm, "newcomm");
+    *newcomm = nullptr;
+    Communicator& c = usableComm(comm);
+    CommOptions options = config ? optionsFrom(config) : c.options();
+    *newcomm = wrap(c.split(color, key, options));
+    if (*newcomm) (*newcomm)->cudaDevice = comm->cudaDevice;
+  });
+}
+
+ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeRanksCount,
+                            ncclComm_t* newcomm, ncclConfig_t* config, int shrinkFlags) {
+  return guard(comm, "ncclCommShrink", [&] {
+    checkOutPointer(newcomm, "newcomm");
+    *newcomm = nullptr;
+    check(shrinkFlags == NCCL_SHRINK_DEFAULT || shrinkFlags == NCCL_SHRINK_ABORT,
+          ncclInvalidArgument, "unknown shrinkFlags " + std::to_string(shrinkFlags));
+    check(excludeRanksCount >= 0, ncclInvalidArgument, "excludeRanksCount must be >= 0");
+    if (excludeRanksCount > 0) checkOutPointer(excludeRanksList, "excludeRanksList");
+    check(comm != nullptr, ncclInvalidArgument, "comm is NULL");
+    Communicator& c = comm->get();
+    std::vector<int> excluded(excludeRanksList, excludeRanksList + excludeRanksCount);
+    for (int r : excluded) checkRank(r, c.size(), "excluded rank");
+    CommOptions options = config ? optionsFrom(config) : c.options();
+    *newcomm = wrap(c.shrink(excluded, options));
+    (*newcomm)->cudaDevice = comm->cudaDevice;
+  });
+}
+
+ncclResult_t ncclCommFinalize(ncclComm_t comm) {
+  // Host operations are complete when their call returns, so there is nothing to flush.
+  return guard(comm, "ncclCommFinalize", [&] { comm->get(); });
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  if (!comm) return ncclSuccess;
+  return guard(nullptr, "ncclCommDestroy", [&] { delete comm; });
+}
+
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  if (!comm) return ncclSuccess;
+  return guard(nullptr, "ncclCommAbort", [&] {
+    if (comm->impl) comm->impl->abort();
+    delete comm;
+  });
+}
+
+ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
+  return guard(comm, "ncclCommRevoke", [&] {
+    check(comm != nullptr, ncclInvalidArgument, "comm is NULL");
+    check(revokeFlags == NCCL_REVOKE_DEFAULT, ncclInvalidArgument, "revokeFlags must be 0");
+    comm->get().abort();
+  });
+}
+
+}  // extern "C"
+
+PRISM_PROFILING_ALIAS(ncclCommInitRankConfig);
+PRISM_PROFILING_ALIAS(ncclCommInitRank);
+PRISM_PROFILING_ALIAS(ncclCommInitRankScalable);
+PRISM_PROFILING_ALIAS(ncclCommInitAll);
+PRISM_PROFILING_ALIAS(ncclCommSplit);
+PRISM_PROFILING_ALIAS(ncclCommShrink);
+PRISM_PROFILING_ALIAS(ncclCommFinalize);
+PRISM_PROFILING_ALIAS(ncclCommDestroy);
+PRISM_PROFILING_ALIAS(ncclCommAbort);
+PRISM_PROFILING_ALIAS(ncclCommRevoke);

@@ -1,0 +1,131 @@
+#include "api/group.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "algorithms/select.h"
+#include "api/handle.h"
+#include "config/config.h"
+#include "core/error.h"
+#include "core/progress.h"
+
+namespace prism::group {
+
+namespace {
+
+struct GroupState {
+  int depth = 0;
+  ncclResult_t error = ncclSuccess;
+  std::vector<std::pair<ncclComm*, Operation>> ops;
+  std::vector<std::function<void()>> inits;
+};
+
+thread_local GroupState tGroup;
+
+/// Runs deferred initializations concurrently: ranks of one communicator initialized from
+/// one thread must rendezvous with each other.
+void runInits(std::vector<std::function<void()>>& inits) {
+  if (inits.size() == 1) return inits[0]();
+  std::vector<std::exception_ptr> errors(inits.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < inits.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        inits[i]();
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+/// The queued operations, one list per communicator, in first-use order.
+std::vector<std::pair<ncclComm*, std::vector<Operation>>> byCommunicator(
+    std::vector<std::pair<ncclComm*, Operation>>& ops) {
+  std::vector<std::pair<ncclComm*, std::vector<Operation>>> lists;
+  for (auto& [comm, op] : ops) {
+    auto it = std::find_if(lists.begin(), lists.end(), [&](auto& l) { return l.first == comm; });
+    if (it == lists.end()) it = lists.insert(lists.end(), {comm, {}});
+    it->second.push_back(op);
+  }
+  return lists;
+}
+
+GroupState closeOutermost() {
+  check(tGroup.depth > 0, ncclInvalidUsage, "ncclGroupEnd called without ncclGroupStart");
+  if (--tGroup.depth > 0) return {};
+  GroupState work = std::move(tGroup);
+  tGroup = GroupState{};
+  check(work.error == ncclSuccess, work.error,
+        "a call inside the group failed, so the whole group was dropped");
+  runInits(work.inits);
+  return work;
+}
+
+}  // namespace
+
+bool active() { return tGroup.depth > 0; }
+
+void start() { ++tGroup.depth; }
+
+void submit(ncclComm* comm, const Operation& op) {
+  if (active()) {
+    tGroup.ops.emplace_back(comm, op);
+    return;
+  }
+  comm->get().run({&op, 1});
+}
+
+void submitInit(std::function<void()> init) {
+  if (active()) {
+    tGroup.inits.push_back(std::move(init));
+    return;
+  }
+  init();
+}
+
+void recordError(ncclResult_t code) {
+  if (active() && tGroup.error == ncclSuccess) tGroup.error = code;
+}
+
+void end() {
+  GroupState work = closeOutermost();
+  if (work.ops.empty()) return;
+  auto lists = byCommunicator(work.ops);
+  std::vector<PlanRun> runs;
+  for (auto& [comm, ops] : lists) {
+    Communicator& c = comm->get();
+    c.checkUsable();
+    runs.push_back({&c, &c.buildPlan(ops)});
+  }
+  runPlans(runs);
+}
+
+float simulateEnd() {
+  GroupState work = closeOutermost();
+  float slowest = 0;
+  std::string forced = config::getString(config::Setting::Algo);
+  for (auto& [comm, ops] : byCommunicator(work.ops)) {
+    double micros = 0;
+    int nranks = comm->get().size();
+    for (const Operation& op : ops) {
+      size_t bytes = op.count * dataTypeSize(op.type);
+      if (op.kind != OperationKind::Collective) {
+        // A point-to-point message behaves like a one-step chain.
+        micros += predictMicros(*findAlgorithm("ring"), {Collective::Broadcast, 2, bytes, ""});
+        continue;
+      }
+      SelectionRequest request{op.collective, nranks, bytes, forced};
+      micros += predictMicros(selectAlgorithm(request), request);
+    }
+    slowest = std::max(slowest, static_cast<float>(micros));
+  }
+  return slowest;
+}
+
+}  // namespace prism::group

@@ -1,0 +1,28 @@
+// NCCL groups: operations issued between ncclGroupStart and ncclGroupEnd are queued per
+// thread and run together at the outermost ncclGroupEnd, as one plan per communicator.
+#pragma once
+
+#include <nccl.h>
+
+#include <functional>
+
+#include "core/operation.h"
+
+namespace prism::group {
+
+bool active();
+void start();
+/// Runs `op` on `comm` now, or queues it when a group is open.
+void submit(ncclComm* comm, const Operation& op);
+/// Queues a communicator initialization to run at ncclGroupEnd (or runs it now).
+void submitInit(std::function<void()> init);
+/// Remembers that a call inside the open group failed: ncclGroupEnd then drops the whole
+/// group and returns this error. No-op outside a group.
+void recordError(ncclResult_t code);
+/// Closes one level; at the outermost level runs everything queued. Throws on error,
+/// including ncclInvalidUsage when no group is open.
+void end();
+/// Like end(), but returns the predicted time in microseconds instead of running.
+float simulateEnd();
+
+}  // namespace prism::group

@@ -1,0 +1,26 @@
+// Argument checks shared by the C entry points. Each throws prism::Error with
+// ncclInvalidArgument (or ncclInvalidUsage) and a one-line reason.
+#pragma once
+
+#include <nccl.h>
+
+#include <cstddef>
+
+#include "api/handle.h"
+#include "core/dtype.h"
+
+namespace prism::api {
+
+/// Larger single calls are rejected as absurd rather than attempted (1 TiB).
+inline constexpr size_t kMaxCallBytes = size_t{1} << 40;
+
+/// The communicator, initialized and usable.
+Communicator& usableComm(ncclComm* comm);
+DataType checkedType(ncclDataType_t type);
+void checkRank(int rank, int nranks, const char* what);
+/// count * elementSize * factor, checked for overflow and against kMaxCallBytes.
+size_t checkedBytes(size_t count, DataType type, size_t factor, const char* what);
+void checkBuffer(const void* buffer, size_t count, const char* what);
+void checkOutPointer(const void* pointer, const char* what);
+
+}  // namespace prism::api

@@ -1,0 +1,48 @@
+// Where a schedule's blocks live in the caller's buffers, and how rounds slice them.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "algorithms/schedule.h"
+
+namespace prism {
+
+/// One buffer of one rank, cut into equal blocks of `stride` elements (the last ones may be
+/// short or empty when the count does not divide evenly).
+struct BufferLayout {
+  std::byte* base = nullptr;
+  size_t stride = 0;  ///< elements per block
+  size_t total = 0;   ///< elements in the buffer
+  size_t elemSize = 1;
+
+  size_t blockElems(int block) const {
+    size_t start = static_cast<size_t>(block) * stride;
+    return start >= total ? 0 : std::min(stride, total - start);
+  }
+};
+
+/// The element range a step touches in one round: block `b`, elements
+/// [round * roundElems, +roundElems) of it, clipped to the block.
+struct Region {
+  std::byte* data = nullptr;
+  size_t bytes = 0;
+};
+
+inline Region blockRegion(const BufferLayout& layout, int block, size_t round,
+                          size_t roundElems) {
+  size_t len = layout.blockElems(block);
+  size_t first = round * roundElems;
+  if (first >= len) return {};
+  size_t elems = std::min(roundElems, len - first);
+  size_t offset = static_cast<size_t>(block) * layout.stride + first;
+  return {layout.base + offset * layout.elemSize, elems * layout.elemSize};
+}
+
+/// True when a collective's buffers are one array split into blocks (AllReduce, Reduce,
+/// Broadcast); false when a block is one rank's `count`-element share.
+inline bool splitsCount(Collective c) {
+  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::Broadcast;
+}
+
+}  // namespace prism

@@ -1,0 +1,84 @@
+// Per-communicator API state: custom reduction ops and buffer registrations.
+#include <cstring>
+
+#include "core/communicator.h"
+#include "core/error.h"
+
+namespace prism {
+
+Reduction Communicator::reductionFor(int op, DataType type) const {
+  Reduction r;
+  switch (op) {
+    case ncclSum:
+      return r;
+    case ncclProd:
+      r.op = ReduceOp::Prod;
+      return r;
+    case ncclMax:
+      r.op = ReduceOp::Max;
+      return r;
+    case ncclMin:
+      r.op = ReduceOp::Min;
+      return r;
+    case ncclAvg:
+      r.average = true;
+      return r;
+    default:
+      break;
+  }
+  size_t index = static_cast<size_t>(op) - ncclNumOps;
+  check(op >= ncclNumOps && index < customOps_.size() && customOps_[index].has_value(),
+        ncclInvalidArgument, "unknown reduction op " + std::to_string(op));
+  const CustomOp& custom = *customOps_[index];
+  check(custom.type == type, ncclInvalidArgument,
+        "reduction op " + std::to_string(op) + " was created for " +
+            dataTypeName(custom.type) + " but is used with " + dataTypeName(type));
+  return custom.reduction;
+}
+
+int Communicator::createPreMulSum(DataType type, const void* scalar, bool hostImmediate) {
+  CustomOp custom;
+  custom.type = type;
+  custom.reduction.preMultiply = true;
+  if (hostImmediate) {
+    std::memcpy(custom.reduction.scalar.data(), scalar, dataTypeSize(type));
+  } else {
+    custom.reduction.scalarSource = scalar;
+  }
+  for (size_t i = 0; i < customOps_.size(); ++i) {
+    if (!customOps_[i]) {
+      customOps_[i] = custom;
+      return ncclNumOps + static_cast<int>(i);
+    }
+  }
+  check(customOps_.size() < 1u << 20, ncclInvalidUsage, "too many live PreMulSum ops");
+  customOps_.push_back(custom);
+  return ncclNumOps + static_cast<int>(customOps_.size() - 1);
+}
+
+void Communicator::destroyOp(int op) {
+  check(op >= ncclNumOps, ncclInvalidArgument,
+        "reduction op " + std::to_string(op) + " is built in and cannot be destroyed");
+  size_t index = static_cast<size_t>(op) - ncclNumOps;
+  check(index < customOps_.size() && customOps_[index].has_value(), ncclInvalidArgument,
+        "reduction op " + std::to_string(op) + " does not exist on this communicator");
+  customOps_[index].reset();
+}
+
+void* Communicator::registerBuffer(void* buff, size_t size) {
+  // Host buffers need no pinning; the handle remembers the region so that a later
+  // single-copy transport can map it, and so that Deregister can be validated.
+  auto* region = new std::pair<void*, size_t>(buff, size);
+  registrations_.insert(region);
+  return region;
+}
+
+void Communicator::deregisterBuffer(void* handle) {
+  auto it = registrations_.find(handle);
+  check(it != registrations_.end(), ncclInvalidArgument,
+        "handle was not registered with this communicator");
+  delete static_cast<std::pair<void*, size_t>*>(handle);
+  registrations_.erase(it);
+}
+
+}  // namespace prism

@@ -1,0 +1,163 @@
+// Turning a group's operations into a plan: pick a schedule per collective, bind it to
+// the caller's buffers, and gather point-to-point traffic into per-peer streams.
+#include <algorithm>
+#include <cstring>
+
+#include "algorithms/select.h"
+#include "config/config.h"
+#include "core/communicator.h"
+#include "core/error.h"
+#include "logging/log.h"
+#include "transports/transport.h"
+
+namespace prism {
+
+namespace {
+
+/// The per-rank buffer size nccl-tests reports for a call, which the selector models.
+size_t reportedBytes(const Operation& op, int nranks) {
+  size_t bytes = op.count * dataTypeSize(op.type);
+  switch (op.collective) {
+    case Collective::AllGather:
+    case Collective::ReduceScatter:
+    case Collective::AllToAll:
+    case Collective::Gather:
+    case Collective::Scatter:
+      return bytes * static_cast<size_t>(nranks);
+    default:
+      return bytes;
+  }
+}
+
+BufferLayout layoutFor(const Operation& op, const void* base, int blocks) {
+  BufferLayout layout;
+  layout.base = static_cast<std::byte*>(const_cast<void*>(base));
+  layout.elemSize = dataTypeSize(op.type);
+  if (splitsCount(op.collective)) {
+    layout.stride = (op.count + blocks - 1) / std::max(blocks, 1);
+    layout.total = op.count;
+  } else {
+    layout.stride = op.count;
+    layout.total = op.count * static_cast<size_t>(blocks);
+  }
+  return layout;
+}
+
+int scheduleRankOf(const Operation& op, int rank) {
+  if (!op.members) return rank;
+  auto it = std::find(op.members->begin(), op.members->end(), rank);
+  check(it != op.members->end(), ncclInternalError, "rank is not a member of the operation");
+  return static_cast<int>(it - op.members->begin());
+}
+
+}  // namespace
+
+const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int root,
+                                          size_t bytes) {
+  std::string forced = config::getString(config::Setting::Algo);
+  const AlgorithmInfo& algo = selectAlgorithm({collective, nranks, bytes, forced});
+  auto key = std::make_tuple(static_cast<const void*>(&algo), collective, nranks, root);
+  auto it = schedules_.find(key);
+  if (it == schedules_.end()) {
+    it = schedules_.emplace(key, algo.generate({collective, nranks, root})).first;
+  }
+  return it->second;
+}
+
+Program Communicator::bindCollective(const Operation& op) {
+  const int nranks = op.members ? static_cast<int>(op.members->size()) : size_;
+  const Schedule& schedule =
+      scheduleFor(op.collective, nranks, op.root, reportedBytes(op, nranks));
+  const int me = scheduleRankOf(op, rank_);
+  Program program;
+  program.steps = schedule.steps[static_cast<size_t>(me)];
+  program.input = layoutFor(op, op.sendbuff, schedule.inputBlocks);
+  program.output = layoutFor(op, op.recvbuff, schedule.outputBlocks);
+  program.type = op.type;
+  program.reduction = op.reduction;
+  if (op.reduction.scalarSource) {
+    std::memcpy(program.reduction.scalar.data(), op.reduction.scalarSource,
+                dataTypeSize(op.type));
+  }
+  program.nranks = nranks;
+  if (op.members) program.members = *op.members;
+  program.what = collectiveName(op.collective);
+  // Every message of a round must fit in half of a FIFO: the flow control model that the
+  // verifier proves schedules against (schedule.h).
+  const size_t fifoBytes = transport_->slotBytes() * transport_->slotCount();
+  program.roundElems = std::max<size_t>(1, fifoBytes / 2 / program.input.elemSize);
+  size_t longest = std::max(program.input.stride, program.output.stride);
+  program.rounds = op.count == 0 ? 0 : (longest + program.roundElems - 1) / program.roundElems;
+  log::info(log::kColl, "%s rank %d: %s count %zu type %s algorithm %s, %zu rounds",
+            name_.c_str(), rank_, program.what, op.count, dataTypeName(op.type),
+            schedule.algorithm.c_str(), program.rounds);
+  return program;
+}
+
+Plan& Communicator::buildPlan(std::span<const Operation> ops) {
+  plan_.clear();
+  // Collectives run in issue order, one phase each. Point-to-point operations of the
+  // group run last, all at once, so no posting order can deadlock them.
+  for (const Operation& op : ops) {
+    if (op.kind != OperationKind::Collective) continue;
+    Stream stream;
+    stream.programs.push_back(bindCollective(op));
+    plan_.phases.push_back({std::move(stream)});
+  }
+  addPointToPoint(ops);
+  return plan_;
+}
+
+void Communicator::addPointToPoint(std::span<const Operation> ops) {
+  size_t count = 0;
+  for (const Operation& op : ops) count += op.kind != OperationKind::Collective;
+  if (count == 0) return;
+  // Steps live in the plan; reserve so the spans into it stay valid.
+  plan_.ownedSteps.reserve(count);
+  std::vector<Stream> streams;
+  // Streams are keyed by (peer, direction); messages to one peer keep their order.
+  std::map<std::pair<int, int>, size_t> streamOf;
+  std::vector<const Operation*> selfSends;
+  std::vector<const Operation*> selfRecvs;
+  for (const Operation& op : ops) {
+    if (op.kind == OperationKind::Collective) continue;
+    const bool isSend = op.kind == OperationKind::Send;
+    if (op.peer == rank_) {
+      (isSend ? selfSends : selfRecvs).push_back(&op);
+      continue;
+    }
+    Step step;
+    step.kind = isSend ? StepKind::Send : StepKind::Recv;
+    (isSend ? step.sendPeer : step.recvPeer) = op.peer;
+    step.src = {BufferId::Input, 0};
+    step.dst = {BufferId::Output, 0};
+    plan_.ownedSteps.push_back(step);
+    Program program;
+    program.steps = {&plan_.ownedSteps.back(), 1};
+    const BufferLayout layout{
+        static_cast<std::byte*>(isSend ? const_cast<void*>(op.sendbuff) : op.recvbuff),
+        op.count, op.count, dataTypeSize(op.type)};
+    program.input = program.output = layout;
+    program.type = op.type;
+    program.roundElems = std::max<size_t>(op.count, 1);
+    program.rounds = op.count == 0 ? 0 : 1;
+    program.what = isSend ? "Send" : "Recv";
+    auto key = std::make_pair(op.peer, isSend ? 1 : 0);
+    auto [it, added] = streamOf.emplace(key, streams.size());
+    if (added) streams.emplace_back();
+    streams[it->second].programs.push_back(program);
+  }
+  check(selfSends.size() == selfRecvs.size(), ncclInvalidUsage,
+        "a send to self needs a matching receive from self in the same group");
+  for (size_t i = 0; i < selfSends.size(); ++i) {
+    const Operation& send = *selfSends[i];
+    const Operation& recv = *selfRecvs[i];
+    check(send.count == recv.count && send.type == recv.type, ncclInvalidUsage,
+          "a send to self and its receive differ in count or type");
+    if (send.count == 0 || send.sendbuff == recv.recvbuff) continue;
+    std::memcpy(recv.recvbuff, send.sendbuff, send.count * dataTypeSize(send.type));
+  }
+  if (!streams.empty()) plan_.phases.push_back(std::move(streams));
+}
+
+}  // namespace prism

@@ -1,0 +1,93 @@
+#include "core/communicator.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "config/config.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/setup_channel.h"
+#include "logging/log.h"
+#include "transports/transport.h"
+
+namespace prism {
+
+namespace {
+
+/// Identifies this machine: hostname plus the kernel boot id, so that two containers with
+/// the same hostname are not mistaken for one host.
+struct HostIdentity {
+  char text[192] = {};
+};
+
+HostIdentity thisHost() {
+  HostIdentity id;
+  char host[64] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::string boot;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
+  std::snprintf(id.text, sizeof(id.text), "%s/%s", host, boot.c_str());
+  return id;
+}
+
+ShmTransportOptions shmOptions(const std::string& name) {
+  ShmTransportOptions options;
+  int64_t slots = config::getInt(config::Setting::SlotCount);
+  int64_t bytes = config::getInt(config::Setting::BuffSize);
+  check(slots >= 2 && slots <= 1024, ncclInvalidArgument, "PRISM_SLOTS must be in [2, 1024]");
+  check(bytes >= slots * 4096 && bytes <= (int64_t{1} << 32), ncclInvalidArgument,
+        "PRISM_BUFFSIZE must be at least 4 KiB per slot and at most 4 GiB");
+  options.slotCount = static_cast<int>(slots);
+  // Slots hold whole cache lines and whole elements of every type.
+  options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
+  options.name = name;
+  return options;
+}
+
+}  // namespace
+
+Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions options)
+    : rank_(setup.rank()),
+      size_(setup.size()),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      transport_(nullptr),
+      executor_(nullptr) {
+  HostIdentity mine = thisHost();
+  std::vector<HostIdentity> all(static_cast<size_t>(size_));
+  setup.allGather(&mine, all.data(), sizeof(mine));
+  for (int r = 0; r < size_; ++r) {
+    check(std::strcmp(all[r].text, mine.text) == 0, ncclInvalidUsage,
+          "rank " + std::to_string(r) + " runs on another host (" + all[r].text +
+              "); this build connects ranks of one host only");
+  }
+  transport_ = createShmTransport(setup, shmOptions(name_));
+  executor_ = Executor(transport_.get());
+  log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
+            name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
+            transport_->slotBytes());
+}
+
+Communicator::~Communicator() {
+  for (void* handle : registrations_) delete static_cast<std::pair<void*, size_t>*>(handle);
+}
+
+bool Communicator::progress(Plan& plan) { return executor_.progress(plan); }
+
+void Communicator::run(std::span<const Operation> ops) {
+  Plan& plan = buildPlan(ops);
+  PlanRun one{this, &plan};
+  runPlans({&one, 1});
+}
+
+void Communicator::checkUsable() const {
+  check(!aborted(), ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");
+  ncclResult_t failed = asyncError();
+  check(failed == ncclSuccess || failed == ncclInProgress, failed,
+        "communicator " + name_ + " failed earlier; destroy it and create a new one");
+}
+
+}  // namespace prism

@@ -1,0 +1,105 @@
+// A communicator: this rank's view of a group of ranks, its transport, and the state the
+// NCCL API hangs on it (custom reduction ops, registrations, errors).
+#pragma once
+
+#include <nccl.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "algorithms/schedule.h"
+#include "core/executor.h"
+#include "core/operation.h"
+
+namespace prism {
+
+class SetupChannel;
+class Transport;
+
+/// The settings a communicator was created with (ncclConfig_t, resolved).
+struct CommOptions {
+  bool blocking = true;
+  std::string commName;
+};
+
+/// A PreMulSum op created by ncclRedOpCreatePreMulSum.
+struct CustomOp {
+  DataType type = DataType::Float32;
+  Reduction reduction;
+};
+
+class Communicator {
+ public:
+  /// Collective over `setup`: checks that every rank is on this host, then builds the
+  /// shared-memory transport. `name` must be unique among live communicators on the host.
+  Communicator(SetupChannel& setup, std::string name, CommOptions options);
+  virtual ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const std::string& name() const { return name_; }
+  const CommOptions& options() const { return options_; }
+
+  /// Turns the operations of one group into this communicator's plan (reused storage).
+  Plan& buildPlan(std::span<const Operation> ops);
+  /// Advances the plan without blocking; true if anything moved.
+  bool progress(Plan& plan);
+  Transport& transport() { return *transport_; }
+  std::string describeWait(const Plan& plan) const { return executor_.describeWait(plan); }
+
+  /// Runs `ops` to completion on this communicator alone.
+  void run(std::span<const Operation> ops);
+
+  /// ncclCommSplit: collective over all ranks. Returns null for NCCL_SPLIT_NOCOLOR.
+  std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
+  /// ncclCommShrink: collective over the ranks not in `excluded`.
+  std::unique_ptr<Communicator> shrink(std::span<const int> excluded, const CommOptions& options);
+
+  /// The reduction for a user op and type; throws ncclInvalidArgument for unknown ops or a
+  /// PreMulSum op used with another data type.
+  Reduction reductionFor(int op, DataType type) const;
+  int createPreMulSum(DataType type, const void* scalar, bool hostImmediate);
+  void destroyOp(int op);
+
+  void* registerBuffer(void* buff, size_t size);
+  void deregisterBuffer(void* handle);
+
+  ncclResult_t asyncError() const { return asyncError_.load(); }
+  void setAsyncError(ncclResult_t code) { asyncError_.store(code); }
+  /// Marks the communicator aborted/revoked: waiters stop and later calls fail.
+  void abort() { aborted_.store(true); }
+  bool aborted() const { return aborted_.load(); }
+  /// Throws if the communicator can no longer run operations.
+  void checkUsable() const;
+
+ private:
+  const Schedule& scheduleFor(Collective collective, int nranks, int root, size_t bytes);
+  Program bindCollective(const Operation& op);
+  void addPointToPoint(std::span<const Operation> ops);
+  std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
+
+  int rank_ = 0;
+  int size_ = 1;
+  std::string name_;
+  CommOptions options_;
+  std::unique_ptr<Transport> transport_;
+  Executor executor_;
+  Plan plan_;
+  std::map<std::tuple<const void*, Collective, int, int>, Schedule> schedules_;
+  std::vector<std::optional<CustomOp>> customOps_;
+  std::set<void*> registrations_;
+  uint64_t children_ = 0;
+  std::atomic<bool> aborted_{false};
+  std::atomic<ncclResult_t> asyncError_{ncclSuccess};
+};
+
+}  // namespace prism

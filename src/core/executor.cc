@@ -1,0 +1,202 @@
+#include "core/executor.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/host/reduce.h"
+#include "transports/transport.h"
+
+namespace prism {
+
+namespace {
+
+/// The region a block reference covers in this round; Wire has the output's geometry but
+/// no storage, so its data pointer is null.
+Region regionOf(const Program& program, BlockRef ref, size_t round) {
+  const BufferLayout& layout = ref.buffer == BufferId::Input ? program.input : program.output;
+  Region region = blockRegion(layout, ref.block, round, program.roundElems);
+  if (ref.buffer == BufferId::Wire) region.data = nullptr;
+  return region;
+}
+
+/// Reads `bytes` of `src` into `dst`, applying PreMulSum's scaling when `src` is the
+/// caller's input (each contribution is scaled exactly once, where it is first read).
+void load(const Program& program, BufferId from, std::byte* dst, const std::byte* src,
+          size_t bytes) {
+  if (from == BufferId::Input && program.reduction.preMultiply) {
+    kernels::scale(program.type, dst, src, program.reduction.scalar.data(),
+                   bytes / program.input.elemSize);
+  } else if (dst != src) {
+    std::memcpy(dst, src, bytes);
+  }
+}
+
+/// dst = load(src) (op) incoming, then the final transform when `finalize`.
+void combine(const Program& program, const Step& step, std::byte* dst, const std::byte* src,
+             const std::byte* incoming, size_t bytes) {
+  size_t count = bytes / program.input.elemSize;
+  const Reduction& r = program.reduction;
+  if (step.src.buffer == BufferId::Input && r.preMultiply) {
+    kernels::scale(program.type, dst, src, r.scalar.data(), count);
+    kernels::reduce(program.type, r.op, dst, dst, incoming, count);
+  } else {
+    kernels::reduce(program.type, r.op, dst, src, incoming, count);
+  }
+  if (step.finalize && r.average) kernels::divide(program.type, dst, dst, program.nranks, count);
+}
+
+}  // namespace
+
+void Plan::clear() {
+  phases.clear();
+  ownedSteps.clear();
+  phase = 0;
+}
+
+int Executor::peerOf(const Program& program, int scheduleRank) const {
+  return program.members.empty() ? scheduleRank : program.members[scheduleRank];
+}
+
+bool Executor::progress(Plan& plan) {
+  bool moved = false;
+  transport_->progress();
+  while (!plan.done()) {
+    bool phaseDone = true;
+    for (Stream& stream : plan.phases[plan.phase]) {
+      moved |= progressStream(stream);
+      phaseDone &= stream.done();
+    }
+    if (!phaseDone) break;
+    ++plan.phase;
+    moved = true;
+  }
+  return moved;
+}
+
+bool Executor::progressStream(Stream& stream) {
+  bool moved = false;
+  while (!stream.done()) {
+    const Program& program = stream.programs[stream.program];
+    if (stream.round < program.rounds && stream.step < program.steps.size()) {
+      if (!runStep(stream, program, program.steps[stream.step], moved)) return moved;
+      stream.sent = stream.received = 0;
+      ++stream.step;
+      continue;
+    }
+    // End of a round (or a program with nothing to do): next round, then next program.
+    stream.step = 0;
+    if (++stream.round >= program.rounds) {
+      stream.round = 0;
+      ++stream.program;
+    }
+    moved = true;
+  }
+  return moved;
+}
+
+bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool& moved) {
+  Region src = regionOf(program, step.src, s.round);
+  Region dst = regionOf(program, step.dst, s.round);
+  const size_t slot = transport_->slotBytes();
+
+  switch (step.kind) {
+    case StepKind::Copy:
+      if (dst.bytes == 0) return true;
+      load(program, step.src.buffer, dst.data, src.data, dst.bytes);
+      if (step.finalize && program.reduction.average)
+        kernels::divide(program.type, dst.data, dst.data, program.nranks,
+                        dst.bytes / program.output.elemSize);
+      moved = true;
+      return true;
+
+    case StepKind::RecvSend:
+    case StepKind::RecvReduceSend: {
+      // Forward each slice as soon as it arrives: the received slot is consumed only
+      // when an outgoing slot is free, so the pipeline never buffers more than a slot.
+      size_t total = step.kind == StepKind::RecvSend ? dst.bytes : src.bytes;
+      if (total == 0) return true;
+      RecvConnection& in = transport_->recvFrom(peerOf(program, step.recvPeer));
+      SendConnection& out = transport_->sendTo(peerOf(program, step.sendPeer));
+      while (s.received < total) {
+        std::span<const std::byte> msg = in.peek();
+        if (msg.empty()) return false;
+        std::span<std::byte> next = out.acquire();
+        if (next.empty()) return false;
+        size_t n = msg.size();
+        check(s.received + n <= total, ncclInvalidUsage,
+              std::string(program.what) + ": message larger than expected");
+        std::byte* target = dst.data ? dst.data + s.received : next.data();
+        if (step.kind == StepKind::RecvReduceSend)
+          combine(program, step, target, src.data + s.received, msg.data(), n);
+        else
+          std::memcpy(target, msg.data(), n);
+        if (target != next.data()) std::memcpy(next.data(), target, n);
+        out.commit(n);
+        in.release();
+        s.received += n;
+        moved = true;
+      }
+      return true;
+    }
+
+    default:
+      break;
+  }
+
+  // Send, Recv, RecvReduce, SendRecv and SendRecvReduce: an independent send part and
+  // receive part. Slice i is sent before slice i is received, which keeps in-place
+  // exchanges (src and dst the same block) correct.
+  const bool sends = stepSends(step.kind);
+  const bool receives = stepReceives(step.kind);
+  const size_t sendTotal = sends ? src.bytes : 0;
+  const size_t recvTotal = receives ? dst.bytes : 0;
+  if (sends && s.sent < sendTotal) {
+    SendConnection& out = transport_->sendTo(peerOf(program, step.sendPeer));
+    while (s.sent < sendTotal) {
+      std::span<std::byte> next = out.acquire();
+      if (next.empty()) break;
+      size_t n = std::min(slot, sendTotal - s.sent);
+      load(program, step.src.buffer, next.data(), src.data + s.sent, n);
+      out.commit(n);
+      s.sent += n;
+      moved = true;
+    }
+  }
+  if (receives && s.received < recvTotal) {
+    RecvConnection& in = transport_->recvFrom(peerOf(program, step.recvPeer));
+    while (s.received < recvTotal) {
+      std::span<const std::byte> msg = in.peek();
+      if (msg.empty()) break;
+      size_t n = msg.size();
+      check(s.received + n <= recvTotal, ncclInvalidUsage,
+            std::string(program.what) + ": message larger than expected");
+      if (s.sent < std::min(sendTotal, s.received + n)) break;
+      if (stepReduces(step.kind))
+        combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);
+      else
+        std::memcpy(dst.data + s.received, msg.data(), n);
+      in.release();
+      s.received += n;
+      moved = true;
+    }
+  }
+  return s.sent == sendTotal && s.received == recvTotal;
+}
+
+std::string Executor::describeWait(const Plan& plan) const {
+  if (plan.done()) return "nothing";
+  for (const Stream& s : plan.phases[plan.phase]) {
+    if (s.done()) continue;
+    const Program& p = s.programs[s.program];
+    std::string where = std::string(p.what) + " round " + std::to_string(s.round);
+    if (s.step >= p.steps.size()) return where;
+    const Step& step = p.steps[s.step];
+    where += " step " + std::to_string(s.step) + " (" + stepKindName(step.kind) + ")";
+    if (step.recvPeer >= 0) where += ", waiting on rank " + std::to_string(peerOf(p, step.recvPeer));
+    if (step.sendPeer >= 0) where += ", sending to rank " + std::to_string(peerOf(p, step.sendPeer));
+    return where;
+  }
+  return "nothing";
+}
+
+}  // namespace prism

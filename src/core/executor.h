@@ -1,0 +1,71 @@
+// The one executor: runs any schedule, for any algorithm, over any transport.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "algorithms/schedule.h"
+#include "core/block_layout.h"
+#include "core/dtype.h"
+#include "core/reduction.h"
+
+namespace prism {
+
+class Transport;
+
+/// A schedule bound to this rank's buffers for one call: the steps, where their blocks
+/// are, and how many rounds slice the blocks to fit the transport's buffering.
+struct Program {
+  std::span<const Step> steps;
+  BufferLayout input;
+  BufferLayout output;
+  size_t roundElems = 1;
+  size_t rounds = 0;
+  DataType type = DataType::Uint8;
+  Reduction reduction;  ///< scalar already resolved
+  int nranks = 1;       ///< divisor of ncclAvg
+  /// Schedule rank -> transport rank; empty for the identity.
+  std::span<const int> members;
+  const char* what = "";  ///< e.g. "AllReduce/ring", for error messages
+};
+
+/// Programs that run one after another. The cursor says where the stream stands.
+struct Stream {
+  std::vector<Program> programs;
+  size_t program = 0;
+  size_t round = 0;
+  size_t step = 0;
+  size_t sent = 0;      ///< bytes of the current step already sent
+  size_t received = 0;  ///< bytes of the current step already received
+  bool done() const { return program == programs.size(); }
+};
+
+/// A whole group's work on one communicator. The streams of a phase progress together
+/// (point-to-point traffic to different peers); phases run in order (one per collective).
+struct Plan {
+  std::vector<std::vector<Stream>> phases;
+  std::vector<Step> ownedSteps;  ///< steps of point-to-point programs
+  size_t phase = 0;
+  bool done() const { return phase == phases.size(); }
+  void clear();
+};
+
+class Executor {
+ public:
+  explicit Executor(Transport* transport) : transport_(transport) {}
+  /// Moves `plan` forward as far as it can without waiting. True if anything moved.
+  bool progress(Plan& plan);
+  /// Where the plan is stuck: operation, step and peer (for timeout errors).
+  std::string describeWait(const Plan& plan) const;
+
+ private:
+  bool progressStream(Stream& stream);
+  /// Advances one step; true when it completed. `moved` is set if any byte moved.
+  bool runStep(Stream& stream, const Program& program, const Step& step, bool& moved);
+  int peerOf(const Program& program, int scheduleRank) const;
+
+  Transport* transport_;
+};
+
+}  // namespace prism

@@ -1,0 +1,32 @@
+// One call recorded by the API, waiting in a group to become part of a plan.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "algorithms/schedule.h"
+#include "core/dtype.h"
+#include "core/reduction.h"
+
+namespace prism {
+
+enum class OperationKind : uint8_t { Collective, Send, Recv };
+
+struct Operation {
+  OperationKind kind = OperationKind::Collective;
+  Collective collective = Collective::AllReduce;
+  const void* sendbuff = nullptr;
+  void* recvbuff = nullptr;
+  /// The count as the NCCL call takes it: AllGather's sendcount, ReduceScatter's
+  /// recvcount, AlltoAll/Gather/Scatter's per-rank count, the element count otherwise.
+  size_t count = 0;
+  DataType type = DataType::Uint8;
+  Reduction reduction;
+  int root = 0;  ///< rooted collectives
+  int peer = 0;  ///< Send / Recv
+  /// Internal operations (communicator set-up) may run over a subset of the ranks:
+  /// schedule rank i is communicator rank members[i]. Empty means all ranks.
+  const std::vector<int>* members = nullptr;
+};
+
+}  // namespace prism

@@ -1,0 +1,82 @@
+#include "core/progress.h"
+
+#include <sched.h>
+
+#include <chrono>
+
+#include "config/config.h"
+#include "core/communicator.h"
+#include "core/error.h"
+#include "logging/log.h"
+#include "transports/transport.h"
+
+namespace prism {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// One pass over every unfinished plan. Returns whether anything moved; sets `done`.
+bool pollAll(std::span<const PlanRun> runs, bool& done) {
+  bool moved = false;
+  done = true;
+  for (const PlanRun& run : runs) {
+    if (run.plan->done()) continue;
+    run.comm->checkUsable();
+    moved |= run.comm->progress(*run.plan);
+    done &= run.plan->done();
+  }
+  return moved;
+}
+
+[[noreturn]] void failStuck(std::span<const PlanRun> runs, const char* why) {
+  for (const PlanRun& run : runs) {
+    if (run.plan->done()) continue;
+    std::string message = "rank " + std::to_string(run.comm->rank()) + " of " +
+                          run.comm->name() + ": " + why + " in " +
+                          run.comm->describeWait(*run.plan);
+    run.comm->setAsyncError(ncclSystemError);
+    throw Error(ncclSystemError, message);
+  }
+  throw Error(ncclInternalError, why);
+}
+
+}  // namespace
+
+void runPlans(std::span<const PlanRun> runs) {
+  const int64_t spin = config::getInt(config::Setting::SpinCount);
+  const auto timeout = std::chrono::seconds(config::getInt(config::Setting::Timeout));
+  // A single communicator sleeps until a peer rings; several (one thread driving many
+  // ranks) poll their doorbells in turn with short naps.
+  const auto nap = runs.size() == 1 ? std::chrono::microseconds(50000)
+                                    : std::chrono::microseconds(200);
+  auto lastMove = Clock::now();
+  int64_t idle = 0;
+  bool done = false;
+  while (true) {
+    if (pollAll(runs, done)) {
+      idle = 0;
+      lastMove = Clock::now();
+    }
+    if (done) return;
+    ++idle;
+    if (idle < spin) continue;
+    if (idle < spin + 8) {
+      sched_yield();
+      continue;
+    }
+    Doorbell& bell = runs.front().comm->transport().doorbell();
+    uint32_t ticket = bell.arm();
+    bool moved = pollAll(runs, done);
+    if (!moved && !done) bell.wait(ticket, nap);
+    bell.disarm();
+    if (moved) {
+      idle = 0;
+      lastMove = Clock::now();
+    }
+    if (done) return;
+    if (Clock::now() - lastMove > timeout) failStuck(runs, "timed out waiting for peers");
+  }
+}
+
+}  // namespace prism
