@@ -54,13 +54,19 @@ int scheduleRankOf(const Operation& op, int rank) {
 
 const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int root,
                                           size_t bytes) {
-  std::string forced = config::getString(config::Setting::Algo);
-  const AlgorithmInfo& algo = selectAlgorithm({collective, nranks, bytes, forced});
+  // The choice is remembered per power-of-two size class, so the cost model runs once per
+  // class instead of on every call.
+  const int sizeClass = bytes == 0 ? 0 : 64 - __builtin_clzll(bytes);
+  const SelectionKey chosenKey{collective, nranks, root, sizeClass};
+  auto chosen = chosen_.find(chosenKey);
+  if (chosen != chosen_.end()) return *chosen->second;
+  const AlgorithmInfo& algo = selectAlgorithm({collective, nranks, bytes, algoOverride_});
   auto key = std::make_tuple(static_cast<const void*>(&algo), collective, nranks, root);
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
     it = schedules_.emplace(key, algo.generate({collective, nranks, root})).first;
   }
+  chosen_.emplace(chosenKey, &it->second);
   return it->second;
 }
 

@@ -64,6 +64,9 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
           "rank " + std::to_string(r) + " runs on another host (" + all[r].text +
               "); this build connects ranks of one host only");
   }
+  algoOverride_ = config::getString(config::Setting::Algo);
+  spinCount_ = config::getInt(config::Setting::SpinCount);
+  timeoutSeconds_ = config::getInt(config::Setting::Timeout);
   transport_ = createShmTransport(setup, shmOptions(name_));
   executor_ = Executor(transport_.get());
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",

@@ -48,6 +48,10 @@ class Communicator {
   int size() const { return size_; }
   const std::string& name() const { return name_; }
   const CommOptions& options() const { return options_; }
+  /// Polls before a waiting rank yields (PRISM_SPIN), read at creation.
+  int64_t spinCount() const { return spinCount_; }
+  /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
+  int64_t timeoutSeconds() const { return timeoutSeconds_; }
 
   /// Turns the operations of one group into this communicator's plan (reused storage).
   Plan& buildPlan(std::span<const Operation> ops);
@@ -94,7 +98,13 @@ class Communicator {
   std::unique_ptr<Transport> transport_;
   Executor executor_;
   Plan plan_;
+  /// (collective, nranks, root, size class) of a call.
+  using SelectionKey = std::tuple<Collective, int, int, int>;
   std::map<std::tuple<const void*, Collective, int, int>, Schedule> schedules_;
+  std::map<SelectionKey, const Schedule*> chosen_;
+  std::string algoOverride_;  ///< PRISM_ALGO / NCCL_ALGO, read once
+  int64_t spinCount_ = 0;
+  int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;
   std::set<void*> registrations_;
   uint64_t children_ = 0;

@@ -4,7 +4,6 @@
 
 #include <chrono>
 
-#include "config/config.h"
 #include "core/communicator.h"
 #include "core/error.h"
 #include "logging/log.h"
@@ -44,8 +43,8 @@ bool pollAll(std::span<const PlanRun> runs, bool& done) {
 }  // namespace
 
 void runPlans(std::span<const PlanRun> runs) {
-  const int64_t spin = config::getInt(config::Setting::SpinCount);
-  const auto timeout = std::chrono::seconds(config::getInt(config::Setting::Timeout));
+  const int64_t spin = runs.front().comm->spinCount();
+  const auto timeout = std::chrono::seconds(runs.front().comm->timeoutSeconds());
   // A single communicator sleeps until a peer rings; several (one thread driving many
   // ranks) poll their doorbells in turn with short naps.
   const auto nap = runs.size() == 1 ? std::chrono::microseconds(50000)

@@ -1,0 +1,41 @@
+#include "algorithms/registry.h"
+
+#include <array>
+#include <cctype>
+
+#include "algorithms/generators.h"
+
+namespace prism {
+namespace {
+
+constexpr std::array<AlgorithmInfo, 5> kAlgorithms = {{
+    {"ring", generateRing, ringSupports},
+    {"recursive_doubling", generateRecursiveDoubling, recursiveDoublingSupports},
+    {"tree", generateBinomialTree, binomialTreeSupports},
+    {"pairwise", generatePairwise, pairwiseSupports},
+    {"direct", generateDirect, directSupports},
+}};
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::span<const AlgorithmInfo> allAlgorithms() { return kAlgorithms; }
+
+const AlgorithmInfo* findAlgorithm(std::string_view name) {
+  for (const AlgorithmInfo& info : kAlgorithms) {
+    if (equalsIgnoreCase(info.name, name)) return &info;
+  }
+  return nullptr;
+}
+
+}  // namespace prism

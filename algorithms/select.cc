@@ -1,0 +1,98 @@
+#include "algorithms/select.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "algorithms/cost_model.h"
+#include "logging/log.h"
+
+namespace prism {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// The algorithms named in `list` (comma separated, case-insensitive) that support `c`.
+/// Unknown names and names that cannot run `c` are skipped.
+std::vector<const AlgorithmInfo*> namedAlgorithms(std::string_view list, Collective c) {
+  std::vector<const AlgorithmInfo*> named;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view name = trim(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    const AlgorithmInfo* info = findAlgorithm(name);
+    if (info != nullptr && info->supports(c)) named.push_back(info);
+  }
+  return named;
+}
+
+/// The algorithms the model chooses from. As with NCCL_ALGO, "a,b" allows only those and
+/// "^a,b" excludes them; when that leaves nothing usable, every supporting one competes.
+std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
+  std::vector<const AlgorithmInfo*> all;
+  for (const AlgorithmInfo& info : allAlgorithms()) {
+    if (info.supports(request.collective)) all.push_back(&info);
+  }
+  std::string_view forced = trim(request.forced);
+  if (forced.empty()) return all;
+  const bool exclude = forced.front() == '^';
+  if (exclude) forced.remove_prefix(1);
+  const std::vector<const AlgorithmInfo*> named = namedAlgorithms(forced, request.collective);
+  std::vector<const AlgorithmInfo*> chosen;
+  if (exclude) {
+    for (const AlgorithmInfo* info : all) {
+      if (std::find(named.begin(), named.end(), info) == named.end()) chosen.push_back(info);
+    }
+  } else {
+    chosen = named;
+  }
+  if (chosen.empty()) {
+    log::info(log::kTuning, "algorithm override '%.*s' has nothing for %s, using the model",
+              static_cast<int>(request.forced.size()), request.forced.data(),
+              collectiveName(request.collective));
+    return all;
+  }
+  return chosen;
+}
+
+}  // namespace
+
+double predictMicros(const AlgorithmInfo& algorithm, const SelectionRequest& request) {
+  if (!algorithm.supports(request.collective) || request.nranks < 1) {
+    return std::numeric_limits<double>::infinity();
+  }
+  const Schedule schedule = algorithm.generate({request.collective, request.nranks, 0});
+  // `bytes` is the larger buffer (nccl-tests' size); both are cut into equal blocks.
+  const double blocks = std::max(schedule.inputBlocks, schedule.outputBlocks);
+  const ScheduleShape shape = measureShape(schedule, static_cast<double>(request.bytes) / blocks);
+  if (!shape.completes) return std::numeric_limits<double>::infinity();
+  return shape.criticalSteps * kStepLatencyMicros + shape.busiestRankBytes / kLinkBytesPerMicro;
+}
+
+const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
+  const std::vector<const AlgorithmInfo*> pool = candidates(request);
+  const AlgorithmInfo* best = nullptr;
+  double bestMicros = std::numeric_limits<double>::infinity();
+  for (const AlgorithmInfo* info : pool) {
+    const double micros = predictMicros(*info, request);
+    log::info(log::kTuning, "%s nranks %d bytes %zu: %s predicted %.2f us",
+              collectiveName(request.collective), request.nranks, request.bytes, info->name,
+              micros);
+    if (best == nullptr || micros < bestMicros) {
+      best = info;
+      bestMicros = micros;
+    }
+  }
+  // Every collective has a generator, so `pool` is never empty; keep the promise anyway.
+  if (best == nullptr) best = &allAlgorithms().front();
+  log::info(log::kTuning, "%s nranks %d bytes %zu: selected %s", collectiveName(request.collective),
+            request.nranks, request.bytes, best->name);
+  return *best;
+}
+
+}  // namespace prism

@@ -1,0 +1,59 @@
+#include "perf/bench/json_report.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace prism::bench {
+namespace {
+
+nlohmann::json measurementToJson(const Measurement& m, size_t bytes, double factor) {
+  double alg = algBw(bytes, m.timeUs);
+  nlohmann::json j{{"time_us", m.timeUs}, {"algbw_gbps", alg}, {"busbw_gbps", alg * factor}};
+  j["wrong"] = m.wrong ? nlohmann::json(*m.wrong) : nlohmann::json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json reportToJson(const Report& report, const Options& options) {
+  double factor = busBwFactor(report.collective(), report.nranks());
+  nlohmann::json results = nlohmann::json::array();
+  for (const ResultRow& row : report.rows()) {
+    results.push_back({{"size", row.bytes},
+                       {"count", row.count},
+                       {"type", row.type},
+                       {"redop", row.redop},
+                       {"root", row.root},
+                       {"out_of_place", measurementToJson(row.outOfPlace, row.bytes, factor)},
+                       {"in_place", measurementToJson(row.inPlace, row.bytes, factor)}});
+  }
+  nlohmann::json opts{{"minbytes", options.minBytes},
+                      {"maxbytes", options.maxBytes},
+                      {"stepbytes", options.stepBytes},
+                      {"stepfactor", options.stepFactor},
+                      {"iters", options.iters},
+                      {"warmup_iters", options.warmupIters},
+                      {"check", options.check},
+                      {"blocking", options.blocking},
+                      {"average", static_cast<int>(options.average)}};
+  return {{"collective", collectiveName(report.collective())},
+          {"nranks", report.nranks()},
+          {"options", opts},
+          {"results", results},
+          {"avg_busbw_gbps", report.avgBusBw()},
+          {"wrong", report.totalWrong()}};
+}
+
+bool writeJsonReport(const std::string& path, const Report& report, const Options& options) {
+  std::ofstream file(path);
+  if (file) file << reportToJson(report, options).dump(2) << "\n";
+  if (!file) {
+    std::fprintf(stderr, "prism-bench: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace prism::bench

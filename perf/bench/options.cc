@@ -1,0 +1,223 @@
+#include "perf/bench/options.h"
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <limits>
+#include <ostream>
+
+namespace prism::bench {
+namespace {
+
+constexpr size_t kMaxSize = std::numeric_limits<size_t>::max();
+
+// Reads a size flag given as text into `target`, or reports which flag was malformed.
+bool convertSize(const std::string& text, const char* flag, size_t& target, std::ostream& err) {
+  if (text.empty()) return true;
+  auto value = parseSize(text);
+  if (!value) {
+    err << "prism-bench: " << flag << ": '" << text << "' is not a size (e.g. 8, 64K, 32M, 1G)\n";
+    return false;
+  }
+  target = *value;
+  return true;
+}
+
+bool validate(const Options& o, std::ostream& err) {
+  auto fail = [&err](const std::string& message) {
+    err << "prism-bench: " << message << "\n";
+    return false;
+  };
+  if (!o.collective && !o.printConfig) {
+    return fail(std::string("a collective is required: ") + collectiveNameList());
+  }
+  if (o.minBytes > o.maxBytes) return fail("minbytes is larger than maxbytes");
+  if (o.stepFactor == 0) return fail("stepfactor must be at least 1");
+  if (o.stepFactor == 1 && o.stepBytes == 0 && o.minBytes != o.maxBytes) {
+    return fail("stepbytes must be positive when stepfactor is 1");
+  }
+  if (o.minBytes == 0 && o.stepFactor > 1) return fail("minbytes must be positive with -f");
+  if (o.iters < 1) return fail("iters must be at least 1");
+  if (o.warmupIters < 0) return fail("warmup_iters must not be negative");
+  if (o.nranks < 1) return fail("nranks must be at least 1");
+  if (o.root < -1 || o.root >= o.nranks) {
+    return fail("root must be -1 (all) or a rank below nranks (" + std::to_string(o.nranks) + ")");
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<size_t> parseSize(std::string_view text) {
+  size_t pos = 0;
+  size_t value = 0;
+  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+    size_t digit = static_cast<size_t>(text[pos] - '0');
+    if (value > (kMaxSize - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+    ++pos;
+  }
+  if (pos == 0) return std::nullopt;
+  std::string_view suffix = text.substr(pos);
+  if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) {
+    suffix.remove_suffix(1);
+  }
+  int shift = 0;
+  if (suffix.size() == 1) {
+    switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      default:
+        return std::nullopt;
+    }
+  } else if (!suffix.empty()) {
+    return std::nullopt;
+  }
+  if (value > (kMaxSize >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+std::vector<std::string> translateArgs(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  out.reserve(args.size());
+  for (const std::string& arg : args) {
+    if (arg == "-np") {
+      out.push_back("--nranks");
+    } else if (arg.starts_with("-np=")) {
+      out.push_back("--nranks=" + arg.substr(4));
+    } else {
+      out.push_back(arg);
+    }
+  }
+  return out;
+}
+
+ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& out,
+                          std::ostream& err) {
+  Options o;
+  std::string collective, minText, maxText, stepText, opText = "sum", typeText = "float";
+  std::string rootText = "0";
+  int check = 1, blocking = 0, average = 1;
+
+  CLI::App app{"prism-bench: measure Prism collectives like nccl-tests", "prism-bench"};
+  // A repeated flag takes its last value, so wrappers can append overrides to defaults.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.footer("Example: prism-bench allreduce -np 4 -b 8 -e 32M -f 4");
+  app.add_option("collective", collective, collectiveNameList());
+  app.add_option("-b,--minbytes", minText, "smallest size (K/M/G suffixes), default 32M");
+  app.add_option("-e,--maxbytes", maxText, "largest size, default 32M");
+  app.add_option("-i,--stepbytes", stepText, "size increment when -f is 1, default 1M");
+  app.add_option("-f,--stepfactor", o.stepFactor, "size multiplier, default 1 (use -i)");
+  app.add_option("-n,--iters", o.iters, "timed iterations per size, default 20");
+  app.add_option("-w,--warmup_iters", o.warmupIters, "untimed iterations first, default 5");
+  app.add_option("-c,--check", check, "validate results 0/1, default 1")->check(CLI::Range(0, 1));
+  app.add_option("-o,--op", opText, "sum, prod, min, max, avg, mulsum or all; default sum");
+  app.add_option("-d,--datatype", typeText,
+                 "int8 uint8 int32 uint32 int64 uint64 half float double bfloat16 f8e4m3 "
+                 "f8e5m2 or all; default float");
+  app.add_option("-r,--root", rootText, "root rank, or all (-1); default 0");
+  app.add_option("-z,--blocking", blocking,
+                 "1: confirm completion with ncclCommGetAsyncError after every call")
+      ->check(CLI::Range(0, 1));
+  app.add_option("-a,--average", average,
+                 "combine rank times: 0 rank 0, 1 mean, 2 min, 3 max; default 1")
+      ->check(CLI::Range(0, 3));
+  app.add_option("--nranks", o.nranks, "local ranks to fork (also -np), default 1");
+  app.add_option("--json", o.jsonPath, "also write the results to this JSON file");
+  app.add_flag("--print-config", o.printConfig,
+               "print the PRISM_* and NCCL_* settings (and exit without a collective)");
+
+  std::vector<std::string> translated = translateArgs(args);
+  std::vector<char*> argv;
+  std::string program = "prism-bench";
+  argv.push_back(program.data());
+  for (std::string& arg : translated) argv.push_back(arg.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return ParseOutcome{std::nullopt, app.exit(e, out, err)};
+  }
+
+  ParseOutcome failed{std::nullopt, 2};
+  if (!collective.empty()) {
+    o.collective = parseCollective(collective);
+    if (!o.collective) {
+      err << "prism-bench: unknown collective '" << collective << "'; expected one of "
+          << collectiveNameList() << "\n";
+      return failed;
+    }
+  }
+  if (!convertSize(minText, "-b", o.minBytes, err) ||
+      !convertSize(maxText, "-e", o.maxBytes, err) ||
+      !convertSize(stepText, "-i", o.stepBytes, err)) {
+    return failed;
+  }
+  // A lone -b above the default maximum (or a lone -e below the default minimum) moves
+  // the other end with it, so "-b 1G" measures one size instead of failing.
+  if (!minText.empty() && maxText.empty() && o.maxBytes < o.minBytes) o.maxBytes = o.minBytes;
+  if (!maxText.empty() && minText.empty() && o.minBytes > o.maxBytes) o.minBytes = o.maxBytes;
+  auto ops = parseBenchOpList(opText);
+  if (!ops) {
+    err << "prism-bench: unknown op '" << opText << "'; expected sum, prod, min, max, avg, "
+        << "mulsum or all\n";
+    return failed;
+  }
+  o.ops = *ops;
+  auto types = parseDataTypeList(typeText);
+  if (!types) {
+    err << "prism-bench: unknown datatype '" << typeText << "'\n";
+    return failed;
+  }
+  o.types = *types;
+  if (rootText == "all") {
+    o.root = -1;
+  } else {
+    try {
+      size_t used = 0;
+      o.root = std::stoi(rootText, &used);
+      if (used != rootText.size()) throw std::invalid_argument(rootText);
+    } catch (const std::exception&) {
+      err << "prism-bench: root '" << rootText << "' is not a rank or 'all'\n";
+      return failed;
+    }
+  }
+  o.check = check != 0;
+  o.blocking = blocking != 0;
+  o.average = static_cast<Average>(average);
+  if (!validate(o, err)) return failed;
+  return ParseOutcome{o, 0};
+}
+
+std::vector<size_t> sizeSweep(const Options& options) {
+  std::vector<size_t> sizes;
+  size_t size = options.minBytes;
+  while (size <= options.maxBytes) {
+    sizes.push_back(size);
+    size_t next;
+    if (options.stepFactor > 1) {
+      if (size > kMaxSize / options.stepFactor) break;
+      next = size * options.stepFactor;
+    } else {
+      if (options.stepBytes == 0 || size > kMaxSize - options.stepBytes) break;
+      next = size + options.stepBytes;
+    }
+    size = next;
+  }
+  return sizes;
+}
+
+std::vector<int> rootSweep(const Options& options, Collective collective) {
+  if (!usesRoot(collective)) return {-1};
+  if (options.root >= 0) return {options.root};
+  std::vector<int> roots;
+  for (int r = 0; r < options.nranks; ++r) roots.push_back(r);
+  return roots;
+}
+
+}  // namespace prism::bench

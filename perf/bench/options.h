@@ -1,0 +1,68 @@
+// prism-bench's command line: nccl-tests' flags and their long forms, parsed with CLI11,
+// plus the size sweep they describe.
+#pragma once
+
+#include <nccl.h>
+
+#include <cstddef>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "perf/bench/collectives.h"
+#include "perf/bench/names.h"
+
+namespace prism::bench {
+
+/// How per-rank times are combined into the reported one (-a).
+enum class Average { Rank0 = 0, Mean = 1, Min = 2, Max = 3 };
+
+/// Everything the command line controls. Defaults are nccl-tests' defaults.
+struct Options {
+  std::optional<Collective> collective;  ///< empty only with --print-config
+  size_t minBytes = size_t{32} << 20;
+  size_t maxBytes = size_t{32} << 20;
+  size_t stepBytes = size_t{1} << 20;  ///< used when stepFactor is 1
+  size_t stepFactor = 1;               ///< multiply sizes by this when above 1
+  int iters = 20;
+  int warmupIters = 5;
+  bool check = true;
+  std::vector<BenchOp> ops{BenchOp::Sum};
+  std::vector<ncclDataType_t> types{ncclFloat32};
+  int root = 0;  ///< -1: every rank in turn
+  bool blocking = false;
+  Average average = Average::Mean;
+  int nranks = 1;
+  std::string jsonPath;  ///< empty: no JSON file
+  bool printConfig = false;
+};
+
+/// Result of parsing: options to run with, or an exit code (0 after --help).
+struct ParseOutcome {
+  std::optional<Options> options;
+  int exitCode = 0;
+};
+
+/// Parses a size such as "8", "64K", "32M" or "1G" (powers of 1024, either case, an
+/// optional trailing "B"). Empty on malformed input or overflow.
+std::optional<size_t> parseSize(std::string_view text);
+
+/// Rewrites nccl-tests' single-dash "-np N" / "-np=N" as "--nranks", which CLI11 can
+/// parse; CLI11 would read "-np" as "-n p". Other arguments pass through.
+std::vector<std::string> translateArgs(const std::vector<std::string>& args);
+
+/// Parses `args` (without the program name). Help goes to `out`, errors to `err`.
+ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& out,
+                          std::ostream& err);
+
+/// The sizes to measure, in order: minBytes, then times stepFactor (when above 1) or plus
+/// stepBytes, while not above maxBytes.
+std::vector<size_t> sizeSweep(const Options& options);
+
+/// The roots to measure for `collective`: {-1} where no root applies, every rank for
+/// root -1, else {root}.
+std::vector<int> rootSweep(const Options& options, Collective collective);
+
+}  // namespace prism::bench

@@ -1,0 +1,104 @@
+#include "perf/bench/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace prism::bench {
+namespace {
+
+// snprintf into a std::string (there is no std::format in g++ 12).
+template <typename... Args>
+std::string formatf(const char* format, Args... args) {
+  int length = std::snprintf(nullptr, 0, format, args...);
+  std::string out(static_cast<size_t>(length), '\0');
+  std::snprintf(out.data(), out.size() + 1, format, args...);
+  return out;
+}
+
+std::string formatMeasurement(const Measurement& m, size_t bytes, double factor) {
+  double alg = algBw(bytes, m.timeUs);
+  std::string wrong = m.wrong ? std::to_string(*m.wrong) : "N/A";
+  // Fewer decimals for long times keep the column 8 characters wide up to 100 s.
+  const char* timeFormat = m.timeUs >= 1e5 ? " %8.0f" : m.timeUs >= 1e4 ? " %8.1f" : " %8.2f";
+  return formatf(timeFormat, m.timeUs) +
+         formatf(" %7.2f %7.2f %6s", alg, alg * factor, wrong.c_str());
+}
+
+}  // namespace
+
+double algBw(size_t bytes, double timeUs) {
+  return timeUs > 0 ? static_cast<double>(bytes) / timeUs / 1e3 : 0.0;
+}
+
+std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
+  bool byFactor = o.stepFactor > 1;
+  std::string out = formatf(
+      "# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
+      "agg iters: 1 validation: %d graph: 0\n",
+      o.minBytes, o.maxBytes, byFactor ? o.stepFactor : o.stepBytes, byFactor ? "factor" : "bytes",
+      o.warmupIters, o.iters, o.check ? 1 : 0);
+  out += "#\n# Using devices\n";
+  for (const RankInfo& r : ranks) {
+    out += formatf("#  Rank %2d Group  0 Pid %6ld on %10s device -1 [host] host memory\n", r.rank,
+                   r.pid, r.host.c_str());
+  }
+  out += "#\n";
+  out +=
+      "#                                                              out-of-place                 "
+      "      in-place\n"
+      "#       size         count      type   redop    root     time   algbw   busbw #wrong     "
+      "time   algbw   busbw #wrong\n"
+      "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            "
+      "(us)  (GB/s)  (GB/s)\n";
+  return out;
+}
+
+std::string formatRow(const ResultRow& row, Collective collective, int nranks) {
+  double factor = busBwFactor(collective, nranks);
+  return formatf("%12zu  %12zu  %8s  %6s  %6d", row.bytes, row.count, row.type.c_str(),
+                 row.redop.c_str(), row.root) +
+         formatMeasurement(row.outOfPlace, row.bytes, factor) +
+         formatMeasurement(row.inPlace, row.bytes, factor) + "\n";
+}
+
+std::string formatFooter(int64_t wrong, double avgBusBw) {
+  return formatf("# %-20s : %lld %s\n", "Out of bounds values", static_cast<long long>(wrong),
+                 wrong == 0 ? "OK" : "FAILED") +
+         formatf("# %-20s : %g \n", "Avg bus bandwidth", avgBusBw) + "#\n";
+}
+
+std::string formatEnvironmentConfig(const char* const* env) {
+  std::vector<std::string> settings;
+  for (; env != nullptr && *env != nullptr; ++env) {
+    std::string_view entry(*env);
+    if (entry.starts_with("PRISM_") || entry.starts_with("NCCL_")) settings.emplace_back(entry);
+  }
+  std::sort(settings.begin(), settings.end());
+  std::string out = "# Prism settings from the environment (PRISM_*, NCCL_*):\n";
+  if (settings.empty()) out += "#   none set; every setting has its default\n";
+  for (const std::string& s : settings) out += "#   " + s + "\n";
+  return out;
+}
+
+double Report::avgBusBw() const {
+  if (rows_.empty()) return 0;
+  double factor = busBwFactor(collective_, nranks_);
+  double sum = 0;
+  for (const ResultRow& row : rows_) {
+    sum += algBw(row.bytes, row.outOfPlace.timeUs) * factor;
+    sum += algBw(row.bytes, row.inPlace.timeUs) * factor;
+  }
+  return sum / static_cast<double>(2 * rows_.size());
+}
+
+int64_t Report::totalWrong() const {
+  int64_t total = 0;
+  for (const ResultRow& row : rows_) {
+    total += row.outOfPlace.wrong.value_or(0) + row.inPlace.wrong.value_or(0);
+  }
+  return total;
+}
+
+}  // namespace prism::bench

@@ -1,0 +1,78 @@
+#include "bootstrap/protocol.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bootstrap/byte_order.h"
+#include "bootstrap/siphash.h"
+#include "core/error.h"
+
+namespace prism::bootstrap {
+
+namespace {
+constexpr uint32_t kFrameMagic = 0x31425250;  // "PRB1" in little-endian byte order
+}  // namespace
+
+void fillRandom(void* data, size_t bytes) {
+  auto* p = static_cast<uint8_t*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::getrandom(p, bytes, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throwSystemError("bootstrap: getrandom");
+    }
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+}
+
+Proof computeProof(const Secret& secret, const Nonce& nonce) {
+  uint8_t message[1 + kNonceBytes];
+  std::memcpy(message + 1, nonce.data(), kNonceBytes);
+  Proof proof;
+  message[0] = 'P';
+  storeLe(proof.data(), sipHash24(secret.data(), message, sizeof(message)), 8);
+  message[0] = 'Q';
+  storeLe(proof.data() + 8, sipHash24(secret.data() + kSipKeyBytes, message, sizeof(message)), 8);
+  return proof;
+}
+
+bool proofMatches(const Proof& expected, const uint8_t* received) {
+  uint8_t diff = 0;
+  for (size_t i = 0; i < kProofBytes; ++i) diff |= expected[i] ^ received[i];
+  return diff == 0;
+}
+
+std::array<uint8_t, kFrameHeaderBytes> encodeFrameHeader(MsgType type, uint64_t length) {
+  std::array<uint8_t, kFrameHeaderBytes> h;
+  storeLe(h.data(), kFrameMagic, 4);
+  storeLe(h.data() + 4, static_cast<uint32_t>(type), 4);
+  storeLe(h.data() + 8, length, 8);
+  return h;
+}
+
+bool decodeFrameHeader(const uint8_t* bytes, FrameHeader* out) {
+  if (loadLe(bytes, 4) != kFrameMagic) return false;
+  uint64_t type = loadLe(bytes + 4, 4);
+  if (type < static_cast<uint32_t>(MsgType::Register) ||
+      type > static_cast<uint32_t>(MsgType::GatherResult)) {
+    return false;
+  }
+  out->type = static_cast<MsgType>(type);
+  out->length = loadLe(bytes + 8, 8);
+  return out->length <= kMaxPayloadBytes;
+}
+
+std::vector<uint8_t> makeFrame(MsgType type, const std::vector<uint8_t>& prefix, const void* data,
+                               size_t bytes) {
+  auto header = encodeFrameHeader(type, prefix.size() + bytes);
+  std::vector<uint8_t> frame(header.size() + prefix.size() + bytes);
+  std::memcpy(frame.data(), header.data(), header.size());
+  if (!prefix.empty()) std::memcpy(frame.data() + header.size(), prefix.data(), prefix.size());
+  if (bytes > 0) std::memcpy(frame.data() + header.size() + prefix.size(), data, bytes);
+  return frame;
+}
+
+}  // namespace prism::bootstrap

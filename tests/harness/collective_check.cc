@@ -1,0 +1,279 @@
+#include "harness/collective_check.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "harness/dtype_traits.h"
+
+namespace prism::test {
+namespace {
+
+// Bytes past the output that must stay untouched.
+constexpr size_t kGuardBytes = 256;
+constexpr size_t kMaxElementBytes = 8;
+
+size_t roundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+std::string firstDifference(const unsigned char* a, const unsigned char* b, size_t bytes) {
+  if (std::memcmp(a, b, bytes) == 0) return "";
+  for (size_t i = 0; i < bytes; ++i) {
+    if (a[i] != b[i]) return "byte " + std::to_string(i);
+  }
+  return "";
+}
+
+}  // namespace
+
+const char* collName(Coll coll) {
+  switch (coll) {
+    case Coll::AllReduce:
+      return "AllReduce";
+    case Coll::Broadcast:
+      return "Broadcast";
+    case Coll::Reduce:
+      return "Reduce";
+    case Coll::AllGather:
+      return "AllGather";
+    case Coll::ReduceScatter:
+      return "ReduceScatter";
+    case Coll::AlltoAll:
+      return "AlltoAll";
+    case Coll::Gather:
+      return "Gather";
+    case Coll::Scatter:
+      return "Scatter";
+    case Coll::SendRecv:
+      return "SendRecv";
+  }
+  return "?";
+}
+
+bool isReducing(Coll coll) {
+  return coll == Coll::AllReduce || coll == Coll::Reduce || coll == Coll::ReduceScatter;
+}
+
+bool isRooted(Coll coll) {
+  return coll == Coll::Broadcast || coll == Coll::Reduce || coll == Coll::Gather ||
+         coll == Coll::Scatter;
+}
+
+bool hasInPlace(Coll coll) { return coll != Coll::SendRecv; }
+
+size_t inputElements(Coll coll, size_t count, int nranks) {
+  const bool perPeer =
+      coll == Coll::ReduceScatter || coll == Coll::AlltoAll || coll == Coll::Scatter;
+  return perPeer ? count * nranks : count;
+}
+
+size_t outputElements(Coll coll, size_t count, int nranks) {
+  const bool gathered = coll == Coll::AllGather || coll == Coll::AlltoAll || coll == Coll::Gather;
+  return gathered ? count * nranks : count;
+}
+
+size_t checkerSharedBytes(Coll coll, int nranks, size_t maxCount) {
+  if (!isReducing(coll)) return 0;
+  return inputElements(coll, maxCount, nranks) * sizeof(double);
+}
+
+void CollectiveChecker::Free::operator()(void* p) const { std::free(p); }
+
+CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount)
+    : ctx_(ctx), coll_(coll), maxCount_(maxCount) {
+  const size_t in = inputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
+  const size_t out = outputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
+  auto allocate = [](size_t bytes) {
+    void* p = std::aligned_alloc(4096, roundUp(bytes + kGuardBytes, 4096));
+    if (p == nullptr) throw std::bad_alloc();
+    return Buffer(static_cast<unsigned char*>(p));
+  };
+  pristine_ = allocate(in);
+  send_ = allocate(in);
+  recv_ = allocate(std::max(in, out));
+  ctx.require(ctx.sharedBytes() >= checkerSharedBytes(coll, ctx.nranks, maxCount),
+              "RunOptions::sharedBytes too small for CollectiveChecker");
+}
+
+CollectiveChecker::~CollectiveChecker() = default;
+
+void CollectiveChecker::prepare(ncclDataType_t dtype, std::optional<RefOp> op) {
+  spec_.dtype = dtype;
+  spec_.op = isReducing(coll_) ? op : std::nullopt;
+  elementSize_ = dtypeSize(dtype);
+  generateInput(spec_, ctx_.rank, 0, inputElements(coll_, maxCount_, ctx_.nranks), pristine_.get());
+}
+
+std::string CollectiveChecker::describe(size_t count, bool inPlace, int root) const {
+  std::ostringstream s;
+  s << collName(coll_) << " " << dtypeName(spec_.dtype);
+  if (spec_.op) s << " " << refOpName(*spec_.op);
+  s << " count=" << count << (inPlace ? " in-place" : " out-of-place");
+  if (isRooted(coll_)) s << " root=" << root;
+  s << " nranks=" << ctx_.nranks << " (" << modeName(ctx_.mode) << ")";
+  return s.str();
+}
+
+ncclResult_t CollectiveChecker::issue(const void* send, void* recv, size_t count, int root,
+                                      ncclRedOp_t op) {
+  const ncclDataType_t t = spec_.dtype;
+  ncclComm_t comm = ctx_.comm;
+  switch (coll_) {
+    case Coll::AllReduce:
+      return ncclAllReduce(send, recv, count, t, op, comm, nullptr);
+    case Coll::Broadcast:
+      return ncclBroadcast(send, recv, count, t, root, comm, nullptr);
+    case Coll::Reduce:
+      return ncclReduce(send, recv, count, t, op, root, comm, nullptr);
+    case Coll::AllGather:
+      return ncclAllGather(send, recv, count, t, comm, nullptr);
+    case Coll::ReduceScatter:
+      return ncclReduceScatter(send, recv, count, t, op, comm, nullptr);
+    case Coll::AlltoAll:
+      return ncclAlltoAll(send, recv, count, t, comm, nullptr);
+    case Coll::Gather:
+      return ncclGather(send, recv, count, t, root, comm, nullptr);
+    case Coll::Scatter:
+      return ncclScatter(send, recv, count, t, root, comm, nullptr);
+    case Coll::SendRecv: {
+      const int next = (ctx_.rank + 1) % ctx_.nranks;
+      const int prev = (ctx_.rank + ctx_.nranks - 1) % ctx_.nranks;
+      ctx_.requireOk(ncclGroupStart(), "ncclGroupStart");
+      const ncclResult_t s = ncclSend(send, count, t, next, comm, nullptr);
+      const ncclResult_t r = ncclRecv(recv, count, t, prev, comm, nullptr);
+      const ncclResult_t e = ncclGroupEnd();
+      return s != ncclSuccess ? s : (r != ncclSuccess ? r : e);
+    }
+  }
+  return ncclInternalError;
+}
+
+void CollectiveChecker::computeExpectedSlice(size_t count) {
+  const size_t total = inputElements(coll_, count, ctx_.nranks);
+  const size_t lo = total * ctx_.rank / ctx_.nranks;
+  const size_t hi = total * (ctx_.rank + 1) / ctx_.nranks;
+  auto* expected = static_cast<unsigned char*>(ctx_.shared());
+  referenceReduce(spec_, ctx_.nranks, lo, hi - lo, expected + lo * expectedElementBytes(spec_));
+}
+
+bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
+  ctx_.require(count <= maxCount_, "CollectiveChecker: count above maxCount");
+  const int n = ctx_.nranks;
+  const size_t es = elementSize_;
+  const size_t in = inputElements(coll_, count, n) * es;
+  const size_t out = outputElements(coll_, count, n) * es;
+  const size_t seg = count * es;
+  const bool isRoot = ctx_.rank == root;
+  const auto poison = static_cast<unsigned char>(0x5a + 37 * ++caseCounter_);
+  unsigned char* recv = recv_.get();
+  unsigned char* send = send_.get();
+  const unsigned char* pristine = pristine_.get();
+
+  ctx_.barrier();  // every rank is done reading the previous case's expected values
+  std::memset(recv, poison, std::max(in, out) + kGuardBytes);
+  const void* sendPtr = send;
+  void* recvPtr = recv;
+  if (!inPlace || (coll_ == Coll::Scatter && !isRoot)) {
+    std::memcpy(send, pristine, in);
+  } else {
+    switch (coll_) {
+      case Coll::Broadcast:
+        if (isRoot) std::memcpy(recv, pristine, in);
+        sendPtr = recv;
+        break;
+      case Coll::AllGather:
+      case Coll::Gather:
+        std::memcpy(recv + ctx_.rank * seg, pristine, seg);
+        sendPtr = recv + ctx_.rank * seg;
+        break;
+      case Coll::ReduceScatter:
+        std::memcpy(recv, pristine, in);
+        sendPtr = recv;
+        recvPtr = recv + ctx_.rank * seg;
+        break;
+      case Coll::Scatter:
+        std::memcpy(recv, pristine, in);
+        sendPtr = recv;
+        recvPtr = recv + root * seg;
+        break;
+      default:  // AllReduce, Reduce, AlltoAll: one buffer holds the input, then the output
+        std::memcpy(recv, pristine, in);
+        sendPtr = recv;
+        break;
+    }
+  }
+
+  ncclRedOp_t op = ncclSum;
+  if (spec_.op) op = builtinOp(*spec_.op);
+  const bool customOp = spec_.op == RefOp::PreMulSum;
+  if (customOp) {
+    unsigned char scalar[kMaxElementBytes];
+    encodeScalar(spec_.dtype, spec_.scalar, scalar);
+    ctx_.requireOk(
+        ncclRedOpCreatePreMulSum(&op, scalar, spec_.dtype, ncclScalarHostImmediate, ctx_.comm),
+        "ncclRedOpCreatePreMulSum for " + describe(count, inPlace, root));
+  }
+  if (isReducing(coll_)) computeExpectedSlice(count);
+  ctx_.requireOk(issue(sendPtr, recvPtr, count, root, op), describe(count, inPlace, root));
+  if (customOp) ctx_.requireOk(ncclRedOpDestroy(op, ctx_.comm), "ncclRedOpDestroy");
+  ctx_.barrier();  // every slice of the expected values is written
+
+  const std::string problem =
+      checkOutput(count, inPlace, root, static_cast<const unsigned char*>(recvPtr), poison);
+  if (!inPlace) {
+    const std::string where = firstDifference(send, pristine, in);
+    ctx_.expect(where.empty(),
+                describe(count, inPlace, root) + ": the send buffer was modified at " + where);
+  }
+  const size_t guardAt = inPlace ? std::max(in, out) : out;
+  const std::string guard = checkUntouched(recv + guardAt, kGuardBytes, poison,
+                                           "memory past the end of the receive buffer");
+  ctx_.expect(guard.empty(), describe(count, inPlace, root) + ": " + guard);
+  return ctx_.expect(problem.empty(), describe(count, inPlace, root) + ": " + problem) &&
+         guard.empty();
+}
+
+std::string CollectiveChecker::checkOutput(size_t count, bool inPlace, int root,
+                                           const unsigned char* recvPtr, unsigned char poison) {
+  const int n = ctx_.nranks;
+  const int me = ctx_.rank;
+  const size_t seg = count * elementSize_;
+  const bool isRoot = me == root;
+  const auto* expected = static_cast<const unsigned char*>(ctx_.shared());
+  switch (coll_) {
+    case Coll::AllReduce:
+      return compareReduced(spec_, expected, recvPtr, count, 0);
+    case Coll::Reduce:
+      if (isRoot) return compareReduced(spec_, expected, recvPtr, count, 0);
+      return inPlace ? "" : checkUntouched(recvPtr, seg, poison, "recvbuff of a non-root rank");
+    case Coll::ReduceScatter:
+      return compareReduced(spec_, expected + me * count * expectedElementBytes(spec_), recvPtr,
+                            count, me * count);
+    case Coll::Broadcast:
+      return compareMoved(spec_, root, 0, recvPtr, count, 0);
+    case Coll::Scatter:
+      return compareMoved(spec_, root, me * count, recvPtr, count, 0);
+    case Coll::SendRecv:
+      return compareMoved(spec_, (me + n - 1) % n, 0, recvPtr, count, 0);
+    case Coll::Gather:
+      if (!isRoot) {
+        return inPlace ? ""
+                       : checkUntouched(recvPtr, n * seg, poison, "recvbuff of a non-root rank");
+      }
+      [[fallthrough]];
+    case Coll::AllGather:
+    case Coll::AlltoAll: {
+      std::string all;
+      for (int r = 0; r < n; ++r) {
+        const size_t first = coll_ == Coll::AlltoAll ? me * count : 0;
+        const std::string p = compareMoved(spec_, r, first, recvPtr + r * seg, count, r * count);
+        if (!p.empty())
+          all += (all.empty() ? "" : " | ") + ("block from rank " + std::to_string(r) + ": " + p);
+      }
+      return all;
+    }
+  }
+  return "unknown collective";
+}
+
+}  // namespace prism::test

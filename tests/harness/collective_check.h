@@ -1,0 +1,84 @@
+// Runs one collective case through the public NCCL API on one rank and checks every
+// rank's output against the reference: the output region, the send buffer left intact
+// (out of place), and guard bytes past the output left untouched.
+#pragma once
+
+#include <nccl.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "harness/rank_runner.h"
+#include "harness/reference.h"
+
+namespace prism::test {
+
+enum class Coll {
+  AllReduce,
+  Broadcast,
+  Reduce,
+  AllGather,
+  ReduceScatter,
+  AlltoAll,
+  Gather,
+  Scatter,
+  SendRecv  // ring exchange: send to rank+1, receive from rank-1, in one group
+};
+
+const char* collName(Coll coll);
+bool isReducing(Coll coll);
+bool isRooted(Coll coll);
+bool hasInPlace(Coll coll);
+
+/// Elements of the send buffer / receive buffer for the API count `count`.
+size_t inputElements(Coll coll, size_t count, int nranks);
+size_t outputElements(Coll coll, size_t count, int nranks);
+
+/// RunOptions::sharedBytes a CollectiveChecker needs for counts up to `maxCount`.
+size_t checkerSharedBytes(Coll coll, int nranks, size_t maxCount);
+
+class CollectiveChecker {
+ public:
+  /// Allocates this rank's buffers once, large enough for `maxCount` of any type.
+  CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount);
+  ~CollectiveChecker();
+  CollectiveChecker(const CollectiveChecker&) = delete;
+  CollectiveChecker& operator=(const CollectiveChecker&) = delete;
+
+  /// Selects the element type and operator of the next cases and generates this rank's
+  /// input at the largest size (every count uses a prefix of it). Local to the rank.
+  void prepare(ncclDataType_t dtype, std::optional<RefOp> op);
+
+  /// Runs one case on ctx.comm and checks it. Every rank must call it with the same
+  /// arguments. Data mismatches are recorded with ctx.expect (the rank goes on); an error
+  /// from the library ends the rank. Returns true if this rank's checks passed.
+  bool run(size_t count, bool inPlace, int root);
+
+  /// "AllReduce float16 sum count=7 in-place root=0 nranks=3".
+  std::string describe(size_t count, bool inPlace, int root) const;
+
+ private:
+  struct Free {
+    void operator()(void* p) const;
+  };
+  using Buffer = std::unique_ptr<unsigned char, Free>;
+
+  ncclResult_t issue(const void* send, void* recv, size_t count, int root, ncclRedOp_t op);
+  void computeExpectedSlice(size_t count);
+  std::string checkOutput(size_t count, bool inPlace, int root, const unsigned char* recvPtr,
+                          unsigned char poison);
+
+  RankContext& ctx_;
+  Coll coll_;
+  size_t maxCount_;
+  InputSpec spec_;
+  size_t elementSize_ = 1;
+  Buffer pristine_;
+  Buffer send_;
+  Buffer recv_;
+  unsigned caseCounter_ = 0;
+};
+
+}  // namespace prism::test
