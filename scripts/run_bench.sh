@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/build.sh
+# All ranks are local: bootstrap over loopback unless the caller chose an interface.
+export PRISM_SOCKET_IFNAME="${PRISM_SOCKET_IFNAME:-${NCCL_SOCKET_IFNAME:-=lo}}"
 defaults=(allreduce -np 4 -b 8 -e 32M -f 4)
 if [[ $# -gt 0 && "$1" != -* ]]; then
   defaults=()

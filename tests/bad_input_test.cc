@@ -1,21 +1,25 @@
 // Every entry point, given bad arguments, returns ncclInvalidArgument or ncclInvalidUsage
 // at once (no crash, no hang) and leaves a one-line reason in ncclGetLastError.
 //
-// Calls run on a watchdog thread: one that does not return within its limit fails the
-// test instead of hanging it. Most checks use a 1-rank communicator, so a bad call that
-// the library wrongly accepts still completes (and is reported) rather than waits for a
-// peer. Checks are split over several TESTs so that a crash in one hides no other.
+// Each call runs in a forked child with a time limit: a call that crashes or hangs fails
+// its own check and the test goes on to the next one. Most checks use a 1-rank
+// communicator, so a bad call that the library wrongly accepts still completes (and is
+// reported) rather than waits for a peer.
 #include <gtest/gtest.h>
 #include <nccl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
-#include <future>
 #include <memory>
-#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,58 +31,105 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// How an isolated call ended.
 struct Outcome {
-  ncclResult_t result;
-  std::string lastError;      // ncclGetLastError(NULL), read on the calling thread
+  enum class Ended { Returned, Hung, Crashed } ended = Ended::Returned;
+  int signal = 0;
+  ncclResult_t result = ncclSuccess;
+  std::string lastError;      // ncclGetLastError(NULL), read right after the call
   std::string lastErrorComm;  // ncclGetLastError(comm)
+
+  std::string describe(std::chrono::milliseconds limit) const {
+    if (ended == Ended::Hung)
+      return "did not return within " + std::to_string(limit.count()) + " ms";
+    if (ended == Ended::Crashed) return "crashed (signal " + std::to_string(signal) + ")";
+    return "returned " + resultName(result);
+  }
 };
 
-// Runs `call` on its own thread (where it also reads the last error); nullopt if it did
-// not return within `limit` (the thread is then abandoned).
-std::optional<Outcome> callWithin(std::function<ncclResult_t()> call, ncclComm_t comm,
-                                  std::chrono::milliseconds limit) {
-  std::packaged_task<Outcome()> task([call = std::move(call), comm] {
-    Outcome out;
-    out.result = call();
-    const char* last = ncclGetLastError(nullptr);
-    out.lastError = last ? last : "<null>";
-    const char* lastComm = comm ? ncclGetLastError(comm) : last;
-    out.lastErrorComm = lastComm ? lastComm : "<null>";
-    return out;
-  });
-  std::future<Outcome> result = task.get_future();
-  std::thread(std::move(task)).detach();
-  if (result.wait_for(limit) != std::future_status::ready) return std::nullopt;
-  return result.get();
+// What the child process hands back through shared memory.
+struct SharedOutcome {
+  int result;
+  char lastError[1024];
+  char lastErrorComm[1024];
+};
+
+void copyText(char* dst, const char* src, size_t size) {
+  std::snprintf(dst, size, "%s", src ? src : "<null>");
+}
+
+// Runs `call` in a forked child so that a crash or a hang is reported for this one call
+// instead of ending the whole test program. The child inherits the communicator.
+Outcome callIsolated(const std::function<ncclResult_t()>& call, ncclComm_t comm,
+                     std::chrono::milliseconds limit) {
+  void* mem = mmap(nullptr, sizeof(SharedOutcome), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw std::runtime_error("mmap failed");
+  auto* shared = static_cast<SharedOutcome*>(mem);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    shared->result = call();
+    copyText(shared->lastError, ncclGetLastError(nullptr), sizeof(shared->lastError));
+    copyText(shared->lastErrorComm, comm ? ncclGetLastError(comm) : shared->lastError,
+             sizeof(shared->lastErrorComm));
+    _exit(0);
+  }
+  Outcome out;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  for (;;) {
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      out.ended = Outcome::Ended::Hung;
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  if (out.ended != Outcome::Ended::Hung) {
+    if (WIFSIGNALED(status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      out.ended = Outcome::Ended::Crashed;
+      out.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    } else {
+      out.result = static_cast<ncclResult_t>(shared->result);
+      out.lastError = shared->lastError;
+      out.lastErrorComm = shared->lastErrorComm;
+    }
+  }
+  munmap(mem, sizeof(SharedOutcome));
+  return out;
 }
 
 bool isRejection(ncclResult_t r) { return r == ncclInvalidArgument || r == ncclInvalidUsage; }
 
-void expectRejected(const std::string& what, std::function<ncclResult_t()> call,
+void expectRejected(const std::string& what, const std::function<ncclResult_t()>& call,
                     ncclComm_t comm = nullptr, std::chrono::milliseconds limit = 5000ms) {
-  const auto out = callWithin(std::move(call), comm, limit);
-  if (!out) {
-    ADD_FAILURE() << what << ": did not return within " << limit.count() << " ms";
+  const Outcome out = callIsolated(call, comm, limit);
+  if (out.ended != Outcome::Ended::Returned) {
+    ADD_FAILURE() << what << ": " << out.describe(limit);
     return;
   }
-  EXPECT_TRUE(isRejection(out->result)) << what << ": returned " << resultName(out->result)
-                                        << ", expected ncclInvalidArgument or ncclInvalidUsage";
-  if (!isRejection(out->result)) return;
-  EXPECT_FALSE(out->lastError.empty()) << what << ": ncclGetLastError(NULL) is empty";
-  EXPECT_EQ(out->lastError.find('\n'), std::string::npos)
-      << what << ": ncclGetLastError is not one line: " << out->lastError;
-  EXPECT_FALSE(out->lastErrorComm.empty()) << what << ": ncclGetLastError(comm) is empty";
+  EXPECT_TRUE(isRejection(out.result)) << what << ": returned " << resultName(out.result)
+                                       << ", expected ncclInvalidArgument or ncclInvalidUsage";
+  if (!isRejection(out.result)) return;
+  EXPECT_FALSE(out.lastError.empty()) << what << ": ncclGetLastError(NULL) is empty";
+  EXPECT_EQ(out.lastError.find('\n'), std::string::npos)
+      << what << ": ncclGetLastError is not one line: " << out.lastError;
+  EXPECT_FALSE(out.lastErrorComm.empty()) << what << ": ncclGetLastError(comm) is empty";
 }
 
-void expectResult(const std::string& what, ncclResult_t want, std::function<ncclResult_t()> call,
+void expectResult(const std::string& what, ncclResult_t want,
+                  const std::function<ncclResult_t()>& call,
                   std::chrono::milliseconds limit = 5000ms) {
-  const auto out = callWithin(std::move(call), nullptr, limit);
-  if (!out) {
-    ADD_FAILURE() << what << ": did not return within " << limit.count() << " ms";
+  const Outcome out = callIsolated(call, nullptr, limit);
+  if (out.ended != Outcome::Ended::Returned) {
+    ADD_FAILURE() << what << ": " << out.describe(limit);
     return;
   }
-  EXPECT_EQ(out->result, want) << what << ": returned " << resultName(out->result) << ", expected "
-                               << resultName(want) << " (" << out->lastError << ")";
+  EXPECT_EQ(out.result, want) << what << ": returned " << resultName(out.result) << ", expected "
+                              << resultName(want) << " (" << out.lastError << ")";
 }
 
 // A fixture holding a 1-rank communicator made by ncclCommInitAll.
@@ -376,7 +427,7 @@ TEST_F(BadInput, GroupMisuse) {
   float* a = a_;
   float* b = b_;
   ncclComm_t c = comm_;
-  const auto out = callWithin(
+  const Outcome out = callIsolated(
       [=] {
         if (ncclGroupStart() != ncclSuccess) return ncclInternalError;
         const ncclResult_t bad =
@@ -385,8 +436,9 @@ TEST_F(BadInput, GroupMisuse) {
         return bad;
       },
       c, 5000ms);
-  ASSERT_TRUE(out.has_value()) << "a group holding a refused call did not end";
-  EXPECT_TRUE(isRejection(out->result)) << resultName(out->result);
+  ASSERT_EQ(out.ended, Outcome::Ended::Returned)
+      << "a group holding a refused call " << out.describe(5000ms);
+  EXPECT_TRUE(isRejection(out.result)) << resultName(out.result);
   a_[0] = 1.5f;
   EXPECT_EQ(ncclAllReduce(a_, b_, 4, ncclFloat32, ncclSum, comm_, nullptr), ncclSuccess)
       << ncclGetLastError(comm_);
@@ -555,19 +607,19 @@ TEST(BadInit, GarbageUniqueId) {
       const std::string what = "ncclCommInitRank(garbage id #" + std::to_string(attempt) +
                                ", nranks=2, rank=" + std::to_string(rank) + ")";
       const auto start = std::chrono::steady_clock::now();
-      const auto out = callWithin(
+      const Outcome out = callIsolated(
           [=] {
             ncclComm_t comm = nullptr;
             return ncclCommInitRank(&comm, 2, garbage, rank);
           },
           nullptr, 2000ms);
-      if (!out) {
-        ADD_FAILURE() << what << ": did not return within 2 s";
+      if (out.ended != Outcome::Ended::Returned) {
+        ADD_FAILURE() << what << ": " << out.describe(2000ms);
         continue;
       }
-      EXPECT_EQ(out->result, ncclInvalidArgument)
-          << what << ": returned " << resultName(out->result) << " (" << out->lastError << ")";
-      EXPECT_FALSE(out->lastError.empty()) << what;
+      EXPECT_EQ(out.result, ncclInvalidArgument)
+          << what << ": returned " << resultName(out.result) << " (" << out.lastError << ")";
+      EXPECT_FALSE(out.lastError.empty()) << what;
       EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << what;
     }
   }

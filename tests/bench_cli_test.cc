@@ -439,14 +439,5 @@ TEST(BenchReport, SummaryAndFooter) {
   EXPECT_EQ(j["wrong"], 4);
 }
 
-TEST(BenchReport, EnvironmentConfig) {
-  const char* env[] = {"PATH=/bin", "NCCL_DEBUG=INFO", "PRISM_ALGO=ring", "XNCCL_Y=1", nullptr};
-  EXPECT_EQ(formatEnvironmentConfig(env),
-            "# Prism settings from the environment (PRISM_*, NCCL_*):\n#   NCCL_DEBUG=INFO\n"
-            "#   PRISM_ALGO=ring\n");
-  const char* empty[] = {nullptr};
-  EXPECT_NE(formatEnvironmentConfig(empty).find("none set"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace prism::bench

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <prism/prism.h>
+
 #include "perf/bench/launcher.h"
 #include "perf/bench/options.h"
 #include "perf/bench/report.h"
@@ -19,8 +21,7 @@ int main(int argc, char** argv) {
   if (!parsed.options) return parsed.exitCode;
   const Options& options = *parsed.options;
   if (options.printConfig) {
-    // Until the library exposes its settings table, show what the environment sets.
-    std::fputs(formatEnvironmentConfig(environ).c_str(), stdout);
+    prismPrintConfig(stdout);
     if (!options.collective) return 0;
   }
   return launchLocalRanks(

@@ -69,19 +69,6 @@ std::string formatFooter(int64_t wrong, double avgBusBw) {
          formatf("# %-20s : %g \n", "Avg bus bandwidth", avgBusBw) + "#\n";
 }
 
-std::string formatEnvironmentConfig(const char* const* env) {
-  std::vector<std::string> settings;
-  for (; env != nullptr && *env != nullptr; ++env) {
-    std::string_view entry(*env);
-    if (entry.starts_with("PRISM_") || entry.starts_with("NCCL_")) settings.emplace_back(entry);
-  }
-  std::sort(settings.begin(), settings.end());
-  std::string out = "# Prism settings from the environment (PRISM_*, NCCL_*):\n";
-  if (settings.empty()) out += "#   none set; every setting has its default\n";
-  for (const std::string& s : settings) out += "#   " + s + "\n";
-  return out;
-}
-
 double Report::avgBusBw() const {
   if (rows_.empty()) return 0;
   double factor = busBwFactor(collective_, nranks_);

@@ -46,9 +46,6 @@ std::string formatHeader(const Options& options, const std::vector<RankInfo>& ra
 std::string formatRow(const ResultRow& row, Collective collective, int nranks);
 /// The closing lines: total wrong values and the mean bus bandwidth over all placements.
 std::string formatFooter(int64_t wrong, double avgBusBw);
-/// "# NAME=value" for every entry of `environ`-style `env` starting with PRISM_ or
-/// NCCL_, sorted, or one line saying there are none.
-std::string formatEnvironmentConfig(const char* const* env);
 
 /// The rows of one run and the summary figures over them.
 class Report {

@@ -371,6 +371,12 @@ void Root::expire() {
     }
   }
   if (shuttingDown_ || allRegistered() || now < idleDeadline_) return;
+  shuttingDown_ = true;
+  if (nranks_ == 0) {
+    // An id that nobody used (a test, an aborted launch) is not worth a warning.
+    log::info(log::kBootstrap, "bootstrap: root at %s unused; exiting", address_.c_str());
+    return;
+  }
   // Registration stalled: tell the waiting ranks who is missing instead of letting them
   // time out without a reason, then exit.
   std::string missing;
@@ -379,9 +385,8 @@ void Root::expire() {
   }
   std::string reason = "bootstrap: only " + std::to_string(registered_) + " of " +
                        std::to_string(nranks_) + " ranks registered at " + address_ +
-                       "; missing ranks: " + (missing.empty() ? "unknown" : missing);
+                       "; missing ranks: " + missing;
   log::warn("%s; root giving up", reason.c_str());
-  shuttingDown_ = true;
   for (auto& c : conns_) {
     if (c->phase == Phase::Registered) reject(*c, ncclSystemError, reason);
   }

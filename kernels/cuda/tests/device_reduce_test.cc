@@ -18,20 +18,6 @@
 namespace prism::kernels::testing {
 namespace {
 
-const char* opName(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum:
-      return "Sum";
-    case ReduceOp::Prod:
-      return "Prod";
-    case ReduceOp::Max:
-      return "Max";
-    case ReduceOp::Min:
-      return "Min";
-  }
-  return "unknown";
-}
-
 bool commutes(ReduceOp op) { return op == ReduceOp::Sum || op == ReduceOp::Prod; }
 
 /// The host's result for a op b, and for Sum/Prod its result with the operands swapped.

@@ -5,11 +5,35 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
 #include "device_buffer.h"
+
+namespace prism {
+
+inline const char* opName(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+      return "Sum";
+    case ReduceOp::Prod:
+      return "Prod";
+    case ReduceOp::Max:
+      return "Max";
+    case ReduceOp::Min:
+      return "Min";
+  }
+  return "unknown";
+}
+
+// GoogleTest prints parameters with these (found by ADL), so CTest names read
+// "GetParam() = (float, Sum)" instead of raw bytes.
+inline void PrintTo(DataType type, std::ostream* os) { *os << dataTypeName(type); }
+inline void PrintTo(ReduceOp op, std::ostream* os) { *os << opName(op); }
+
+}  // namespace prism
 
 namespace prism::kernels::testing {
 
