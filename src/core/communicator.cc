@@ -1,6 +1,9 @@
 #include "core/communicator.h"
 
+#include <sched.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cstring>
 #include <fstream>
@@ -47,6 +50,14 @@ ShmTransportOptions shmOptions(const std::string& name) {
   return options;
 }
 
+constexpr int64_t kOversubscribedSpin = 64;
+
+int usableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
 }  // namespace
 
 Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions options)
@@ -66,6 +77,9 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   }
   algoOverride_ = config::getString(config::Setting::Algo);
   spinCount_ = config::getInt(config::Setting::SpinCount);
+  // With more ranks than cores a spinning rank steals the core from the peer it waits
+  // for, so oversubscribed ranks hand the core over almost at once.
+  if (size_ > usableCpus()) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
   transport_ = createShmTransport(setup, shmOptions(name_));
   executor_ = Executor(transport_.get());
