@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "harness/collective_check.h"
@@ -66,10 +67,22 @@ void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope) {
   }
 }
 
-void runMatrix(Coll coll, int nranks) {
-  const MatrixScope scope{{kAllDtypes.begin(), kAllDtypes.end()},
-                          {kAllOps.begin(), kAllOps.end()},
-                          {kCounts.begin(), kCounts.end()}};
+// The element types of one matrix test. Reducing collectives split them in two halves so
+// that each test stays well under a minute on two cores.
+enum class Types { All, Integers, Floats };
+
+std::vector<ncclDataType_t> typesOf(Types types) {
+  std::vector<ncclDataType_t> out;
+  for (ncclDataType_t t : kAllDtypes) {
+    const bool isFloat = dtypeInfo(t).kind == ElementKind::Float;
+    if (types == Types::All || (types == Types::Floats) == isFloat) out.push_back(t);
+  }
+  return out;
+}
+
+void runMatrix(Coll coll, int nranks, Types types) {
+  const MatrixScope scope{
+      typesOf(types), {kAllOps.begin(), kAllOps.end()}, {kCounts.begin(), kCounts.end()}};
   RunOptions options;
   options.sharedBytes = checkerSharedBytes(coll, nranks, kBigCount);
   options.timeout = std::chrono::seconds(540);
@@ -85,19 +98,36 @@ std::string ranksName(const ::testing::TestParamInfo<int>& info) {
   return "n" + std::to_string(info.param);
 }
 
+// Data movement: every type in one test per (collective, rank count).
 class Matrix : public ::testing::TestWithParam<int> {};
 
-TEST_P(Matrix, AllReduce) { runMatrix(Coll::AllReduce, GetParam()); }
-TEST_P(Matrix, Broadcast) { runMatrix(Coll::Broadcast, GetParam()); }
-TEST_P(Matrix, Reduce) { runMatrix(Coll::Reduce, GetParam()); }
-TEST_P(Matrix, AllGather) { runMatrix(Coll::AllGather, GetParam()); }
-TEST_P(Matrix, ReduceScatter) { runMatrix(Coll::ReduceScatter, GetParam()); }
-TEST_P(Matrix, AlltoAll) { runMatrix(Coll::AlltoAll, GetParam()); }
-TEST_P(Matrix, Gather) { runMatrix(Coll::Gather, GetParam()); }
-TEST_P(Matrix, Scatter) { runMatrix(Coll::Scatter, GetParam()); }
-TEST_P(Matrix, SendRecvRing) { runMatrix(Coll::SendRecv, GetParam()); }
+TEST_P(Matrix, Broadcast) { runMatrix(Coll::Broadcast, GetParam(), Types::All); }
+TEST_P(Matrix, AllGather) { runMatrix(Coll::AllGather, GetParam(), Types::All); }
+TEST_P(Matrix, AlltoAll) { runMatrix(Coll::AlltoAll, GetParam(), Types::All); }
+TEST_P(Matrix, Gather) { runMatrix(Coll::Gather, GetParam(), Types::All); }
+TEST_P(Matrix, Scatter) { runMatrix(Coll::Scatter, GetParam(), Types::All); }
+TEST_P(Matrix, SendRecvRing) { runMatrix(Coll::SendRecv, GetParam(), Types::All); }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, Matrix, ::testing::Values(1, 2, 3, 5, 8), ranksName);
+
+// Reductions: every operator, one test per (collective, rank count, half of the types).
+class ReduceMatrix : public ::testing::TestWithParam<std::tuple<int, Types>> {
+ protected:
+  void run(Coll coll) { runMatrix(coll, std::get<0>(GetParam()), std::get<1>(GetParam())); }
+};
+
+TEST_P(ReduceMatrix, AllReduce) { run(Coll::AllReduce); }
+TEST_P(ReduceMatrix, Reduce) { run(Coll::Reduce); }
+TEST_P(ReduceMatrix, ReduceScatter) { run(Coll::ReduceScatter); }
+
+INSTANTIATE_TEST_SUITE_P(Ranks, ReduceMatrix,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 5, 8),
+                                            ::testing::Values(Types::Integers, Types::Floats)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, Types>>& info) {
+                           return "n" + std::to_string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) == Types::Integers ? "_integers"
+                                                                              : "_floats");
+                         });
 
 // The same checks with every rank in its own forked process.
 class ProcessCrossCheck : public ::testing::TestWithParam<int> {};
@@ -333,17 +363,43 @@ TEST(HarnessSelfTest, ComparisonsCatchOneWrongElement) {
   }
 }
 
-TEST(HarnessSelfTest, InputsDependOnRankIndexTypeAndOp) {
+TEST(HarnessSelfTest, InputsDependOnRankIndexTypeAndPattern) {
   const InputSpec a{ncclInt32, RefOp::Max};
-  const InputSpec b{ncclInt32, RefOp::Min};
-  std::vector<int32_t> x(256), y(256), z(256);
+  const InputSpec b{ncclInt32, RefOp::Prod};
+  const InputSpec c{ncclInt32, RefOp::Min};  // draws from the same pattern as Max
+  const InputSpec d{ncclUint32, RefOp::Max};
+  std::vector<int32_t> x(256), y(256), z(256), w(256);
   generateInput(a, 0, 0, 256, x.data());
   generateInput(a, 1, 0, 256, y.data());
   generateInput(b, 0, 0, 256, z.data());
+  generateInput(d, 0, 0, 256, w.data());
   EXPECT_NE(x, y);
   EXPECT_NE(x, z);
+  EXPECT_NE(x, w);
+  EXPECT_EQ(inputPattern(a), inputPattern(c));
+  EXPECT_NE(inputPattern(a), inputPattern(b));
+  generateInput(c, 0, 0, 256, z.data());
+  EXPECT_EQ(x, z);
   generateInput(a, 0, 100, 156, y.data());
   EXPECT_TRUE(std::equal(y.begin(), y.begin() + 156, x.begin() + 100));
+  // The reference from stored inputs equals the one that regenerates them.
+  for (ncclDataType_t dtype : kAllDtypes) {
+    for (RefOp op : kAllOps) {
+      const InputSpec spec{dtype, op};
+      constexpr int kRanks = 5;
+      constexpr size_t kN = 300;
+      std::vector<std::vector<unsigned char>> inputs(kRanks, std::vector<unsigned char>(kN * 8));
+      std::vector<const void*> pointers;
+      for (int r = 0; r < kRanks; ++r) {
+        generateInput(spec, r, 0, kN, inputs[r].data());
+        pointers.push_back(inputs[r].data());
+      }
+      std::vector<unsigned char> fromHash(kN * 8), fromInputs(kN * 8);
+      referenceReduce(spec, kRanks, 10, kN - 10, fromHash.data());
+      referenceReduceInputs(spec, kRanks, pointers.data(), 10, kN - 10, fromInputs.data());
+      EXPECT_EQ(fromHash, fromInputs) << dtypeName(dtype) << " " << refOpName(op);
+    }
+  }
 }
 
 void failOnRankOne(Mode mode) {

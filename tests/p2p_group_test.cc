@@ -50,42 +50,47 @@ class AllPairs : public ::testing::TestWithParam<int> {};
 // Every rank sends to and receives from every rank (itself included) in one group, posting
 // its operations in its own random order. Sizes span small messages and ones far larger
 // than any staging buffer, so a library that needs a matching order would deadlock.
-TEST_P(AllPairs, RandomPostingOrderInOneGroup) {
-  runRanks(GetParam(), Mode::Threads, [](RankContext& ctx) {
-    const int n = ctx.nranks;
-    std::mt19937 rng(1234 + ctx.rank);
-    for (size_t base : {size_t{1}, size_t{1000}, size_t{300000}}) {
-      for (int iteration = 0; iteration < 3; ++iteration) {
-        auto countFor = [&](int src, int dst) { return base + 13 * src + 7 * dst; };
-        std::vector<std::vector<int32_t>> out(n), in(n);
-        for (int p = 0; p < n; ++p) {
-          out[p].resize(countFor(ctx.rank, p));
-          fillMessage(out[p], ctx.rank, p, iteration);
-          in[p].assign(countFor(p, ctx.rank), -1);
-        }
-        std::vector<int> order(2 * n);  // 0..n-1: send to p, n..2n-1: receive from p-n
-        std::iota(order.begin(), order.end(), 0);
-        std::shuffle(order.begin(), order.end(), rng);
-        ctx.requireOk(ncclGroupStart(), "ncclGroupStart");
-        for (int op : order) {
-          if (op < n) {
-            ctx.requireOk(
-                ncclSend(out[op].data(), out[op].size(), ncclInt32, op, ctx.comm, nullptr),
-                "ncclSend to " + std::to_string(op));
-          } else {
-            const int p = op - n;
-            ctx.requireOk(ncclRecv(in[p].data(), in[p].size(), ncclInt32, p, ctx.comm, nullptr),
-                          "ncclRecv from " + std::to_string(p));
-          }
-        }
-        ctx.requireOk(ncclGroupEnd(), "ncclGroupEnd of the all-pairs group");
-        for (int p = 0; p < n; ++p) {
-          const std::string bad = checkMessage(in[p], in[p].size(), p, ctx.rank, iteration);
-          ctx.expect(bad.empty(), "count base " + std::to_string(base) + ": " + bad);
+void allPairsInRandomOrder(RankContext& ctx) {
+  const int n = ctx.nranks;
+  std::mt19937 rng(1234 + ctx.rank);
+  for (size_t base : {size_t{1}, size_t{1000}, size_t{300000}}) {
+    for (int iteration = 0; iteration < 3; ++iteration) {
+      auto countFor = [&](int src, int dst) { return base + 13 * src + 7 * dst; };
+      std::vector<std::vector<int32_t>> out(n), in(n);
+      for (int p = 0; p < n; ++p) {
+        out[p].resize(countFor(ctx.rank, p));
+        fillMessage(out[p], ctx.rank, p, iteration);
+        in[p].assign(countFor(p, ctx.rank), -1);
+      }
+      std::vector<int> order(2 * n);  // 0..n-1: send to p, n..2n-1: receive from p-n
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      ctx.requireOk(ncclGroupStart(), "ncclGroupStart");
+      for (int op : order) {
+        if (op < n) {
+          ctx.requireOk(ncclSend(out[op].data(), out[op].size(), ncclInt32, op, ctx.comm, nullptr),
+                        "ncclSend to " + std::to_string(op));
+        } else {
+          const int p = op - n;
+          ctx.requireOk(ncclRecv(in[p].data(), in[p].size(), ncclInt32, p, ctx.comm, nullptr),
+                        "ncclRecv from " + std::to_string(p));
         }
       }
+      ctx.requireOk(ncclGroupEnd(), "ncclGroupEnd of the all-pairs group");
+      for (int p = 0; p < n; ++p) {
+        const std::string bad = checkMessage(in[p], in[p].size(), p, ctx.rank, iteration);
+        ctx.expect(bad.empty(), "count base " + std::to_string(base) + ": " + bad);
+      }
     }
-  });
+  }
+}
+
+TEST_P(AllPairs, RandomPostingOrderInOneGroup) {
+  runRanks(GetParam(), Mode::Threads, allPairsInRandomOrder);
+}
+
+TEST(AllPairsProcesses, RandomPostingOrderInOneGroup) {
+  runRanks(3, Mode::Processes, allPairsInRandomOrder);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, AllPairs, ::testing::Values(2, 3, 5, 8), ranksName);

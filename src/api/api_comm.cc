@@ -2,7 +2,9 @@
 // destroy, abort, revoke.
 #include <nccl.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -20,6 +22,7 @@ using namespace prism::api;
 namespace {
 
 constexpr unsigned kConfigMagic = 0xcafebeef;
+constexpr auto kAbortGrace = std::chrono::seconds(10);
 
 /// Reads the fields of a caller's ncclConfig_t that this build acts on. Fields the caller's
 /// (older, smaller) struct does not have keep their defaults.
@@ -163,7 +166,10 @@ ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeR
 
 ncclResult_t ncclCommFinalize(ncclComm_t comm) {
   // Host operations are complete when their call returns, so there is nothing to flush.
-  return guard(comm, "ncclCommFinalize", [&] { comm->get(); });
+  return guard(comm, "ncclCommFinalize", [&] {
+    check(comm != nullptr, ncclInvalidArgument, "comm is NULL");
+    comm->get();
+  });
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
@@ -174,7 +180,16 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (!comm) return ncclSuccess;
   return guard(nullptr, "ncclCommAbort", [&] {
-    if (comm->impl) comm->impl->abort();
+    if (comm->impl) {
+      // Waiters on other threads see the flag at their next poll (at most one doorbell
+      // nap later), fail with an error and leave; only then is the object freed.
+      comm->impl->abort();
+      auto deadline = std::chrono::steady_clock::now() + kAbortGrace;
+      while (comm->impl->drivers().load() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      check(comm->impl->drivers().load() == 0, ncclInternalError,
+            "ncclCommAbort: a thread is still inside an operation; the communicator is leaked");
+    }
     delete comm;
   });
 }

@@ -81,6 +81,9 @@ class Communicator {
   void setAsyncError(ncclResult_t code) { asyncError_.store(code); }
   /// Marks the communicator aborted/revoked: waiters stop and later calls fail.
   void abort() { aborted_.store(true); }
+  /// Threads currently driving a plan of this communicator (see runPlans). Abort waits for
+  /// this to drop to zero before the communicator may be destroyed.
+  std::atomic<int>& drivers() { return drivers_; }
   bool aborted() const { return aborted_.load(); }
   /// Throws if the communicator can no longer run operations.
   void checkUsable() const;
@@ -109,6 +112,7 @@ class Communicator {
   std::set<void*> registrations_;
   uint64_t children_ = 0;
   std::atomic<bool> aborted_{false};
+  std::atomic<int> drivers_{0};
   std::atomic<ncclResult_t> asyncError_{ncclSuccess};
 };
 

@@ -40,9 +40,24 @@ bool pollAll(std::span<const PlanRun> runs, bool& done) {
   throw Error(ncclInternalError, why);
 }
 
+/// Counts this thread as a driver of every communicator in `runs` while it waits.
+class DriverScope {
+ public:
+  explicit DriverScope(std::span<const PlanRun> runs) : runs_(runs) {
+    for (const PlanRun& run : runs_) run.comm->drivers().fetch_add(1);
+  }
+  ~DriverScope() {
+    for (const PlanRun& run : runs_) run.comm->drivers().fetch_sub(1);
+  }
+
+ private:
+  std::span<const PlanRun> runs_;
+};
+
 }  // namespace
 
 void runPlans(std::span<const PlanRun> runs) {
+  DriverScope drivers(runs);
   const int64_t spin = runs.front().comm->spinCount();
   const auto timeout = std::chrono::seconds(runs.front().comm->timeoutSeconds());
   // A single communicator sleeps until a peer rings; several (one thread driving many

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "harness/dtype_traits.h"
 
@@ -13,6 +14,7 @@ namespace {
 // Bytes past the output that must stay untouched.
 constexpr size_t kGuardBytes = 256;
 constexpr size_t kMaxElementBytes = 8;
+constexpr size_t kNoExpected = ~size_t{0};
 
 size_t roundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -72,15 +74,21 @@ size_t outputElements(Coll coll, size_t count, int nranks) {
   return gathered ? count * nranks : count;
 }
 
+// Shared memory of a reducing collective: the expected values, then every rank's input
+// (so that the reference reads the inputs instead of generating them again).
+size_t regionBytes(Coll coll, int nranks, size_t maxCount) {
+  return roundUp(inputElements(coll, maxCount, nranks) * kMaxElementBytes, 4096);
+}
+
 size_t checkerSharedBytes(Coll coll, int nranks, size_t maxCount) {
   if (!isReducing(coll)) return 0;
-  return inputElements(coll, maxCount, nranks) * sizeof(double);
+  return (1 + nranks) * regionBytes(coll, nranks, maxCount);
 }
 
 void CollectiveChecker::Free::operator()(void* p) const { std::free(p); }
 
 CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount)
-    : ctx_(ctx), coll_(coll), maxCount_(maxCount) {
+    : ctx_(ctx), coll_(coll), maxCount_(maxCount), expectedCount_(kNoExpected) {
   const size_t in = inputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
   const size_t out = outputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
   auto allocate = [](size_t bytes) {
@@ -88,20 +96,38 @@ CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCoun
     if (p == nullptr) throw std::bad_alloc();
     return Buffer(static_cast<unsigned char*>(p));
   };
-  pristine_ = allocate(in);
   send_ = allocate(in);
   recv_ = allocate(std::max(in, out));
   ctx.require(ctx.sharedBytes() >= checkerSharedBytes(coll, ctx.nranks, maxCount),
               "RunOptions::sharedBytes too small for CollectiveChecker");
+  if (isReducing(coll)) {
+    pristine_ = inputOf(ctx.rank);
+  } else {
+    ownPristine_ = allocate(in);
+    pristine_ = ownPristine_.get();
+  }
+}
+
+unsigned char* CollectiveChecker::inputOf(int rank) {
+  const size_t region = regionBytes(coll_, ctx_.nranks, maxCount_);
+  return static_cast<unsigned char*>(ctx_.shared()) + (1 + rank) * region;
 }
 
 CollectiveChecker::~CollectiveChecker() = default;
 
 void CollectiveChecker::prepare(ncclDataType_t dtype, std::optional<RefOp> op) {
-  spec_.dtype = dtype;
-  spec_.op = isReducing(coll_) ? op : std::nullopt;
+  InputSpec next = spec_;
+  next.dtype = dtype;
+  next.op = isReducing(coll_) ? op : std::nullopt;
+  const bool sameInput =
+      prepared_ && next.dtype == spec_.dtype && inputPattern(next) == inputPattern(spec_);
+  spec_ = next;
   elementSize_ = dtypeSize(dtype);
-  generateInput(spec_, ctx_.rank, 0, inputElements(coll_, maxCount_, ctx_.nranks), pristine_.get());
+  expectedCount_ = kNoExpected;
+  prepared_ = true;
+  if (sameInput) return;
+  sendValidBytes_ = 0;
+  generateInput(spec_, ctx_.rank, 0, inputElements(coll_, maxCount_, ctx_.nranks), pristine_);
 }
 
 std::string CollectiveChecker::describe(size_t count, bool inPlace, int root) const {
@@ -153,7 +179,10 @@ void CollectiveChecker::computeExpectedSlice(size_t count) {
   const size_t lo = total * ctx_.rank / ctx_.nranks;
   const size_t hi = total * (ctx_.rank + 1) / ctx_.nranks;
   auto* expected = static_cast<unsigned char*>(ctx_.shared());
-  referenceReduce(spec_, ctx_.nranks, lo, hi - lo, expected + lo * expectedElementBytes(spec_));
+  std::vector<const void*> inputs;
+  for (int r = 0; r < ctx_.nranks; ++r) inputs.push_back(inputOf(r));
+  referenceReduceInputs(spec_, ctx_.nranks, inputs.data(), lo, hi - lo,
+                        expected + lo * expectedElementBytes(spec_));
 }
 
 bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
@@ -167,14 +196,21 @@ bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
   const auto poison = static_cast<unsigned char>(0x5a + 37 * ++caseCounter_);
   unsigned char* recv = recv_.get();
   unsigned char* send = send_.get();
-  const unsigned char* pristine = pristine_.get();
+  const unsigned char* pristine = pristine_;
 
   ctx_.barrier();  // every rank is done reading the previous case's expected values
-  std::memset(recv, poison, std::max(in, out) + kGuardBytes);
+  // Out of place, only the output and the guard past it are checked.
+  std::memset(recv, poison, (inPlace ? std::max(in, out) : out) + kGuardBytes);
   const void* sendPtr = send;
   void* recvPtr = recv;
-  if (!inPlace || (coll_ == Coll::Scatter && !isRoot)) {
-    std::memcpy(send, pristine, in);
+  const bool usesSendBuffer = !inPlace || (coll_ == Coll::Scatter && !isRoot);
+  if (usesSendBuffer) {
+    // The send buffer keeps the input between cases (the library must not write it, which
+    // is checked below), so only a missing tail needs copying.
+    if (in > sendValidBytes_) {
+      std::memcpy(send + sendValidBytes_, pristine + sendValidBytes_, in - sendValidBytes_);
+      sendValidBytes_ = in;
+    }
   } else {
     switch (coll_) {
       case Coll::Broadcast:
@@ -213,15 +249,20 @@ bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
         ncclRedOpCreatePreMulSum(&op, scalar, spec_.dtype, ncclScalarHostImmediate, ctx_.comm),
         "ncclRedOpCreatePreMulSum for " + describe(count, inPlace, root));
   }
-  if (isReducing(coll_)) computeExpectedSlice(count);
+  // Every rank passed the barrier above, so nobody still reads the old expected values.
+  if (isReducing(coll_) && expectedCount_ != count) {
+    computeExpectedSlice(count);
+    expectedCount_ = count;
+  }
   ctx_.requireOk(issue(sendPtr, recvPtr, count, root, op), describe(count, inPlace, root));
   if (customOp) ctx_.requireOk(ncclRedOpDestroy(op, ctx_.comm), "ncclRedOpDestroy");
   ctx_.barrier();  // every slice of the expected values is written
 
   const std::string problem =
       checkOutput(count, inPlace, root, static_cast<const unsigned char*>(recvPtr), poison);
-  if (!inPlace) {
+  if (usesSendBuffer) {
     const std::string where = firstDifference(send, pristine, in);
+    if (!where.empty()) sendValidBytes_ = 0;
     ctx_.expect(where.empty(),
                 describe(count, inPlace, root) + ": the send buffer was modified at " + where);
   }

@@ -48,7 +48,9 @@ class CollectiveChecker {
   CollectiveChecker& operator=(const CollectiveChecker&) = delete;
 
   /// Selects the element type and operator of the next cases and generates this rank's
-  /// input at the largest size (every count uses a prefix of it). Local to the rank.
+  /// input at the largest size (every count uses a prefix of it), unless the previous
+  /// selection drew the same input. Every rank must call it before the next run: the
+  /// reference of a reducing collective reads every rank's input.
   void prepare(ncclDataType_t dtype, std::optional<RefOp> op);
 
   /// Runs one case on ctx.comm and checks it. Every rank must call it with the same
@@ -75,10 +77,20 @@ class CollectiveChecker {
   size_t maxCount_;
   InputSpec spec_;
   size_t elementSize_ = 1;
-  Buffer pristine_;
+  /// Where rank `rank` keeps its generated input (shared memory, reducing collectives).
+  unsigned char* inputOf(int rank);
+
+  Buffer ownPristine_;  // the input of a data-movement collective, private to the rank
+  unsigned char* pristine_ = nullptr;
+  bool prepared_ = false;
   Buffer send_;
   Buffer recv_;
   unsigned caseCounter_ = 0;
+  /// The count whose expected values the shared buffer holds for the prepared type and
+  /// operator (they do not depend on in-place or root), or ~0 when none.
+  size_t expectedCount_;
+  /// Leading bytes of the send buffer known to equal the prepared input.
+  size_t sendValidBytes_ = 0;
 };
 
 }  // namespace prism::test

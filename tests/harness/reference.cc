@@ -1,10 +1,12 @@
 #include "harness/reference.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "harness/dtype_traits.h"
@@ -52,9 +54,11 @@ class Source {
 
   Source(const InputSpec& spec, int rank) : rank_(rank) {
     pattern_ = patternFor(spec, T::kind);
-    const uint64_t op = spec.op ? static_cast<uint64_t>(*spec.op) + 1 : 0;
+    // Operators drawing from the same pattern share their inputs, so a test can generate
+    // them once for all of those operators.
+    const auto pattern = static_cast<uint64_t>(pattern_);
     key_ = mix64(mix64(spec.seed) ^ (mix64(0x5eed0000ULL + rank) * 3) ^
-                 ((static_cast<uint64_t>(spec.dtype) << 8 | op) * 0x2545f4914f6cdd1dULL));
+                 ((static_cast<uint64_t>(spec.dtype) << 8 | pattern) * 0x2545f4914f6cdd1dULL));
     smallCount_ = (spec.dtype == ncclFloat8e5m2) ? 3 : 5;
     if constexpr (kFloat) {
       for (int v = -2; v <= 2; ++v) encoded_[v + 2] = T::fromDouble(v);
@@ -182,67 +186,113 @@ class MismatchLog {
   std::ostringstream out_;
 };
 
+// A rank's input read back from a buffer that generateInput filled; the same interface as
+// Source.
 template <class T>
-void reduceT(const InputSpec& spec, int nranks, size_t first, size_t count, void* out) {
+class ArrayInput {
+ public:
   using S = typename T::S;
-  std::vector<Source<T>> src;
-  for (int r = 0; r < nranks; ++r) src.emplace_back(spec, r);
-  const RefOp op = *spec.op;
-  for (size_t k = 0; k < count; ++k) {
-    const size_t i = first + k;
+  explicit ArrayInput(const void* data) : data_(static_cast<const S*>(data)) {}
+  double real(size_t i) const {
     if constexpr (T::kind == ElementKind::Float) {
-      const double scale = op == RefOp::PreMulSum ? spec.scalar : 1.0;
-      double acc = scale * src[0].real(i);
-      for (int r = 1; r < nranks; ++r) {
-        const double x = src[r].real(i);
-        switch (op) {
-          case RefOp::Prod:
-            acc *= x;
-            break;
-          case RefOp::Max:
-            acc = x > acc ? x : acc;
-            break;
-          case RefOp::Min:
-            acc = x < acc ? x : acc;
-            break;
-          default:
-            acc += scale * x;
-            break;
-        }
-      }
-      if (op == RefOp::Avg) {
-        static_cast<double*>(out)[k] = acc / nranks;
-      } else {
-        static_cast<S*>(out)[k] = T::fromDouble(acc);
-      }
+      return T::toDouble(data_[i]);
     } else {
-      const uint64_t scale = op == RefOp::PreMulSum ? static_cast<uint64_t>(spec.scalar) : 1;
-      uint64_t acc = scale * src[0].integer(i);
-      for (int r = 1; r < nranks; ++r) {
-        const uint64_t x = src[r].integer(i);
-        const bool sign = T::kind == ElementKind::Signed;
-        switch (op) {
-          case RefOp::Prod:
-            acc *= x;
-            break;  // modulo 2^64: two's complement product
-          case RefOp::Max:
-            if (sign ? static_cast<int64_t>(x) > static_cast<int64_t>(acc) : x > acc) acc = x;
-            break;
-          case RefOp::Min:
-            if (sign ? static_cast<int64_t>(x) < static_cast<int64_t>(acc) : x < acc) acc = x;
-            break;
-          default:
-            acc += scale * x;
-            break;
+      return 0;
+    }
+  }
+  uint64_t integer(size_t i) const {
+    if constexpr (T::kind == ElementKind::Signed) {
+      return static_cast<uint64_t>(static_cast<int64_t>(data_[i]));
+    } else if constexpr (T::kind == ElementKind::Unsigned) {
+      return static_cast<uint64_t>(data_[i]);
+    } else {
+      return 0;
+    }
+  }
+
+ private:
+  const S* data_;
+};
+
+// Element values while reducing: exact doubles for floats, 64-bit two's complement for
+// integers (so integer sums and products wrap exactly as the narrow type would).
+template <class T>
+using Accumulator = std::conditional_t<T::kind == ElementKind::Float, double, uint64_t>;
+
+template <class T, class Input>
+Accumulator<T> valueOf(const Input& input, size_t i) {
+  if constexpr (T::kind == ElementKind::Float) {
+    return input.real(i);
+  } else {
+    return input.integer(i);
+  }
+}
+
+// acc[k] = combine(acc[k], input[first + k]) for every rank after the first. The operator
+// is chosen once per block so that the inner loops are simple.
+template <class T, class Input>
+void combineBlock(RefOp op, const std::vector<Input>& src, size_t first, size_t n,
+                  Accumulator<T>* acc, Accumulator<T> scale) {
+  using A = Accumulator<T>;
+  constexpr bool kSigned = T::kind == ElementKind::Signed;
+  auto each = [&](auto combine) {
+    for (size_t r = 1; r < src.size(); ++r) {
+      for (size_t k = 0; k < n; ++k) acc[k] = combine(acc[k], valueOf<T>(src[r], first + k));
+    }
+  };
+  auto greater = [](A a, A b) {
+    if constexpr (kSigned) {
+      return static_cast<int64_t>(a) > static_cast<int64_t>(b);
+    } else {
+      return a > b;
+    }
+  };
+  switch (op) {
+    case RefOp::Prod:  // for integers: modulo 2^64, the two's complement product
+      each([](A a, A x) { return a * x; });
+      break;
+    case RefOp::Max:
+      each([&](A a, A x) { return greater(x, a) ? x : a; });
+      break;
+    case RefOp::Min:
+      each([&](A a, A x) { return greater(a, x) ? x : a; });
+      break;
+    default:  // Sum, Avg, PreMulSum
+      each([=](A a, A x) { return a + scale * x; });
+      break;
+  }
+}
+
+template <class T, class Input>
+void reduceT(const InputSpec& spec, const std::vector<Input>& src, size_t first, size_t count,
+             void* out) {
+  using S = typename T::S;
+  using A = Accumulator<T>;
+  constexpr size_t kBlock = 4096;
+  const auto nranks = static_cast<A>(src.size());
+  const RefOp op = *spec.op;
+  const A scale = static_cast<A>(op == RefOp::PreMulSum ? spec.scalar : 1);
+  A acc[kBlock];
+  for (size_t b = 0; b < count; b += kBlock) {
+    const size_t n = std::min(kBlock, count - b);
+    for (size_t k = 0; k < n; ++k) acc[k] = scale * valueOf<T>(src[0], first + b + k);
+    combineBlock<T>(op, src, first + b, n, acc, scale);
+    for (size_t k = 0; k < n; ++k) {
+      if constexpr (T::kind == ElementKind::Float) {
+        if (op == RefOp::Avg) {
+          static_cast<double*>(out)[b + k] = acc[k] / nranks;  // exact quotient, unrounded
+        } else {
+          static_cast<S*>(out)[b + k] = T::fromDouble(acc[k]);
         }
+      } else {
+        A v = acc[k];
+        if (op == RefOp::Avg) {  // C division of the sum: truncation toward zero
+          v = T::kind == ElementKind::Signed
+                  ? static_cast<A>(static_cast<int64_t>(v) / static_cast<int64_t>(nranks))
+                  : v / nranks;
+        }
+        static_cast<S*>(out)[b + k] = static_cast<S>(v);
       }
-      if (op == RefOp::Avg) {
-        // C division of the sum: truncation toward zero.
-        acc = T::kind == ElementKind::Signed
-                  ? static_cast<uint64_t>(static_cast<int64_t>(acc) / nranks)
-                  : acc / static_cast<uint64_t>(nranks);
-      }
-      static_cast<S*>(out)[k] = static_cast<S>(acc);
     }
   }
 }
@@ -351,8 +401,26 @@ size_t expectedElementBytes(const InputSpec& spec) {
 }
 
 void referenceReduce(const InputSpec& spec, int nranks, size_t first, size_t count, void* out) {
-  visitDtype(spec.dtype,
-             [&](auto traits) { reduceT<decltype(traits)>(spec, nranks, first, count, out); });
+  visitDtype(spec.dtype, [&](auto traits) {
+    using T = decltype(traits);
+    std::vector<Source<T>> src;
+    for (int r = 0; r < nranks; ++r) src.emplace_back(spec, r);
+    reduceT<T>(spec, src, first, count, out);
+  });
+}
+
+void referenceReduceInputs(const InputSpec& spec, int nranks, const void* const* inputs,
+                           size_t first, size_t count, void* out) {
+  visitDtype(spec.dtype, [&](auto traits) {
+    using T = decltype(traits);
+    std::vector<ArrayInput<T>> src;
+    for (int r = 0; r < nranks; ++r) src.emplace_back(inputs[r]);
+    reduceT<T>(spec, src, first, count, out);
+  });
+}
+
+int inputPattern(const InputSpec& spec) {
+  return static_cast<int>(patternFor(spec, dtypeInfo(spec.dtype).kind));
 }
 
 std::string compareReduced(const InputSpec& spec, const void* expected, const void* actual,

@@ -50,6 +50,15 @@ size_t expectedElementBytes(const InputSpec& spec);
 /// out[k] = reduction over ranks 0..nranks-1 of input element (first + k), k < count.
 void referenceReduce(const InputSpec& spec, int nranks, size_t first, size_t count, void* out);
 
+/// The same reduction, reading rank r's input from inputs[r] (as generateInput wrote it,
+/// from element 0) instead of generating it again.
+void referenceReduceInputs(const InputSpec& spec, int nranks, const void* const* inputs,
+                           size_t first, size_t count, void* out);
+
+/// Which value pattern the input of `spec` draws from. Specs with the same dtype, seed and
+/// pattern have identical inputs (for example Sum, Avg and PreMulSum over floats).
+int inputPattern(const InputSpec& spec);
+
 /// Compares `count` reduced elements with `expected` (from referenceReduce). Exact, except
 /// Avg over floats: within one unit in the last place of the rounded quotient; +0 and -0
 /// are equal. Returns "" on a match, otherwise the number of mismatches and the first few
