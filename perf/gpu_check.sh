@@ -3,9 +3,6 @@
 # kernel test and benchmark, run both, and write logs plus a summary under $OUT (the device
 # tool collects that folder) or else build-gpu/. Exit status: non-zero when the build or a
 # test fails. Budget: well under 6 minutes on a 16-core H100/H200 machine.
-#
-# Until the top-level CMakeLists.txt includes kernels/cuda, the script builds the kernels
-# in a stand-in project (generated under build-gpu/) with a minimal prism_static.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,26 +22,6 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
   sed 's/^/gpu: /' | tee -a "$summary"
 
 src="$root"
-if ! grep -q "kernels/cuda" "$root/CMakeLists.txt"; then
-  src="$build/standalone"
-  mkdir -p "$src"
-  cat >"$src/CMakeLists.txt" <<CMAKE
-cmake_minimum_required(VERSION 3.25)
-project(prism_cuda_standalone LANGUAGES C CXX CUDA)
-set(CMAKE_CXX_STANDARD 20)
-set(CMAKE_CXX_STANDARD_REQUIRED ON)
-set(CMAKE_POSITION_INDEPENDENT_CODE ON)
-set(R "$root")
-add_library(prism_static STATIC \${R}/kernels/host/reduce.cc \${R}/kernels/host/float_convert.cc
-  \${R}/src/core/dtype.cc \${R}/src/core/error.cc)
-target_include_directories(prism_static PUBLIC \${R}/include \${R}/src \${R})
-set_source_files_properties(\${R}/kernels/host/reduce.cc PROPERTIES COMPILE_OPTIONS "-O3")
-set(PRISM_BUILD_TESTS ON)
-enable_testing()
-add_subdirectory(\${R}/kernels/cuda kernels/cuda)
-CMAKE
-  note "top-level CMakeLists.txt has no kernels/cuda yet: using the stand-in project"
-fi
 # A cache made from the other source tree cannot be reused.
 if [[ -f "$build/CMakeCache.txt" ]] &&
   ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$src\$" "$build/CMakeCache.txt"; then
