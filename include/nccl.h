@@ -22,7 +22,7 @@ typedef struct CUstream_st* cudaStream_t;
 
 /* Versions from 2.9 on are encoded as X*10000 + Y*100 + Z. */
 #define NCCL_VERSION(X, Y, Z) \
-  (((X) <= 2 && (Y) <= 8) ? (X) * 1000 + (Y) * 100 + (Z) : (X) * 10000 + (Y) * 100 + (Z))
+  (((X) <= 2 && (Y) <= 8) ? (X)*1000 + (Y)*100 + (Z) : (X)*10000 + (Y)*100 + (Z))
 #define NCCL_VERSION_CODE NCCL_VERSION(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH)
 
 #ifdef __cplusplus
@@ -74,10 +74,10 @@ typedef enum {
 /** Communicator options. Always start from NCCL_CONFIG_INITIALIZER; fields left at their
     UNDEF value take the library default. The layout matches NCCL 2.28. */
 typedef struct ncclConfig_v22800 {
-  size_t size;           /* sizeof(ncclConfig_t) of the caller; set by the initializer */
-  unsigned int magic;    /* 0xcafebeef; set by the initializer */
-  unsigned int version;  /* NCCL_VERSION_CODE of the caller's header */
-  int blocking;          /* 0: calls may return ncclInProgress */
+  size_t size;          /* sizeof(ncclConfig_t) of the caller; set by the initializer */
+  unsigned int magic;   /* 0xcafebeef; set by the initializer */
+  unsigned int version; /* NCCL_VERSION_CODE of the caller's header */
+  int blocking;         /* 0: calls may return ncclInProgress */
   int cgaClusterSize;
   int minCTAs;
   int maxCTAs;
@@ -93,8 +93,8 @@ typedef struct ncclConfig_v22800 {
   int nvlinkCentricSched;
 } ncclConfig_t;
 
-#define NCCL_CONFIG_INITIALIZER                                                          \
-  {                                                                                      \
+#define NCCL_CONFIG_INITIALIZER                                                         \
+  {                                                                                     \
     sizeof(ncclConfig_t), 0xcafebeef, NCCL_VERSION(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH), \
         NCCL_CONFIG_UNDEF_INT, NCCL_CONFIG_UNDEF_INT, NCCL_CONFIG_UNDEF_INT,            \
         NCCL_CONFIG_UNDEF_INT, NCCL_CONFIG_UNDEF_PTR, NCCL_CONFIG_UNDEF_INT,            \
@@ -106,13 +106,16 @@ typedef struct ncclConfig_v22800 {
 /** Filled by ncclGroupSimulateEnd with the predicted time of the group, in microseconds. */
 typedef struct ncclSimInfo_v22200 {
   size_t size;
-  unsigned int magic;  /* 0x74685283 */
+  unsigned int magic; /* 0x74685283 */
   unsigned int version;
   float estimatedTime;
 } ncclSimInfo_t;
 
-#define NCCL_SIM_INFO_INITIALIZER \
-  { sizeof(ncclSimInfo_t), 0x74685283, NCCL_VERSION(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH), NCCL_UNDEF_FLOAT }
+#define NCCL_SIM_INFO_INITIALIZER                                                        \
+  {                                                                                      \
+    sizeof(ncclSimInfo_t), 0x74685283, NCCL_VERSION(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH), \
+        NCCL_UNDEF_FLOAT                                                                 \
+  }
 
 typedef enum { ncclNumOps_dummy = 5 } ncclRedOp_dummy_t;
 typedef enum {
@@ -176,8 +179,7 @@ PRISM_NCCL_API(ncclResult_t, ncclCommRevoke, ncclComm_t comm, int revokeFlags);
 PRISM_NCCL_API(ncclResult_t, ncclCommSplit, ncclComm_t comm, int color, int key,
                ncclComm_t* newcomm, ncclConfig_t* config);
 PRISM_NCCL_API(ncclResult_t, ncclCommShrink, ncclComm_t comm, int* excludeRanksList,
-               int excludeRanksCount, ncclComm_t* newcomm, ncclConfig_t* config,
-               int shrinkFlags);
+               int excludeRanksCount, ncclComm_t* newcomm, ncclConfig_t* config, int shrinkFlags);
 
 /* Errors. */
 PRISM_NCCL_API(const char*, ncclGetErrorString, ncclResult_t result);
@@ -207,8 +209,8 @@ PRISM_NCCL_API(ncclResult_t, ncclRedOpDestroy, ncclRedOp_t op, ncclComm_t comm);
 PRISM_NCCL_API(ncclResult_t, ncclReduce, const void* sendbuff, void* recvbuff, size_t count,
                ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm,
                cudaStream_t stream);
-PRISM_NCCL_API(ncclResult_t, ncclBcast, void* buff, size_t count, ncclDataType_t datatype,
-               int root, ncclComm_t comm, cudaStream_t stream);
+PRISM_NCCL_API(ncclResult_t, ncclBcast, void* buff, size_t count, ncclDataType_t datatype, int root,
+               ncclComm_t comm, cudaStream_t stream);
 PRISM_NCCL_API(ncclResult_t, ncclBroadcast, const void* sendbuff, void* recvbuff, size_t count,
                ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream);
 PRISM_NCCL_API(ncclResult_t, ncclAllReduce, const void* sendbuff, void* recvbuff, size_t count,
@@ -216,8 +218,8 @@ PRISM_NCCL_API(ncclResult_t, ncclAllReduce, const void* sendbuff, void* recvbuff
 PRISM_NCCL_API(ncclResult_t, ncclReduceScatter, const void* sendbuff, void* recvbuff,
                size_t recvcount, ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
                cudaStream_t stream);
-PRISM_NCCL_API(ncclResult_t, ncclAllGather, const void* sendbuff, void* recvbuff,
-               size_t sendcount, ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream);
+PRISM_NCCL_API(ncclResult_t, ncclAllGather, const void* sendbuff, void* recvbuff, size_t sendcount,
+               ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream);
 PRISM_NCCL_API(ncclResult_t, ncclAlltoAll, const void* sendbuff, void* recvbuff, size_t count,
                ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream);
 PRISM_NCCL_API(ncclResult_t, ncclGather, const void* sendbuff, void* recvbuff, size_t count,

@@ -1,13 +1,12 @@
 // prism-bench: nccl-tests-style bandwidth measurements of Prism through the public NCCL
 // API. Usage: prism-bench <collective> [-b min] [-e max] [-f factor] ... [-np N].
+#include <prism/prism.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <prism/prism.h>
 
 #include "perf/bench/launcher.h"
 #include "perf/bench/options.h"

@@ -31,13 +31,10 @@ BufferRule bufferRule(Collective c) {
 }
 
 /// How many `count`-sized shares the larger buffer holds (for the size check).
-size_t shares(Collective c, int nranks) {
-  return splitsCount(c) ? 1 : static_cast<size_t>(nranks);
-}
+size_t shares(Collective c, int nranks) { return splitsCount(c) ? 1 : static_cast<size_t>(nranks); }
 
 ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
-                        size_t count, ncclDataType_t datatype, int op, int root,
-                        ncclComm* comm) {
+                        size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
     Operation o;
@@ -84,10 +81,9 @@ ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff
 extern "C" {
 
 ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
-                           cudaStream_t) {
-  return collective("ncclAllReduce", Collective::AllReduce, sendbuff, recvbuff, count, datatype,
-                    op, 0, comm);
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclAllReduce", Collective::AllReduce, sendbuff, recvbuff, count, datatype, op,
+                    0, comm);
 }
 
 ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
@@ -96,30 +92,29 @@ ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                     ncclSum, root, comm);
 }
 
-ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root,
-                       ncclComm_t comm, cudaStream_t) {
-  return collective("ncclBcast", Collective::Broadcast, buff, buff, count, datatype, ncclSum,
-                    root, comm);
+ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
+                       cudaStream_t) {
+  return collective("ncclBcast", Collective::Broadcast, buff, buff, count, datatype, ncclSum, root,
+                    comm);
 }
 
-ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count,
-                        ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm,
-                        cudaStream_t) {
-  return collective("ncclReduce", Collective::Reduce, sendbuff, recvbuff, count, datatype, op,
-                    root, comm);
+ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclReduce", Collective::Reduce, sendbuff, recvbuff, count, datatype, op, root,
+                    comm);
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                            ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
-  return collective("ncclAllGather", Collective::AllGather, sendbuff, recvbuff, sendcount,
-                    datatype, ncclSum, 0, comm);
+  return collective("ncclAllGather", Collective::AllGather, sendbuff, recvbuff, sendcount, datatype,
+                    ncclSum, 0, comm);
 }
 
 ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
                                cudaStream_t) {
-  return collective("ncclReduceScatter", Collective::ReduceScatter, sendbuff, recvbuff,
-                    recvcount, datatype, op, 0, comm);
+  return collective("ncclReduceScatter", Collective::ReduceScatter, sendbuff, recvbuff, recvcount,
+                    datatype, op, 0, comm);
 }
 
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
@@ -128,10 +123,10 @@ ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
                     ncclSum, 0, comm);
 }
 
-ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count,
-                        ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
-  return collective("ncclGather", Collective::Gather, sendbuff, recvbuff, count, datatype,
-                    ncclSum, root, comm);
+ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                        int root, ncclComm_t comm, cudaStream_t) {
+  return collective("ncclGather", Collective::Gather, sendbuff, recvbuff, count, datatype, ncclSum,
+                    root, comm);
 }
 
 ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,

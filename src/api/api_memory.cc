@@ -78,8 +78,8 @@ ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void* buff, size_t size, nc
     Communicator& c = usableComm(comm);
     checkOutPointer(win, "win");
     checkBuffer(buff, size, "buff");
-    check(winFlags == NCCL_WIN_DEFAULT || winFlags == NCCL_WIN_COLL_SYMMETRIC,
-          ncclInvalidArgument, "unknown winFlags " + std::to_string(winFlags));
+    check(winFlags == NCCL_WIN_DEFAULT || winFlags == NCCL_WIN_COLL_SYMMETRIC, ncclInvalidArgument,
+          "unknown winFlags " + std::to_string(winFlags));
     *win = new ncclWindow_vidmem{comm, c.registerBuffer(buff, size), winFlags};
   });
 }

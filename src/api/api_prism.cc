@@ -1,7 +1,6 @@
 // Prism's own C extensions (include/prism/prism.h).
-#include "prism/prism.h"
-
 #include "config/config.h"
+#include "prism/prism.h"
 
 extern "C" {
 

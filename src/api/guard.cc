@@ -3,8 +3,8 @@
 #include <mutex>
 #include <string>
 
-#include "api/handle.h"
 #include "api/group.h"
+#include "api/handle.h"
 #include "logging/log.h"
 
 namespace prism::api {

@@ -9,17 +9,17 @@
 namespace prism::config {
 
 enum class Setting {
-  Debug,            ///< PRISM_DEBUG / NCCL_DEBUG: VERSION, WARN, INFO, TRACE (default: none)
-  DebugSubsys,      ///< PRISM_DEBUG_SUBSYS / NCCL_DEBUG_SUBSYS: comma list, ^ negates, ALL
-  DebugFile,        ///< PRISM_DEBUG_FILE / NCCL_DEBUG_FILE: %h host, %p pid expanded
-  Algo,             ///< PRISM_ALGO / NCCL_ALGO: force an algorithm (comma list)
-  Proto,            ///< PRISM_PROTO / NCCL_PROTO: accepted and logged; host path has one
-  SocketIfname,     ///< PRISM_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: prefix list, ^ excludes, = exact
-  BuffSize,         ///< PRISM_BUFFSIZE / NCCL_BUFFSIZE: bytes of FIFO buffering per peer
-  SlotCount,        ///< PRISM_SLOTS: slots each FIFO is cut into
-  Timeout,          ///< PRISM_TIMEOUT_S: seconds any blocking wait may last before an error
-  BootstrapTimeout, ///< PRISM_BOOTSTRAP_TIMEOUT_S: seconds to connect to the bootstrap root
-  SpinCount,        ///< PRISM_SPIN: polls before a waiting rank yields the core
+  Debug,             ///< PRISM_DEBUG / NCCL_DEBUG: VERSION, WARN, INFO, TRACE (default: none)
+  DebugSubsys,       ///< PRISM_DEBUG_SUBSYS / NCCL_DEBUG_SUBSYS: comma list, ^ negates, ALL
+  DebugFile,         ///< PRISM_DEBUG_FILE / NCCL_DEBUG_FILE: %h host, %p pid expanded
+  Algo,              ///< PRISM_ALGO / NCCL_ALGO: force an algorithm (comma list)
+  Proto,             ///< PRISM_PROTO / NCCL_PROTO: accepted and logged; host path has one
+  SocketIfname,      ///< PRISM_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: prefix list, ^ excludes, = exact
+  BuffSize,          ///< PRISM_BUFFSIZE / NCCL_BUFFSIZE: bytes of FIFO buffering per peer
+  SlotCount,         ///< PRISM_SLOTS: slots each FIFO is cut into
+  Timeout,           ///< PRISM_TIMEOUT_S: seconds any blocking wait may last before an error
+  BootstrapTimeout,  ///< PRISM_BOOTSTRAP_TIMEOUT_S: seconds to connect to the bootstrap root
+  SpinCount,         ///< PRISM_SPIN: polls before a waiting rank yields the core
   Count_
 };
 

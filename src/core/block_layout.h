@@ -29,8 +29,7 @@ struct Region {
   size_t bytes = 0;
 };
 
-inline Region blockRegion(const BufferLayout& layout, int block, size_t round,
-                          size_t roundElems) {
+inline Region blockRegion(const BufferLayout& layout, int block, size_t round, size_t roundElems) {
   size_t len = layout.blockElems(block);
   size_t first = round * roundElems;
   if (first >= len) return {};

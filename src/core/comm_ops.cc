@@ -31,8 +31,8 @@ Reduction Communicator::reductionFor(int op, DataType type) const {
         ncclInvalidArgument, "unknown reduction op " + std::to_string(op));
   const CustomOp& custom = *customOps_[index];
   check(custom.type == type, ncclInvalidArgument,
-        "reduction op " + std::to_string(op) + " was created for " +
-            dataTypeName(custom.type) + " but is used with " + dataTypeName(type));
+        "reduction op " + std::to_string(op) + " was created for " + dataTypeName(custom.type) +
+            " but is used with " + dataTypeName(type));
   return custom.reduction;
 }
 

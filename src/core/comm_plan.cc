@@ -72,8 +72,7 @@ const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int
 
 Program Communicator::bindCollective(const Operation& op) {
   const int nranks = op.members ? static_cast<int>(op.members->size()) : size_;
-  const Schedule& schedule =
-      scheduleFor(op.collective, nranks, op.root, reportedBytes(op, nranks));
+  const Schedule& schedule = scheduleFor(op.collective, nranks, op.root, reportedBytes(op, nranks));
   const int me = scheduleRankOf(op, rank_);
   Program program;
   program.steps = schedule.steps[static_cast<size_t>(me)];
@@ -82,8 +81,7 @@ Program Communicator::bindCollective(const Operation& op) {
   program.type = op.type;
   program.reduction = op.reduction;
   if (op.reduction.scalarSource) {
-    std::memcpy(program.reduction.scalar.data(), op.reduction.scalarSource,
-                dataTypeSize(op.type));
+    std::memcpy(program.reduction.scalar.data(), op.reduction.scalarSource, dataTypeSize(op.type));
   }
   program.nranks = nranks;
   if (op.members) program.members = *op.members;
@@ -94,9 +92,9 @@ Program Communicator::bindCollective(const Operation& op) {
   program.roundElems = std::max<size_t>(1, fifoBytes / 2 / program.input.elemSize);
   size_t longest = std::max(program.input.stride, program.output.stride);
   program.rounds = op.count == 0 ? 0 : (longest + program.roundElems - 1) / program.roundElems;
-  log::info(log::kColl, "%s rank %d: %s count %zu type %s algorithm %s, %zu rounds",
-            name_.c_str(), rank_, program.what, op.count, dataTypeName(op.type),
-            schedule.algorithm.c_str(), program.rounds);
+  log::info(log::kColl, "%s rank %d: %s count %zu type %s algorithm %s, %zu rounds", name_.c_str(),
+            rank_, program.what, op.count, dataTypeName(op.type), schedule.algorithm.c_str(),
+            program.rounds);
   return program;
 }
 
@@ -141,8 +139,8 @@ void Communicator::addPointToPoint(std::span<const Operation> ops) {
     Program program;
     program.steps = {&plan_.ownedSteps.back(), 1};
     const BufferLayout layout{
-        static_cast<std::byte*>(isSend ? const_cast<void*>(op.sendbuff) : op.recvbuff),
-        op.count, op.count, dataTypeSize(op.type)};
+        static_cast<std::byte*>(isSend ? const_cast<void*>(op.sendbuff) : op.recvbuff), op.count,
+        op.count, dataTypeSize(op.type)};
     program.input = program.output = layout;
     program.type = op.type;
     program.roundElems = std::max<size_t>(op.count, 1);

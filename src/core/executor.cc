@@ -192,8 +192,10 @@ std::string Executor::describeWait(const Plan& plan) const {
     if (s.step >= p.steps.size()) return where;
     const Step& step = p.steps[s.step];
     where += " step " + std::to_string(s.step) + " (" + stepKindName(step.kind) + ")";
-    if (step.recvPeer >= 0) where += ", waiting on rank " + std::to_string(peerOf(p, step.recvPeer));
-    if (step.sendPeer >= 0) where += ", sending to rank " + std::to_string(peerOf(p, step.sendPeer));
+    if (step.recvPeer >= 0)
+      where += ", waiting on rank " + std::to_string(peerOf(p, step.recvPeer));
+    if (step.sendPeer >= 0)
+      where += ", sending to rank " + std::to_string(peerOf(p, step.sendPeer));
     return where;
   }
   return "nothing";

@@ -31,9 +31,8 @@ bool pollAll(std::span<const PlanRun> runs, bool& done) {
 [[noreturn]] void failStuck(std::span<const PlanRun> runs, const char* why) {
   for (const PlanRun& run : runs) {
     if (run.plan->done()) continue;
-    std::string message = "rank " + std::to_string(run.comm->rank()) + " of " +
-                          run.comm->name() + ": " + why + " in " +
-                          run.comm->describeWait(*run.plan);
+    std::string message = "rank " + std::to_string(run.comm->rank()) + " of " + run.comm->name() +
+                          ": " + why + " in " + run.comm->describeWait(*run.plan);
     run.comm->setAsyncError(ncclSystemError);
     throw Error(ncclSystemError, message);
   }
@@ -62,8 +61,8 @@ void runPlans(std::span<const PlanRun> runs) {
   const auto timeout = std::chrono::seconds(runs.front().comm->timeoutSeconds());
   // A single communicator sleeps until a peer rings; several (one thread driving many
   // ranks) poll their doorbells in turn with short naps.
-  const auto nap = runs.size() == 1 ? std::chrono::microseconds(50000)
-                                    : std::chrono::microseconds(200);
+  const auto nap =
+      runs.size() == 1 ? std::chrono::microseconds(50000) : std::chrono::microseconds(200);
   auto lastMove = Clock::now();
   int64_t idle = 0;
   bool done = false;
