@@ -23,19 +23,13 @@ using namespace build;
 
 constexpr const char* kName = "tree";
 
-/// Largest power of two <= v (v >= 1).
-int highBit(int v) {
-  int b = 1;
-  while (b * 2 <= v) b *= 2;
-  return b;
-}
-
 /// Binomial tree over positions relative to the root (root = 0): the parent of v clears
 /// v's highest bit; the children add a higher bit. Largest subtree first.
-int treeParent(int v) { return v - highBit(v); }
+int treeParent(int v) { return v - largestPowerOfTwoAtMost(v); }
 std::vector<int> treeChildren(int v, int n) {
   std::vector<int> children;
-  for (int m = v == 0 ? 1 : 2 * highBit(v); v + m < n; m *= 2) children.push_back(v + m);
+  for (int m = v == 0 ? 1 : 2 * largestPowerOfTwoAtMost(v); v + m < n; m *= 2)
+    children.push_back(v + m);
   return {children.rbegin(), children.rend()};
 }
 

@@ -16,13 +16,6 @@ using namespace build;
 
 constexpr const char* kName = "recursive_doubling";
 
-/// Largest power of two <= n (n >= 1).
-int corePower(int n) {
-  int p = 1;
-  while (p * 2 <= n) p *= 2;
-  return p;
-}
-
 /// Ranks below 2*extra pair up as (2i, 2i+1); the even one folds into the odd one.
 bool foldsAway(int rank, int extra) { return rank < 2 * extra && rank % 2 == 0; }
 bool absorbsFold(int rank, int extra) { return rank < 2 * extra && rank % 2 == 1; }
@@ -43,7 +36,7 @@ Schedule generateRecursiveDoubling(const ScheduleRequest& req) {
     s.steps[0].push_back(copy(in(0), out(0), true));
     return s;
   }
-  const int p = corePower(n);
+  const int p = largestPowerOfTwoAtMost(n);
   const int extra = n - p;
   for (int r = 0; r < n; ++r) {
     auto& steps = s.steps[r];

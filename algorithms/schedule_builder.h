@@ -9,6 +9,13 @@ namespace prism::build {
 /// a mod n in [0, n), also for negative a.
 inline int mod(int a, int n) { return ((a % n) + n) % n; }
 
+/// Largest power of two <= v (v >= 1).
+inline int largestPowerOfTwoAtMost(int v) {
+  int p = 1;
+  while (p * 2 <= v) p *= 2;
+  return p;
+}
+
 inline BlockRef in(int block) { return {BufferId::Input, block}; }
 inline BlockRef out(int block) { return {BufferId::Output, block}; }
 inline BlockRef wire() { return {BufferId::Wire, 0}; }
