@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <vector>
 
 #include "config/config.h"
@@ -51,6 +52,18 @@ ShmTransportOptions shmOptions(const std::string& name) {
 
 constexpr int64_t kOversubscribedSpin = 64;
 
+/// Logs every setting once per process at INFO (subsystem ENV), as DESIGN.md promises.
+void logSettingsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < static_cast<int>(config::Setting::Count_); ++i) {
+      auto setting = static_cast<config::Setting>(i);
+      log::info(log::kEnv, "setting %s=%s (%s)", config::name(setting),
+                config::getString(setting).c_str(), config::source(setting).c_str());
+    }
+  });
+}
+
 int usableCpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
@@ -66,6 +79,7 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
       options_(std::move(options)),
       transport_(nullptr),
       executor_(nullptr) {
+  logSettingsOnce();
   HostIdentity mine = thisHost();
   std::vector<HostIdentity> all(static_cast<size_t>(size_));
   setup.allGather(&mine, all.data(), sizeof(mine));
