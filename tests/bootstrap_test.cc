@@ -22,6 +22,7 @@
 #include "bootstrap/siphash.h"
 #include "bootstrap/unique_id.h"
 #include "core/error.h"
+#include "harness/scoped_env.h"
 #include "logging/log.h"
 
 namespace prism {
@@ -31,28 +32,7 @@ using namespace bootstrap;
 using namespace std::chrono_literals;
 
 /// Sets an environment variable for one scope and restores the previous value.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using prism::testing::ScopedEnv;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

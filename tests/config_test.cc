@@ -8,21 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "harness/scoped_env.h"
+
 namespace prism::config {
 namespace {
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using prism::testing::ScopedEnv;
 
 TEST(Config, DefaultsWhenUnset) {
   ScopedEnv a("PRISM_BUFFSIZE", nullptr), b("NCCL_BUFFSIZE", nullptr);

@@ -14,21 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "harness/scoped_env.h"
+
 namespace prism::log {
 namespace {
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using prism::testing::ScopedEnv;
 
 /// Points the log at a fresh file for one test with the given level and subsystems.
 class LogFixture : public ::testing::Test {
