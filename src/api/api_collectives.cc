@@ -30,9 +30,6 @@ BufferRule bufferRule(Collective c) {
   }
 }
 
-/// How many `count`-sized shares the larger buffer holds (for the size check).
-size_t shares(Collective c, int nranks) { return splitsCount(c) ? 1 : static_cast<size_t>(nranks); }
-
 ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
                         size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm) {
   return guard(comm, name, [&] {
@@ -45,7 +42,7 @@ ncclResult_t collective(const char* name, Collective kind, const void* sendbuff,
     o.sendbuff = sendbuff;
     o.recvbuff = recvbuff;
     o.root = root;
-    checkedBytes(count, o.type, shares(kind, c.size()), "a buffer");
+    checkedBytes(count, o.type, bufferShares(kind, c.size()), "a buffer");
     bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
                   kind == Collective::Gather || kind == Collective::Scatter;
     if (rooted) checkRank(root, c.size(), "root");

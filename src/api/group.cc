@@ -5,9 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "algorithms/select.h"
 #include "api/handle.h"
-#include "config/config.h"
 #include "core/error.h"
 #include "core/progress.h"
 
@@ -109,20 +107,9 @@ void end() {
 float simulateEnd() {
   GroupState work = closeOutermost();
   float slowest = 0;
-  std::string forced = config::getString(config::Setting::Algo);
   for (auto& [comm, ops] : byCommunicator(work.ops)) {
     double micros = 0;
-    int nranks = comm->get().size();
-    for (const Operation& op : ops) {
-      size_t bytes = op.count * dataTypeSize(op.type);
-      if (op.kind != OperationKind::Collective) {
-        // A point-to-point message behaves like a one-step chain.
-        micros += predictMicros(*findAlgorithm("ring"), {Collective::Broadcast, 2, bytes, ""});
-        continue;
-      }
-      SelectionRequest request{op.collective, nranks, bytes, forced};
-      micros += predictMicros(selectAlgorithm(request), request);
-    }
+    for (const Operation& op : ops) micros += comm->get().predictMicros(op);
     slowest = std::max(slowest, static_cast<float>(micros));
   }
   return slowest;

@@ -44,4 +44,10 @@ inline bool splitsCount(Collective c) {
   return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::Broadcast;
 }
 
+/// How many `count`-element shares a collective's larger buffer holds: 1 where the count
+/// is split, nranks where each block is one rank's share.
+inline size_t bufferShares(Collective c, int nranks) {
+  return splitsCount(c) ? 1 : static_cast<size_t>(nranks);
+}
+
 }  // namespace prism

@@ -14,19 +14,11 @@ namespace prism {
 
 namespace {
 
-/// The per-rank buffer size nccl-tests reports for a call, which the selector models.
+/// The per-rank buffer size nccl-tests reports for a call (its larger buffer), which the
+/// selector models.
 size_t reportedBytes(const Operation& op, int nranks) {
   size_t bytes = op.count * dataTypeSize(op.type);
-  switch (op.collective) {
-    case Collective::AllGather:
-    case Collective::ReduceScatter:
-    case Collective::AllToAll:
-    case Collective::Gather:
-    case Collective::Scatter:
-      return bytes * static_cast<size_t>(nranks);
-    default:
-      return bytes;
-  }
+  return op.kind == OperationKind::Collective ? bytes * bufferShares(op.collective, nranks) : bytes;
 }
 
 BufferLayout layoutFor(const Operation& op, const void* base, int blocks) {
@@ -68,6 +60,16 @@ const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int
   }
   chosen_.emplace(chosenKey, &it->second);
   return it->second;
+}
+
+double Communicator::predictMicros(const Operation& op) const {
+  const size_t bytes = reportedBytes(op, size_);
+  if (op.kind != OperationKind::Collective) {
+    // A point-to-point message behaves like a one-step chain.
+    return prism::predictMicros(*findAlgorithm("ring"), {Collective::Broadcast, 2, bytes, ""});
+  }
+  SelectionRequest request{op.collective, size_, bytes, algoOverride_};
+  return prism::predictMicros(selectAlgorithm(request), request);
 }
 
 Program Communicator::bindCollective(const Operation& op) {

@@ -60,6 +60,9 @@ class Communicator {
   Transport& transport() { return *transport_; }
   std::string describeWait(const Plan& plan) const { return executor_.describeWait(plan); }
 
+  /// The selector's predicted time of `op` in microseconds (ncclGroupSimulateEnd).
+  double predictMicros(const Operation& op) const;
+
   /// Runs `ops` to completion on this communicator alone.
   void run(std::span<const Operation> ops);
 
