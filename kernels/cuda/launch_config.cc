@@ -15,7 +15,8 @@ void checkCuda(cudaError_t err, const char* what) {
         std::string(what) + ": " + cudaGetErrorString(err));
 }
 
-/// Streaming multiprocessors of the current device, queried once per device.
+}  // namespace
+
 int smCount() {
   static std::atomic<int> cache[kMaxDevices];
   int device = 0;
@@ -29,8 +30,6 @@ int smCount() {
   if (device < kMaxDevices) cache[device].store(sms, std::memory_order_relaxed);
   return sms;
 }
-
-}  // namespace
 
 unsigned gridFor(size_t work) {
   size_t wanted = (work + kThreads - 1) / kThreads;

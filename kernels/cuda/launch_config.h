@@ -13,6 +13,9 @@ inline constexpr int kThreads = 512;
 /// 2048 threads, which caps them at 32 registers.
 inline constexpr int kBlocksPerSm = 2048 / kThreads;
 
+/// Streaming multiprocessors of the current device, queried once per device.
+int smCount();
+
 /// Blocks for `work` items of one thread each: no more than are needed, and no more than
 /// one wave of resident blocks on the current device (the kernels loop grid-stride).
 unsigned gridFor(size_t work);

@@ -5,11 +5,26 @@
 #include "api/guard.h"
 #include "api/handle.h"
 #include "api/validate.h"
+#include "device/device.h"
 
 using namespace prism;
 using namespace prism::api;
 
 namespace {
+
+/// Marks `o` as a device operation when its buffers are CUDA device memory. Both buffers a
+/// rank uses must be on the same side.
+void placeOperation(Operation& o, const void* send, const void* recv, cudaStream_t stream) {
+  device::Side sendSide = device::sideOf(send), recvSide = device::sideOf(recv);
+  if (send != nullptr && recv != nullptr) {
+    check(sendSide == recvSide, ncclInvalidArgument,
+          std::string("sendbuff is ") + (sendSide == device::Side::Device ? "device" : "host") +
+              " memory but recvbuff is " + (recvSide == device::Side::Device ? "device" : "host") +
+              " memory; both must be on the same side");
+  }
+  o.onDevice = (send ? sendSide : recvSide) == device::Side::Device;
+  o.stream = stream;
+}
 
 /// Which buffers a rank must supply: NCCL reads the root-only buffers on the root alone.
 struct BufferRule {
@@ -31,7 +46,8 @@ BufferRule bufferRule(Collective c) {
 }
 
 ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
-                        size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm) {
+                        size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm,
+                        cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
     Operation o;
@@ -51,12 +67,16 @@ ncclResult_t collective(const char* name, Collective kind, const void* sendbuff,
     if (rule.sendOnAll || isRoot) checkBuffer(sendbuff, count, "sendbuff");
     if (rule.recvOnAll || isRoot) checkBuffer(recvbuff, count, "recvbuff");
     if (isReduction(kind)) o.reduction = c.reductionFor(op, o.type);
+    if (count > 0) {
+      placeOperation(o, rule.sendOnAll || isRoot ? sendbuff : nullptr,
+                     rule.recvOnAll || isRoot ? recvbuff : nullptr, stream);
+    }
     group::submit(comm, o);
   });
 }
 
 ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff, size_t count,
-                          ncclDataType_t datatype, int peer, ncclComm* comm) {
+                          ncclDataType_t datatype, int peer, ncclComm* comm, cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
     Operation o;
@@ -69,6 +89,7 @@ ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff
     checkBuffer(buff, count, kind == OperationKind::Send ? "sendbuff" : "recvbuff");
     o.sendbuff = buff;
     o.recvbuff = const_cast<void*>(buff);
+    if (count > 0) placeOperation(o, buff, nullptr, stream);
     group::submit(comm, o);
   });
 }
@@ -78,68 +99,72 @@ ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff
 extern "C" {
 
 ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                           cudaStream_t stream) {
   return collective("ncclAllReduce", Collective::AllReduce, sendbuff, recvbuff, count, datatype, op,
-                    0, comm);
+                    0, comm, stream);
 }
 
 ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, int root, ncclComm_t comm,
+                           cudaStream_t stream) {
   return collective("ncclBroadcast", Collective::Broadcast, sendbuff, recvbuff, count, datatype,
-                    ncclSum, root, comm);
+                    ncclSum, root, comm, stream);
 }
 
 ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
-                       cudaStream_t) {
+                       cudaStream_t stream) {
   return collective("ncclBcast", Collective::Broadcast, buff, buff, count, datatype, ncclSum, root,
-                    comm);
+                    comm, stream);
 }
 
 ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t) {
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream) {
   return collective("ncclReduce", Collective::Reduce, sendbuff, recvbuff, count, datatype, op, root,
-                    comm);
+                    comm, stream);
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return collective("ncclAllGather", Collective::AllGather, sendbuff, recvbuff, sendcount, datatype,
-                    ncclSum, 0, comm);
+                    ncclSum, 0, comm, stream);
 }
 
 ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
-                               cudaStream_t) {
+                               cudaStream_t stream) {
   return collective("ncclReduceScatter", Collective::ReduceScatter, sendbuff, recvbuff, recvcount,
-                    datatype, op, 0, comm);
+                    datatype, op, 0, comm, stream);
 }
 
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
-                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return collective("ncclAlltoAll", Collective::AllToAll, sendbuff, recvbuff, count, datatype,
-                    ncclSum, 0, comm);
+                    ncclSum, 0, comm, stream);
 }
 
 ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                        int root, ncclComm_t comm, cudaStream_t) {
+                        int root, ncclComm_t comm, cudaStream_t stream) {
   return collective("ncclGather", Collective::Gather, sendbuff, recvbuff, count, datatype, ncclSum,
-                    root, comm);
+                    root, comm, stream);
 }
 
 ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,
-                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream) {
   return collective("ncclScatter", Collective::Scatter, sendbuff, recvbuff, count, datatype,
-                    ncclSum, root, comm);
+                    ncclSum, root, comm, stream);
 }
 
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer,
-                      ncclComm_t comm, cudaStream_t) {
-  return pointToPoint("ncclSend", OperationKind::Send, sendbuff, count, datatype, peer, comm);
+                      ncclComm_t comm, cudaStream_t stream) {
+  return pointToPoint("ncclSend", OperationKind::Send, sendbuff, count, datatype, peer, comm,
+                      stream);
 }
 
 ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
-                      ncclComm_t comm, cudaStream_t) {
-  return pointToPoint("ncclRecv", OperationKind::Recv, recvbuff, count, datatype, peer, comm);
+                      ncclComm_t comm, cudaStream_t stream) {
+  return pointToPoint("ncclRecv", OperationKind::Recv, recvbuff, count, datatype, peer, comm,
+                      stream);
 }
 
 ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataType_t datatype,

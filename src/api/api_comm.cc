@@ -14,6 +14,7 @@
 #include "api/validate.h"
 #include "bootstrap/bootstrap.h"
 #include "core/setup_channel.h"
+#include "device/device.h"
 #include "logging/log.h"
 
 using namespace prism;
@@ -74,7 +75,11 @@ ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclU
     checkOutPointer(id, "commId");
     validateUniqueId(*id);
     CommOptions options = optionsFrom(config);
+    // NCCL binds a communicator to the device current at init, also when the init itself
+    // is deferred to ncclGroupEnd and runs on another thread.
+    options.cudaDevice = device::currentDevice();
     ncclComm* comm = newHandle(rank, nranks);
+    comm->cudaDevice = options.cudaDevice;
     *out = comm;
     initFromId(comm, *id, options);
   });
@@ -124,7 +129,9 @@ ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
       for (int r = 0; r < ndev; ++r) {
         comms[r] = newHandle(r, ndev);
         comms[r]->cudaDevice = devlist ? devlist[r] : r;
-        initFromId(comms[r], id, {});
+        CommOptions options;
+        options.cudaDevice = device::available() ? comms[r]->cudaDevice : -1;
+        initFromId(comms[r], id, options);
       }
     } catch (...) {
       group::recordError(ncclInternalError);
@@ -140,6 +147,7 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
     *newcomm = nullptr;
     Communicator& c = usableComm(comm);
     CommOptions options = config ? optionsFrom(config) : c.options();
+    options.cudaDevice = c.options().cudaDevice;
     *newcomm = wrap(c.split(color, key, options));
     if (*newcomm) (*newcomm)->cudaDevice = comm->cudaDevice;
   });
@@ -159,6 +167,7 @@ ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeR
     std::vector<int> excluded(excludeRanksList, excludeRanksList + excludeRanksCount);
     for (int r : excluded) checkRank(r, c.size(), "excluded rank");
     CommOptions options = config ? optionsFrom(config) : c.options();
+    options.cudaDevice = c.options().cudaDevice;
     *newcomm = wrap(c.shrink(excluded, options));
     (*newcomm)->cudaDevice = comm->cudaDevice;
   });

@@ -1,4 +1,5 @@
-// ncclMemAlloc and buffer/window registration for host memory.
+// ncclMemAlloc and buffer/window registration: device memory where a CUDA device is
+// present (what NCCL hands out), page-aligned host memory otherwise.
 #include <nccl.h>
 #include <sys/mman.h>
 
@@ -8,6 +9,7 @@
 #include "api/guard.h"
 #include "api/handle.h"
 #include "api/validate.h"
+#include "device/device.h"
 
 using namespace prism;
 using namespace prism::api;
@@ -36,6 +38,10 @@ ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
     *ptr = nullptr;
     check(size > 0 && size <= kMaxCallBytes, ncclInvalidArgument,
           "size " + std::to_string(size) + " must be in (0, 1 TiB]");
+    if (device::available()) {
+      *ptr = device::allocate(size);
+      return;
+    }
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throwSystemError("mmap of " + std::to_string(size) + " bytes");
     std::lock_guard lock(gAllocMutex);
@@ -49,6 +55,9 @@ ncclResult_t ncclMemFree(void* ptr) {
     if (!ptr) return;
     std::lock_guard lock(gAllocMutex);
     auto it = gAllocations.find(ptr);
+    if (it == gAllocations.end() && device::sideOf(ptr) == device::Side::Device) {
+      return device::release(ptr);
+    }
     check(it != gAllocations.end(), ncclInvalidArgument,
           "pointer was not returned by ncclMemAlloc");
     munmap(it->first, it->second);

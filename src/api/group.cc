@@ -22,9 +22,9 @@ struct GroupState {
 
 thread_local GroupState tGroup;
 
-/// Runs deferred initializations concurrently: ranks of one communicator initialized from
-/// one thread must rendezvous with each other.
-void runInits(std::vector<std::function<void()>>& inits) {
+/// Runs jobs (deferred initializations, device enqueues) concurrently: ranks of one
+/// communicator driven from one thread must rendezvous with each other.
+void runConcurrently(std::vector<std::function<void()>>& inits) {
   if (inits.size() == 1) return inits[0]();
   std::vector<std::exception_ptr> errors(inits.size());
   std::vector<std::thread> threads;
@@ -54,6 +54,22 @@ std::vector<std::pair<ncclComm*, std::vector<Operation>>> byCommunicator(
   return lists;
 }
 
+/// Enqueues each communicator's device operations. Engines that meet their peers on the
+/// host while enqueueing run on threads of their own when one thread drives several
+/// communicators, or those peers would wait for each other in turn forever.
+void runDevice(std::vector<std::pair<Communicator*, std::vector<Operation>>>& lists) {
+  bool rendezvous = lists.size() > 1 && std::any_of(lists.begin(), lists.end(), [](auto& l) {
+                      return l.first->deviceEngine().needsHostRendezvous(l.second);
+                    });
+  if (!rendezvous) {
+    for (auto& [comm, ops] : lists) comm->deviceEngine().run(ops);
+    return;
+  }
+  std::vector<std::function<void()>> jobs;
+  for (auto& [comm, ops] : lists) jobs.push_back([comm, &ops] { comm->deviceEngine().run(ops); });
+  runConcurrently(jobs);
+}
+
 GroupState closeOutermost() {
   check(tGroup.depth > 0, ncclInvalidUsage, "ncclGroupEnd called without ncclGroupStart");
   if (--tGroup.depth > 0) return {};
@@ -61,7 +77,7 @@ GroupState closeOutermost() {
   tGroup = GroupState{};
   check(work.error == ncclSuccess, work.error,
         "a call inside the group failed, so the whole group was dropped");
-  runInits(work.inits);
+  runConcurrently(work.inits);
   return work;
 }
 
@@ -76,6 +92,7 @@ void submit(ncclComm* comm, const Operation& op) {
     tGroup.ops.emplace_back(comm, op);
     return;
   }
+  if (op.onDevice) return comm->get().deviceEngine().run({&op, 1});
   comm->get().run({&op, 1});
 }
 
@@ -96,12 +113,19 @@ void end() {
   if (work.ops.empty()) return;
   auto lists = byCommunicator(work.ops);
   std::vector<PlanRun> runs;
+  std::vector<std::pair<Communicator*, std::vector<Operation>>> deviceLists;
   for (auto& [comm, ops] : lists) {
     Communicator& c = comm->get();
     c.checkUsable();
-    runs.push_back({&c, &c.buildPlan(ops)});
+    // Host buffers go through the plan; device buffers to the device engine, after.
+    auto device = std::stable_partition(ops.begin(), ops.end(),
+                                        [](const Operation& op) { return !op.onDevice; });
+    if (device != ops.end()) deviceLists.push_back({&c, {device, ops.end()}});
+    ops.erase(device, ops.end());
+    if (!ops.empty()) runs.push_back({&c, &c.buildPlan(ops)});
   }
-  runPlans(runs);
+  if (!runs.empty()) runPlans(runs);
+  runDevice(deviceLists);
 }
 
 float simulateEnd() {

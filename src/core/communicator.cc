@@ -99,6 +99,18 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
+  device_ = device::Engine::create(*this, setup);
+}
+
+ncclResult_t Communicator::asyncError() const {
+  ncclResult_t host = asyncError_.load();
+  if (host != ncclSuccess || !device_) return host;
+  return device_->asyncError();
+}
+
+void Communicator::abort() {
+  aborted_.store(true);
+  if (device_) device_->abort();
 }
 
 Communicator::~Communicator() {

@@ -17,6 +17,7 @@
 #include "algorithms/schedule.h"
 #include "core/executor.h"
 #include "core/operation.h"
+#include "device/device.h"
 
 namespace prism {
 
@@ -27,6 +28,8 @@ class Transport;
 struct CommOptions {
   bool blocking = true;
   std::string commName;
+  /// The CUDA device current when the communicator was created (-1: none).
+  int cudaDevice = -1;
 };
 
 /// A PreMulSum op created by ncclRedOpCreatePreMulSum.
@@ -65,6 +68,8 @@ class Communicator {
 
   /// Runs `ops` to completion on this communicator alone.
   void run(std::span<const Operation> ops);
+  /// The engine for operations on device buffers.
+  device::Engine& deviceEngine() { return *device_; }
 
   /// ncclCommSplit: collective over all ranks. Returns null for NCCL_SPLIT_NOCOLOR.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
@@ -80,10 +85,10 @@ class Communicator {
   void* registerBuffer(void* buff, size_t size);
   void deregisterBuffer(void* handle);
 
-  ncclResult_t asyncError() const { return asyncError_.load(); }
+  ncclResult_t asyncError() const;
   void setAsyncError(ncclResult_t code) { asyncError_.store(code); }
   /// Marks the communicator aborted/revoked: waiters stop and later calls fail.
-  void abort() { aborted_.store(true); }
+  void abort();
   /// Threads currently driving a plan of this communicator (see runPlans). Abort waits for
   /// this to drop to zero before the communicator may be destroyed.
   std::atomic<int>& drivers() { return drivers_; }
@@ -102,6 +107,7 @@ class Communicator {
   std::string name_;
   CommOptions options_;
   std::unique_ptr<Transport> transport_;
+  std::unique_ptr<device::Engine> device_;
   Executor executor_;
   Plan plan_;
   /// (collective, nranks, root, size class) of a call.

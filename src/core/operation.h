@@ -27,6 +27,9 @@ struct Operation {
   /// Internal operations (communicator set-up) may run over a subset of the ranks:
   /// schedule rank i is communicator rank members[i]. Empty means all ranks.
   const std::vector<int>* members = nullptr;
+  /// The buffers are CUDA device memory; the operation is enqueued on `stream`.
+  bool onDevice = false;
+  void* stream = nullptr;  ///< cudaStream_t of the call
 };
 
 }  // namespace prism

@@ -1,0 +1,55 @@
+// The device side of a communicator: where a buffer lives, and the engine that runs
+// operations on CUDA device memory. Builds without CUDA get a stub (device_none.cc) whose
+// buffers are all host memory and whose engine refuses device work.
+#pragma once
+
+#include <nccl.h>
+
+#include <memory>
+#include <span>
+
+#include "core/operation.h"
+
+namespace prism {
+
+class Communicator;
+class SetupChannel;
+
+namespace device {
+
+enum class Side { Host, Device };
+
+/// True when this build has CUDA and this process sees at least one device. The answer
+/// is cached; it is false on machines without a driver.
+bool available();
+/// Device (cudaMalloc, managed, a peer's mapping) or host (anything else) memory.
+Side sideOf(const void* pointer);
+/// The calling thread's current CUDA device, or -1 without CUDA.
+int currentDevice();
+
+/// ncclMemAlloc / ncclMemFree for device memory. Throw prism::Error on failure.
+void* allocate(size_t bytes);
+void release(void* pointer);
+
+/// Runs one communicator's operations on device buffers, enqueued on their streams.
+class Engine {
+ public:
+  /// Collective over `setup`: every rank says which device and process it is in, and the
+  /// ranks exchange what they need to reach each other's memory. Never throws for lack
+  /// of CUDA: such an engine reports why when it is asked to run something.
+  static std::unique_ptr<Engine> create(Communicator& comm, SetupChannel& setup);
+  virtual ~Engine() = default;
+
+  /// Enqueues `ops` (all on device memory, all on one stream) in order.
+  virtual void run(std::span<const Operation> ops) = 0;
+  /// True when run(ops) exchanges messages with peers on the host before returning, so that
+  /// one thread driving several communicators must drive them from separate threads.
+  virtual bool needsHostRendezvous(std::span<const Operation> ops) const = 0;
+  /// ncclSuccess, or the error a kernel reported (abort, timeout) since the last call.
+  virtual ncclResult_t asyncError() = 0;
+  /// ncclCommAbort: kernels waiting on peers give up.
+  virtual void abort() = 0;
+};
+
+}  // namespace device
+}  // namespace prism

@@ -1,0 +1,422 @@
+#include "device/engine_cuda.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/communicator.h"
+#include "core/error.h"
+#include "core/setup_channel.h"
+#include "kernels/cuda/device_reduce.h"
+#include "kernels/cuda/launch_config.h"
+#include "logging/log.h"
+
+namespace prism::device {
+
+namespace {
+
+using cuda_ipc::check;
+
+/// Makes `device` current for one scope and restores the caller's device after.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    cudaGetDevice(&previous_);
+    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceScope() {
+    int now = -1;
+    cudaGetDevice(&now);
+    if (now != previous_) cudaSetDevice(previous_);
+  }
+
+ private:
+  int previous_ = 0;
+};
+
+/// What every rank says about itself first.
+struct Hello {
+  int64_t pid;
+  int32_t device;
+  int32_t usable;
+};
+
+/// Then, when every rank can take part: how to reach its events and sync words.
+struct Share {
+  cuda_ipc::EventRef ready[kEventSlots];
+  cuda_ipc::EventRef done[kEventSlots];
+  uint64_t sync;
+};
+
+/// One rank's buffers for one collective (stream-order mode).
+struct CollectiveRecord {
+  int32_t slot;
+  int32_t pad;
+  cuda_ipc::BufferRef in;
+  cuda_ipc::BufferRef out;
+};
+
+/// A sender's buffer for one send (point-to-point).
+struct SendRecord {
+  int32_t slot;
+  int32_t pad;
+  uint64_t bytes;
+  cuda_ipc::BufferRef buffer;
+};
+
+bool reduces(Collective c) {
+  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
+}
+
+/// Which of its own buffers a rank uses: NCCL ignores the root-only ones elsewhere.
+void usedBuffers(Collective c, bool isRoot, bool& in, bool& out) {
+  in = out = true;
+  if (c == Collective::Broadcast || c == Collective::Scatter) in = isRoot;
+  if (c == Collective::Reduce || c == Collective::Gather) out = isRoot;
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::create(Communicator& comm, SetupChannel& setup) {
+  return std::make_unique<CudaEngine>(comm, setup);
+}
+
+CudaEngine::CudaEngine(Communicator& comm, SetupChannel& setup)
+    : comm_(comm), rank_(setup.rank()), size_(setup.size()), device_(comm.options().cudaDevice) {
+  setUp(setup);
+}
+
+void CudaEngine::setUp(SetupChannel& setup) {
+  int count = 0;
+  bool present = available() && cudaGetDeviceCount(&count) == cudaSuccess;
+  if (device_ < 0 && present) device_ = currentDevice();
+  Hello mine{getpid(), device_, present && device_ >= 0 && device_ < count};
+  std::vector<Hello> hellos(size_);
+  setup.allGather(&mine, hellos.data(), sizeof(Hello));
+  for (int r = 0; r < size_ && unusable_.empty(); ++r) {
+    if (!hellos[r].usable) {
+      unusable_ = "rank " + std::to_string(r) + " has no usable CUDA device (device " +
+                  std::to_string(hellos[r].device) + ")";
+    }
+  }
+  if (unusable_.empty() && size_ > kernels::kMaxDirectRanks) {
+    unusable_ = "device buffers support communicators of up to " +
+                std::to_string(kernels::kMaxDirectRanks) + " ranks";
+  }
+  if (!unusable_.empty()) return;  // every rank saw the same hellos and stops here too
+
+  DeviceScope scope(device_);
+  flagMode_ = std::all_of(hellos.begin(), hellos.end(),
+                          [&](const Hello& h) { return h.pid == hellos[0].pid; });
+  Share share{};
+  for (int s = 0; s < kEventSlots; ++s) {
+    ready_[s] = cuda_ipc::createSharedEvent();
+    done_[s] = cuda_ipc::createSharedEvent();
+    share.ready[s] = cuda_ipc::describe(ready_[s]);
+    share.done[s] = cuda_ipc::describe(done_[s]);
+  }
+  check(cudaEventCreateWithFlags(&lastEvent_, cudaEventDisableTiming), "cudaEventCreate");
+  if (flagMode_) {
+    check(cudaMalloc(reinterpret_cast<void**>(&sync_), sizeof(kernels::RankSync)),
+          "cudaMalloc(sync words)");
+    check(cudaMemset(sync_, 0, sizeof(kernels::RankSync)), "cudaMemset(sync words)");
+    check(
+        cudaHostAlloc(reinterpret_cast<void**>(&hostFlags_), 2 * sizeof(int), cudaHostAllocMapped),
+        "cudaHostAlloc");
+    hostFlags_[0] = hostFlags_[1] = 0;
+    check(cudaHostGetDevicePointer(reinterpret_cast<void**>(&deviceFlags_), hostFlags_, 0),
+          "cudaHostGetDevicePointer");
+    share.sync = reinterpret_cast<uint64_t>(sync_);
+  }
+  std::vector<Share> shares(size_);
+  setup.allGather(&share, shares.data(), sizeof(Share));
+
+  peers_.resize(size_);
+  peerSync_.resize(size_);
+  int onMyDevice = 0;
+  for (int r = 0; r < size_; ++r) {
+    Peer& p = peers_[r];
+    p.sameProcess = hellos[r].pid == mine.pid;
+    p.device = hellos[r].device;
+    onMyDevice += p.device == device_;
+    peerSync_[r] = reinterpret_cast<kernels::RankSync*>(shares[r].sync);
+    if (r == rank_) continue;
+    for (int s = 0; s < kEventSlots; ++s) {
+      p.ready[s] = importer_.open(shares[r].ready[s], p.sameProcess);
+      p.done[s] = importer_.open(shares[r].done[s], p.sameProcess);
+    }
+    if (p.sameProcess && p.device != device_) {
+      cudaError_t err = cudaDeviceEnablePeerAccess(p.device, 0);
+      if (err == cudaErrorPeerAccessAlreadyEnabled)
+        cudaGetLastError();
+      else
+        check(err, "cudaDeviceEnablePeerAccess");
+    }
+  }
+  maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
+  log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",
+            comm_.name().c_str(), rank_, device_,
+            flagMode_ ? "one process: in-kernel flags" : "several processes: CUDA IPC events",
+            maxBlocks_);
+}
+
+CudaEngine::~CudaEngine() {
+  if (!unusable_.empty()) return;
+  cudaSetDevice(device_);
+  for (int s = 0; s < kEventSlots; ++s) {
+    cudaEventDestroy(ready_[s]);
+    cudaEventDestroy(done_[s]);
+  }
+  if (lastEvent_) cudaEventDestroy(lastEvent_);
+  if (sync_) cudaFree(sync_);
+  if (hostFlags_) cudaFreeHost(hostFlags_);
+  if (scratch_) cudaFree(scratch_);
+}
+
+bool CudaEngine::needsHostRendezvous(std::span<const Operation> ops) const {
+  if (!flagMode_) return true;
+  return std::any_of(ops.begin(), ops.end(),
+                     [](const Operation& op) { return op.kind != OperationKind::Collective; });
+}
+
+ncclResult_t CudaEngine::asyncError() {
+  if (hostFlags_ == nullptr) return ncclSuccess;
+  volatile int* flags = hostFlags_;
+  if (flags[1] != 0 && flags[0] == 0) return ncclSystemError;
+  return ncclSuccess;
+}
+
+void CudaEngine::abort() {
+  if (hostFlags_ != nullptr) static_cast<volatile int*>(hostFlags_)[0] = 1;
+}
+
+void CudaEngine::run(std::span<const Operation> ops) {
+  prism::check(unusable_.empty(), ncclInvalidUsage, "device buffers cannot be used: " + unusable_);
+  if (hostFlags_ != nullptr) {
+    prism::check(static_cast<volatile int*>(hostFlags_)[1] == 0, ncclSystemError,
+                 "an earlier device operation timed out or was aborted");
+  }
+  DeviceScope scope(device_);
+  auto stream = static_cast<cudaStream_t>(ops[0].stream);
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+  bool capturing = capture != cudaStreamCaptureStatusNone;
+  prism::check(!capturing || flagMode_ || size_ == 1, ncclInvalidUsage,
+               "CUDA graph capture needs every rank of the communicator in one process");
+  if (!capturing) orderAfterPrevious(stream);
+  std::vector<Operation> p2p;
+  for (const Operation& op : ops) {
+    if (op.kind == OperationKind::Collective) {
+      runCollective(op, stream);
+    } else {
+      p2p.push_back(op);
+    }
+  }
+  if (!p2p.empty()) {
+    prism::check(!capturing || size_ == 1, ncclInvalidUsage,
+                 "send/recv on device buffers cannot be captured in a CUDA graph yet");
+    runPointToPoint(p2p, stream);
+  }
+  if (!capturing) {
+    check(cudaEventRecord(lastEvent_, stream), "cudaEventRecord");
+    lastStream_ = stream;
+  }
+}
+
+void CudaEngine::orderAfterPrevious(cudaStream_t stream) {
+  // NCCL runs a communicator's operations in issue order even across streams.
+  if (lastStream_ != nullptr && lastStream_ != stream) {
+    check(cudaStreamWaitEvent(stream, lastEvent_, 0), "cudaStreamWaitEvent(previous operation)");
+  }
+}
+
+int CudaEngine::blocksFor(size_t bytesPerRank) const {
+  constexpr size_t kBytesPerBlock = size_t{16} * 2 * kernels::detail::kThreads;
+  size_t wanted = (bytesPerRank + kBytesPerBlock - 1) / kBytesPerBlock;
+  return static_cast<int>(std::clamp<size_t>(wanted, 1, static_cast<size_t>(maxBlocks_)));
+}
+
+void* CudaEngine::scratch(size_t bytes, cudaStream_t stream) {
+  if (bytes > scratchBytes_) {
+    if (scratch_) {
+      check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+      check(cudaFree(scratch_), "cudaFree(scratch)");
+      scratch_ = nullptr;
+    }
+    check(cudaMalloc(&scratch_, bytes), "cudaMalloc(scratch)");
+    scratchBytes_ = bytes;
+  }
+  return scratch_;
+}
+
+void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
+  if (op.count == 0) return;
+  size_t elem = dataTypeSize(op.type);
+  kernels::DirectArgs a;
+  a.collective = op.collective;
+  a.type = op.type;
+  a.op = op.reduction.op;
+  a.nranks = size_;
+  a.rank = rank_;
+  a.root = op.root;
+  a.count = op.count;
+  a.preMultiply = op.reduction.preMultiply;
+  std::memcpy(&a.scalarBits, op.reduction.scalar.data(), sizeof(a.scalarBits));
+  if (op.reduction.scalarSource != nullptr) {
+    if (sideOf(op.reduction.scalarSource) == Side::Device) {
+      a.scalarDevice = op.reduction.scalarSource;
+    } else {
+      std::memcpy(&a.scalarBits, op.reduction.scalarSource, elem);
+    }
+  }
+  a.divisor = op.reduction.average ? size_ : 0;
+
+  bool isRoot = op.root == rank_, useIn = true, useOut = true;
+  usedBuffers(op.collective, isRoot, useIn, useOut);
+  const void* in = useIn ? op.sendbuff : nullptr;
+  void* out = useOut ? op.recvbuff : nullptr;
+  size_t block = op.count * elem;
+  if (op.collective == Collective::AllToAll && in == out && size_ > 1) {
+    // Peers read this buffer while this rank overwrites it: give them a copy.
+    void* copy = scratch(block * size_, stream);
+    check(cudaMemcpyAsync(copy, in, block * size_, cudaMemcpyDeviceToDevice, stream),
+          "cudaMemcpyAsync(alltoall input)");
+    in = copy;
+  }
+  a.in[rank_] = in;
+  a.out[rank_] = out;
+
+  size_t work = block;
+  if (op.collective == Collective::AllReduce || op.collective == Collective::Reduce)
+    work = block / size_;
+  if (op.collective == Collective::AllGather || op.collective == Collective::AllToAll)
+    work = block * size_;
+  int blocks = blocksFor(work);
+  if (size_ == 1) return kernels::launchDirect(a, blocks, stream);
+  if (flagMode_) {
+    for (int r = 0; r < size_; ++r) a.sync[r] = peerSync_[r];
+    a.abortFlag = deviceFlags_;
+    a.failed = deviceFlags_ + 1;
+    a.timeoutNs = static_cast<unsigned long long>(comm_.timeoutSeconds()) * 1000000000ull;
+    return kernels::launchDirect(a, blocks, stream);
+  }
+  bool exportIn =
+      reduces(op.collective) || op.collective == Collective::AllGather ||
+      op.collective == Collective::AllToAll ||
+      ((op.collective == Collective::Broadcast || op.collective == Collective::Scatter) && isRoot);
+  bool exportOut =
+      op.collective == Collective::AllReduce ||
+      ((op.collective == Collective::Reduce || op.collective == Collective::Gather) && isRoot);
+  launchOrdered(a, blocks, exportIn, exportOut, stream);
+}
+
+/// Runs a host AllGather of `bytes` per rank over the communicator's own transport.
+static void hostAllGather(Communicator& comm, const void* mine, void* all, size_t bytes) {
+  Operation op;
+  op.collective = Collective::AllGather;
+  op.sendbuff = mine;
+  op.recvbuff = all;
+  op.count = bytes;
+  op.type = DataType::Uint8;
+  comm.run({&op, 1});
+}
+
+void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn, bool exportOut,
+                               cudaStream_t stream) {
+  int slot = static_cast<int>(slotCounter_++ % kEventSlots);
+  check(cudaEventRecord(ready_[slot], stream), "cudaEventRecord(ready)");
+  CollectiveRecord mine{};
+  mine.slot = slot;
+  if (exportIn) mine.in = exporter_.describe(a.in[rank_]);
+  if (exportOut) mine.out = exporter_.describe(a.out[rank_]);
+  std::vector<CollectiveRecord> all(size_);
+  hostAllGather(comm_, &mine, all.data(), sizeof(CollectiveRecord));
+  for (int q = 0; q < size_; ++q) {
+    if (q == rank_) continue;
+    Peer& p = peers_[q];
+    check(cudaStreamWaitEvent(stream, p.ready[all[q].slot], 0), "cudaStreamWaitEvent(peer ready)");
+    a.in[q] = static_cast<const void*>(importer_.open(all[q].in, p.sameProcess));
+    a.out[q] = importer_.open(all[q].out, p.sameProcess);
+  }
+  kernels::launchDirect(a, blocks, stream);
+  check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
+  std::vector<int32_t> slots(size_);
+  hostAllGather(comm_, &mine.slot, slots.data(), sizeof(int32_t));
+  for (int q = 0; q < size_; ++q) {
+    if (q != rank_) {
+      check(cudaStreamWaitEvent(stream, peers_[q].done[slots[q]], 0),
+            "cudaStreamWaitEvent(peer done)");
+    }
+  }
+}
+
+void CudaEngine::runPointToPoint(std::span<const Operation> ops, cudaStream_t stream) {
+  std::vector<const Operation*> sends, recvs, selfSends, selfRecvs;
+  for (const Operation& op : ops) {
+    if (op.count == 0) continue;
+    bool self = op.peer == rank_;
+    if (op.kind == OperationKind::Send) (self ? selfSends : sends).push_back(&op);
+    if (op.kind == OperationKind::Recv) (self ? selfRecvs : recvs).push_back(&op);
+  }
+  prism::check(selfSends.size() == selfRecvs.size(), ncclInvalidUsage,
+               "a send to self needs a matching receive from self in the same group");
+  for (size_t i = 0; i < selfSends.size(); ++i) {
+    size_t bytes = selfSends[i]->count * dataTypeSize(selfSends[i]->type);
+    check(cudaMemcpyAsync(selfRecvs[i]->recvbuff, selfSends[i]->sendbuff, bytes,
+                          cudaMemcpyDeviceToDevice, stream),
+          "cudaMemcpyAsync(self send/recv)");
+  }
+  if (sends.empty() && recvs.empty()) return;
+
+  int slot = static_cast<int>(slotCounter_++ % kEventSlots);
+  check(cudaEventRecord(ready_[slot], stream), "cudaEventRecord(ready)");
+  std::vector<SendRecord> outgoing(sends.size()), incoming(recvs.size());
+  std::vector<Operation> messages;
+  auto message = [&](OperationKind kind, int peer, void* data, size_t bytes) {
+    Operation m;
+    m.kind = kind;
+    m.peer = peer;
+    m.sendbuff = data;
+    m.recvbuff = data;
+    m.count = bytes;
+    m.type = DataType::Uint8;
+    messages.push_back(m);
+  };
+  for (size_t i = 0; i < sends.size(); ++i) {
+    outgoing[i] = {slot, 0, sends[i]->count * dataTypeSize(sends[i]->type),
+                   exporter_.describe(sends[i]->sendbuff)};
+    message(OperationKind::Send, sends[i]->peer, &outgoing[i], sizeof(SendRecord));
+  }
+  for (size_t i = 0; i < recvs.size(); ++i)
+    message(OperationKind::Recv, recvs[i]->peer, &incoming[i], sizeof(SendRecord));
+  comm_.run(messages);
+
+  for (size_t i = 0; i < recvs.size(); ++i) {
+    const Operation& op = *recvs[i];
+    size_t bytes = op.count * dataTypeSize(op.type);
+    prism::check(incoming[i].bytes == bytes, ncclInvalidUsage,
+                 "recv from rank " + std::to_string(op.peer) + " expects " + std::to_string(bytes) +
+                     " bytes but the matching send has " + std::to_string(incoming[i].bytes));
+    Peer& p = peers_[op.peer];
+    check(cudaStreamWaitEvent(stream, p.ready[incoming[i].slot], 0), "cudaStreamWaitEvent(sender)");
+    kernels::launchCopy(op.recvbuff, importer_.open(incoming[i].buffer, p.sameProcess), bytes,
+                        stream);
+  }
+  check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
+
+  // Each receiver tells its sender which of its events marks the copy done.
+  messages.clear();
+  std::vector<int32_t> doneSlots(sends.size()), mySlot(recvs.size(), slot);
+  for (size_t i = 0; i < recvs.size(); ++i)
+    message(OperationKind::Send, recvs[i]->peer, &mySlot[i], sizeof(int32_t));
+  for (size_t i = 0; i < sends.size(); ++i)
+    message(OperationKind::Recv, sends[i]->peer, &doneSlots[i], sizeof(int32_t));
+  comm_.run(messages);
+  for (size_t i = 0; i < sends.size(); ++i) {
+    check(cudaStreamWaitEvent(stream, peers_[sends[i]->peer].done[doneSlots[i]], 0),
+          "cudaStreamWaitEvent(receiver done)");
+  }
+}
+
+}  // namespace prism::device

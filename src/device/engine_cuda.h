@@ -1,0 +1,72 @@
+// The CUDA engine: runs a communicator's operations on device buffers with the direct
+// kernels of kernels/cuda/collective.h. See docs/ARCHITECTURE.md, "Device path".
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+#include <vector>
+
+#include "device/device.h"
+#include "kernels/cuda/collective.h"
+#include "transports/cuda_ipc/ipc.h"
+
+namespace prism::device {
+
+/// Events per rank that operations take turns with; two would do (a rank is never more
+/// than one operation ahead of a peer that still waits on its event).
+inline constexpr int kEventSlots = 4;
+
+class CudaEngine final : public Engine {
+ public:
+  CudaEngine(Communicator& comm, SetupChannel& setup);
+  ~CudaEngine() override;
+
+  void run(std::span<const Operation> ops) override;
+  bool needsHostRendezvous(std::span<const Operation> ops) const override;
+  ncclResult_t asyncError() override;
+  void abort() override;
+
+ private:
+  struct Peer {
+    bool sameProcess = false;
+    int device = -1;
+    cudaEvent_t ready[kEventSlots] = {};
+    cudaEvent_t done[kEventSlots] = {};
+  };
+
+  void setUp(SetupChannel& setup);
+  void runCollective(const Operation& op, cudaStream_t stream);
+  void runPointToPoint(std::span<const Operation> ops, cudaStream_t stream);
+  /// Stream-order mode: makes peers' buffers of `args` reachable and orders `stream`
+  /// after their inputs, launches, then orders it before their next writes.
+  void launchOrdered(kernels::DirectArgs& args, int blocks, bool exportIn, bool exportOut,
+                     cudaStream_t stream);
+  void orderAfterPrevious(cudaStream_t stream);
+  int blocksFor(size_t bytesPerRank) const;
+  void* scratch(size_t bytes, cudaStream_t stream);
+
+  Communicator& comm_;
+  int rank_ = 0;
+  int size_ = 1;
+  int device_ = -1;
+  std::string unusable_;  ///< why device operations cannot run here, or empty
+  bool flagMode_ = false;
+  int maxBlocks_ = 1;
+  std::vector<Peer> peers_;
+  cudaEvent_t ready_[kEventSlots] = {};
+  cudaEvent_t done_[kEventSlots] = {};
+  uint64_t slotCounter_ = 0;
+  kernels::RankSync* sync_ = nullptr;  ///< this rank's, device memory (flag mode)
+  std::vector<kernels::RankSync*> peerSync_;
+  int* hostFlags_ = nullptr;  ///< [0] abort, [1] failed; host-mapped
+  int* deviceFlags_ = nullptr;
+  cudaStream_t lastStream_ = nullptr;
+  cudaEvent_t lastEvent_ = nullptr;
+  void* scratch_ = nullptr;
+  size_t scratchBytes_ = 0;
+  cuda_ipc::Exporter exporter_;
+  cuda_ipc::Importer importer_;
+};
+
+}  // namespace prism::device

@@ -1,0 +1,117 @@
+#include <cuda.h>
+
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "transports/cuda_ipc/ipc.h"
+
+namespace prism::cuda_ipc {
+
+namespace {
+
+using GetAddressRange = CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr);
+using GetPointerAttribute = CUresult (*)(void*, CUpointer_attribute, CUdeviceptr);
+
+/// Driver entry points the runtime does not wrap, looked up once through the runtime so
+/// that nothing links libcuda directly.
+template <typename Fn>
+Fn driverEntry(const char* symbol) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  cudaError_t err = cudaGetDriverEntryPointByVersion(symbol, &fn, 12000, cudaEnableDefault, &found);
+  prism::check(err == cudaSuccess && found == cudaDriverEntryPointSuccess && fn != nullptr,
+               ncclUnhandledCudaError, std::string("CUDA driver has no ") + symbol);
+  return reinterpret_cast<Fn>(fn);
+}
+
+template <size_t N, typename T>
+std::array<char, N> keyOf(const T& handle) {
+  static_assert(sizeof(T) == N);
+  std::array<char, N> key;
+  std::memcpy(key.data(), &handle, N);
+  return key;
+}
+
+}  // namespace
+
+void check(cudaError_t err, const char* what) {
+  prism::check(err == cudaSuccess, ncclUnhandledCudaError,
+               std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+BufferRef Exporter::describe(const void* pointer) {
+  static GetAddressRange addressRange = driverEntry<GetAddressRange>("cuMemGetAddressRange");
+  static GetPointerAttribute attribute = driverEntry<GetPointerAttribute>("cuPointerGetAttribute");
+  BufferRef ref;
+  if (pointer == nullptr) return ref;
+  auto address = reinterpret_cast<CUdeviceptr>(pointer);
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  prism::check(addressRange(&base, &size, address) == CUDA_SUCCESS, ncclInvalidArgument,
+               "buffer is not inside a CUDA allocation this process can share");
+  unsigned long long bufferId = 0;
+  attribute(&bufferId, CU_POINTER_ATTRIBUTE_BUFFER_ID, base);
+  auto it = byBase_.find(base);
+  if (it == byBase_.end() || it->second.bufferId != bufferId) {
+    Entry entry{bufferId, {}};
+    cudaError_t err = cudaIpcGetMemHandle(&entry.handle, reinterpret_cast<void*>(base));
+    prism::check(
+        err == cudaSuccess, ncclInvalidUsage,
+        std::string("cannot share the buffer with other processes (cudaIpcGetMemHandle: ") +
+            cudaGetErrorString(err) +
+            "); allocate it with cudaMalloc or ncclMemAlloc, not cuMem/VMM");
+    it = byBase_.insert_or_assign(base, entry).first;
+  }
+  ref.address = address;
+  ref.offset = address - base;
+  ref.handle = it->second.handle;
+  return ref;
+}
+
+Importer::~Importer() {
+  for (auto& [key, base] : buffers_) cudaIpcCloseMemHandle(base);
+  for (auto& [key, event] : events_) cudaEventDestroy(event);
+}
+
+void* Importer::open(const BufferRef& ref, bool sameProcess) {
+  if (ref.address == 0) return nullptr;
+  if (sameProcess) return reinterpret_cast<void*>(ref.address);
+  auto key = keyOf<sizeof(cudaIpcMemHandle_t)>(ref.handle);
+  auto it = buffers_.find(key);
+  if (it == buffers_.end()) {
+    void* base = nullptr;
+    check(cudaIpcOpenMemHandle(&base, ref.handle, cudaIpcMemLazyEnablePeerAccess),
+          "cudaIpcOpenMemHandle of a peer's buffer");
+    it = buffers_.emplace(key, base).first;
+  }
+  return static_cast<char*>(it->second) + ref.offset;
+}
+
+cudaEvent_t Importer::open(const EventRef& ref, bool sameProcess) {
+  if (sameProcess) return reinterpret_cast<cudaEvent_t>(ref.address);
+  auto key = keyOf<sizeof(cudaIpcEventHandle_t)>(ref.handle);
+  auto it = events_.find(key);
+  if (it == events_.end()) {
+    cudaEvent_t event = nullptr;
+    check(cudaIpcOpenEventHandle(&event, ref.handle), "cudaIpcOpenEventHandle of a peer's event");
+    it = events_.emplace(key, event).first;
+  }
+  return it->second;
+}
+
+cudaEvent_t createSharedEvent() {
+  cudaEvent_t event = nullptr;
+  check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming | cudaEventInterprocess),
+        "cudaEventCreateWithFlags(interprocess)");
+  return event;
+}
+
+EventRef describe(cudaEvent_t event) {
+  EventRef ref;
+  ref.address = reinterpret_cast<uint64_t>(event);
+  check(cudaIpcGetEventHandle(&ref.handle, event), "cudaIpcGetEventHandle");
+  return ref;
+}
+
+}  // namespace prism::cuda_ipc
