@@ -117,6 +117,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
     share.done[s] = cuda_ipc::describe(done_[s]);
   }
   check(cudaEventCreateWithFlags(&lastEvent_, cudaEventDisableTiming), "cudaEventCreate");
+  check(cudaEventCreateWithFlags(&handoff_, cudaEventDisableTiming), "cudaEventCreate");
+  check(cudaStreamCreateWithFlags(&ownStream_, cudaStreamNonBlocking), "cudaStreamCreate");
   if (flagMode_) {
     check(cudaMalloc(reinterpret_cast<void**>(&sync_), sizeof(kernels::RankSync)),
           "cudaMalloc(sync words)");
@@ -169,6 +171,8 @@ CudaEngine::~CudaEngine() {
     cudaEventDestroy(done_[s]);
   }
   if (lastEvent_) cudaEventDestroy(lastEvent_);
+  if (handoff_) cudaEventDestroy(handoff_);
+  if (ownStream_) cudaStreamDestroy(ownStream_);
   if (sync_) cudaFree(sync_);
   if (hostFlags_) cudaFreeHost(hostFlags_);
   if (scratch_) cudaFree(scratch_);
@@ -199,6 +203,12 @@ void CudaEngine::run(std::span<const Operation> ops) {
   }
   DeviceScope scope(device_);
   auto stream = static_cast<cudaStream_t>(ops[0].stream);
+  auto caller = stream;
+  if (flagMode_ && size_ > 1 && (stream == nullptr || stream == cudaStreamLegacy)) {
+    check(cudaEventRecord(handoff_, caller), "cudaEventRecord(handoff)");
+    check(cudaStreamWaitEvent(ownStream_, handoff_, 0), "cudaStreamWaitEvent(handoff)");
+    stream = ownStream_;
+  }
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
   bool capturing = capture != cudaStreamCaptureStatusNone;
@@ -222,6 +232,7 @@ void CudaEngine::run(std::span<const Operation> ops) {
     check(cudaEventRecord(lastEvent_, stream), "cudaEventRecord");
     lastStream_ = stream;
   }
+  if (caller != stream) check(cudaStreamWaitEvent(caller, lastEvent_, 0), "cudaStreamWaitEvent");
 }
 
 void CudaEngine::orderAfterPrevious(cudaStream_t stream) {

@@ -61,6 +61,10 @@ class CudaEngine final : public Engine {
   std::vector<kernels::RankSync*> peerSync_;
   int* hostFlags_ = nullptr;  ///< [0] abort, [1] failed; host-mapped
   int* deviceFlags_ = nullptr;
+  /// Flag-mode kernels of thread ranks must run concurrently, so calls on the legacy
+  /// default stream (which serializes everything) are moved onto this one.
+  cudaStream_t ownStream_ = nullptr;
+  cudaEvent_t handoff_ = nullptr;
   cudaStream_t lastStream_ = nullptr;
   cudaEvent_t lastEvent_ = nullptr;
   void* scratch_ = nullptr;
