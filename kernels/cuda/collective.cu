@@ -44,6 +44,8 @@ __device__ bool waitAtLeast(const unsigned long long* word, unsigned long long t
 struct Tables {
   const void* in[kMaxDirectRanks];
   void* out[kMaxDirectRanks];
+  const void* scalarPtr[kMaxDirectRanks];
+  unsigned long long scalar[kMaxDirectRanks];  ///< PreMulSum factors, resolved
   unsigned long long seq;
   int ok;
 };
@@ -56,6 +58,8 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
     if (r < a.nranks) {
       t.in[r] = a.in[r];
       t.out[r] = a.out[r];
+      t.scalarPtr[r] = a.scalarPtr[r];
+      t.scalar[r] = a.scalarBits[r];
     }
     __syncthreads();
     return true;
@@ -67,6 +71,8 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
     if (blockIdx.x == 0) {
       me->in = a.in[a.rank];
       me->out = a.out[a.rank];
+      me->scalarPtr = a.scalarPtr[a.rank];
+      me->scalarBits = a.scalarBits[a.rank];
       __threadfence_system();
       *reinterpret_cast<volatile unsigned long long*>(&me->arrived) = t.seq;
     }
@@ -76,6 +82,8 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
     if (r == a.rank) {
       t.in[r] = a.in[r];
       t.out[r] = a.out[r];
+      t.scalarPtr[r] = a.scalarPtr[r];
+      t.scalar[r] = a.scalarBits[r];
     } else {
       RankSync* peer = a.sync[r];
       if (!waitAtLeast(&peer->arrived, t.seq, a)) t.ok = 0;
@@ -83,6 +91,8 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
       volatile RankSync* p = peer;
       t.in[r] = p->in;
       t.out[r] = p->out;
+      t.scalarPtr[r] = p->scalarPtr;
+      t.scalar[r] = p->scalarBits;
     }
   }
   __syncthreads();
@@ -121,23 +131,29 @@ __device__ __forceinline__ void sliceOf(size_t count, int nranks, int r, size_t 
 
 /// Reduces elements [0, n) of every input (each advanced by inOff) and stores the result
 /// in every output (each advanced by outOff), in rank order, as the host reducers would.
+/// PreMulSum: turns each rank's scalar (bits or device pointer) into an element of S.
+template <typename S>
+__device__ void resolveScalars(const DirectArgs& a, Tables& t) {
+  int r = threadIdx.x;
+  if (a.preMultiply && r < a.nranks && t.scalarPtr[r] != nullptr) {
+    S value = *static_cast<const S*>(t.scalarPtr[r]);
+    t.scalar[r] = 0;
+    memcpy(&t.scalar[r], &value, sizeof(S));
+  }
+  __syncthreads();
+}
+
 template <typename Codec, typename Op>
 __device__ void reduceRange(const DirectArgs& a, const Tables& t, size_t inOff, int nOut,
                             void* const* outs, size_t outOff, size_t n) {
   using S = typename Codec::Storage;
   constexpr int kPer = Vec<S>::kCount;
   const int nIn = a.nranks;
-  S scalar{};
-  if (a.preMultiply) {
-    if (a.scalarDevice != nullptr) {
-      scalar = *static_cast<const S*>(a.scalarDevice);
-    } else {
-      memcpy(&scalar, &a.scalarBits, sizeof(S));
-    }
-  }
-  const auto factor = Codec::load(scalar);
-  auto pre = [&](S x) {
-    return a.preMultiply ? Codec::store(device::ProdOp{}(Codec::load(x), factor)) : x;
+  auto pre = [&](S x, int q) {
+    if (!a.preMultiply) return x;
+    S scalar;
+    memcpy(&scalar, &t.scalar[q], sizeof(S));
+    return Codec::store(device::ProdOp{}(Codec::load(x), Codec::load(scalar)));
   };
   auto combine = [](S acc, S x) { return Codec::store(Op{}(Codec::load(acc), Codec::load(x))); };
   auto finish = [&](S x) {
@@ -160,8 +176,8 @@ __device__ void reduceRange(const DirectArgs& a, const Tables& t, size_t inOff, 
   size_t scalars = head + (n - tailStart);
   for (size_t i = tid; i < scalars; i += stride) {
     size_t e = i < head ? i : tailStart + (i - head);
-    S acc = pre(inAt(0)[e]);
-    for (int q = 1; q < nIn; ++q) acc = combine(acc, pre(inAt(q)[e]));
+    S acc = pre(inAt(0)[e], 0);
+    for (int q = 1; q < nIn; ++q) acc = combine(acc, pre(inAt(q)[e], q));
     acc = finish(acc);
     for (int o = 0; o < nOut; ++o) outAt(o)[e] = acc;
   }
@@ -169,11 +185,11 @@ __device__ void reduceRange(const DirectArgs& a, const Tables& t, size_t inOff, 
     Vec<S> acc, x;
     acc.raw = reinterpret_cast<const uint4*>(inAt(0) + head)[v];
 #pragma unroll
-    for (int k = 0; k < kPer; ++k) acc.e[k] = pre(acc.e[k]);
+    for (int k = 0; k < kPer; ++k) acc.e[k] = pre(acc.e[k], 0);
     for (int q = 1; q < nIn; ++q) {
       x.raw = reinterpret_cast<const uint4*>(inAt(q) + head)[v];
 #pragma unroll
-      for (int k = 0; k < kPer; ++k) acc.e[k] = combine(acc.e[k], pre(x.e[k]));
+      for (int k = 0; k < kPer; ++k) acc.e[k] = combine(acc.e[k], pre(x.e[k], q));
     }
 #pragma unroll
     for (int k = 0; k < kPer; ++k) acc.e[k] = finish(acc.e[k]);
@@ -186,7 +202,9 @@ __global__ void __launch_bounds__(detail::kThreads, detail::kBlocksPerSm)
     reduceKernel(DirectArgs a) {
   using S = typename Codec::Storage;
   __shared__ Tables t;
-  if (prologue(a, t)) {
+  bool ok = prologue(a, t);
+  if (ok) resolveScalars<S>(a, t);
+  if (ok) {
     size_t begin = 0, end = 0;
     switch (a.collective) {
       case Collective::AllReduce:

@@ -41,6 +41,8 @@ struct RankSync {
   unsigned int pad;
   const void* in;
   void* out;
+  const void* scalarPtr;  ///< PreMulSum scalar in device memory, or null: scalarBits
+  unsigned long long scalarBits;
 };
 
 /// Everything one rank's kernel needs. Passed by value.
@@ -63,11 +65,12 @@ struct DirectArgs {
   /// Host-mapped: set to 1 by a kernel that gave up (abort or timeout).
   volatile int* failed = nullptr;
   unsigned long long timeoutNs = 0;
-  /// PreMulSum: each input is first multiplied by the scalar, read from `scalarDevice`
-  /// when set, else from `scalarBits` (the element's bytes).
+  /// PreMulSum: each rank's input is first multiplied by that rank's scalar, read from
+  /// `scalarPtr[r]` (device memory) when set, else from `scalarBits[r]` (the element's
+  /// bytes). Flag mode reads only this rank's entries, like `in` and `out`.
   bool preMultiply = false;
-  const void* scalarDevice = nullptr;
-  uint64_t scalarBits = 0;
+  const void* scalarPtr[kMaxDirectRanks] = {};
+  unsigned long long scalarBits[kMaxDirectRanks] = {};
   /// ncclAvg: divide the reduced value by this (0: no division).
   int divisor = 0;
 };

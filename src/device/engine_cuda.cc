@@ -55,6 +55,8 @@ struct CollectiveRecord {
   int32_t pad;
   cuda_ipc::BufferRef in;
   cuda_ipc::BufferRef out;
+  cuda_ipc::BufferRef scalar;  ///< PreMulSum scalar in device memory
+  uint64_t scalarBits;
 };
 
 /// A sender's buffer for one send (point-to-point).
@@ -273,12 +275,12 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
   a.root = op.root;
   a.count = op.count;
   a.preMultiply = op.reduction.preMultiply;
-  std::memcpy(&a.scalarBits, op.reduction.scalar.data(), sizeof(a.scalarBits));
+  std::memcpy(&a.scalarBits[rank_], op.reduction.scalar.data(), sizeof(a.scalarBits[0]));
   if (op.reduction.scalarSource != nullptr) {
     if (sideOf(op.reduction.scalarSource) == Side::Device) {
-      a.scalarDevice = op.reduction.scalarSource;
+      a.scalarPtr[rank_] = op.reduction.scalarSource;
     } else {
-      std::memcpy(&a.scalarBits, op.reduction.scalarSource, elem);
+      std::memcpy(&a.scalarBits[rank_], op.reduction.scalarSource, elem);
     }
   }
   a.divisor = op.reduction.average ? size_ : 0;
@@ -341,6 +343,8 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
   mine.slot = slot;
   if (exportIn) mine.in = exporter_.describe(a.in[rank_]);
   if (exportOut) mine.out = exporter_.describe(a.out[rank_]);
+  if (a.scalarPtr[rank_] != nullptr) mine.scalar = exporter_.describe(a.scalarPtr[rank_]);
+  mine.scalarBits = a.scalarBits[rank_];
   std::vector<CollectiveRecord> all(size_);
   hostAllGather(comm_, &mine, all.data(), sizeof(CollectiveRecord));
   for (int q = 0; q < size_; ++q) {
@@ -349,6 +353,8 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
     check(cudaStreamWaitEvent(stream, p.ready[all[q].slot], 0), "cudaStreamWaitEvent(peer ready)");
     a.in[q] = static_cast<const void*>(importer_.open(all[q].in, p.sameProcess));
     a.out[q] = importer_.open(all[q].out, p.sameProcess);
+    a.scalarPtr[q] = importer_.open(all[q].scalar, p.sameProcess);
+    a.scalarBits[q] = all[q].scalarBits;
   }
   kernels::launchDirect(a, blocks, stream);
   check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
@@ -372,6 +378,36 @@ void CudaEngine::runPointToPoint(std::span<const Operation> ops, cudaStream_t st
   }
   prism::check(selfSends.size() == selfRecvs.size(), ncclInvalidUsage,
                "a send to self needs a matching receive from self in the same group");
+
+  // A send buffer this group also receives into is overwritten while the peer reads it:
+  // the peer reads a copy instead.
+  auto bytesOf = [](const Operation* op) { return op->count * dataTypeSize(op->type); };
+  auto overlapsRecv = [&](const Operation* send) {
+    auto* begin = static_cast<const char*>(send->sendbuff);
+    for (const auto* list : {&recvs, &selfRecvs}) {
+      for (const Operation* recv : *list) {
+        auto* r = static_cast<const char*>(recv->recvbuff);
+        if (begin < r + bytesOf(recv) && r < begin + bytesOf(send)) return true;
+      }
+    }
+    return false;
+  };
+  std::vector<const void*> sources(sends.size());
+  size_t staged = 0;
+  for (size_t i = 0; i < sends.size(); ++i) {
+    if (overlapsRecv(sends[i])) staged += (bytesOf(sends[i]) + 255) & ~size_t{255};
+  }
+  char* stage = staged > 0 ? static_cast<char*>(scratch(staged, stream)) : nullptr;
+  for (size_t i = 0; i < sends.size(); ++i) {
+    sources[i] = sends[i]->sendbuff;
+    if (!overlapsRecv(sends[i])) continue;
+    check(cudaMemcpyAsync(stage, sends[i]->sendbuff, bytesOf(sends[i]), cudaMemcpyDeviceToDevice,
+                          stream),
+          "cudaMemcpyAsync(stage send)");
+    sources[i] = stage;
+    stage += (bytesOf(sends[i]) + 255) & ~size_t{255};
+  }
+
   for (size_t i = 0; i < selfSends.size(); ++i) {
     size_t bytes = selfSends[i]->count * dataTypeSize(selfSends[i]->type);
     check(cudaMemcpyAsync(selfRecvs[i]->recvbuff, selfSends[i]->sendbuff, bytes,
@@ -395,8 +431,7 @@ void CudaEngine::runPointToPoint(std::span<const Operation> ops, cudaStream_t st
     messages.push_back(m);
   };
   for (size_t i = 0; i < sends.size(); ++i) {
-    outgoing[i] = {slot, 0, sends[i]->count * dataTypeSize(sends[i]->type),
-                   exporter_.describe(sends[i]->sendbuff)};
+    outgoing[i] = {slot, 0, bytesOf(sends[i]), exporter_.describe(sources[i])};
     message(OperationKind::Send, sends[i]->peer, &outgoing[i], sizeof(SendRecord));
   }
   for (size_t i = 0; i < recvs.size(); ++i)

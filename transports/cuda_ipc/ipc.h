@@ -1,7 +1,9 @@
 // CUDA IPC: how a rank names one of its device buffers or events to a peer, and how the
 // peer turns that name into something it can use. Peers in the same process use the raw
-// pointer or event; peers in other processes go through legacy CUDA IPC handles, opened
-// once per allocation and kept until the communicator goes away.
+// pointer or event; peers in other processes go through legacy CUDA IPC handles. CUDA
+// lets a process open an allocation's handle only once, so mappings are shared by every
+// communicator of the process and kept until the owner hands out a new handle for the
+// same address (it freed and reallocated it).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -17,6 +19,7 @@ namespace prism::cuda_ipc {
 /// A device buffer as its owner describes it. Plain data, sent over the host.
 struct BufferRef {
   uint64_t address = 0;  ///< the pointer in the owner's process; 0: no buffer
+  int64_t owner = 0;     ///< the owner's process id
   uint64_t offset = 0;   ///< from the start of its allocation
   cudaIpcMemHandle_t handle{};
 };
@@ -44,22 +47,13 @@ class Exporter {
   std::map<uint64_t, Entry> byBase_;
 };
 
-/// Opens peers' buffers and events. Thread-compatible: one per communicator rank.
+/// Opens peers' buffers and events through the process-wide mapping table. Thread-safe.
 class Importer {
  public:
-  Importer() = default;
-  ~Importer();
-  Importer(const Importer&) = delete;
-  Importer& operator=(const Importer&) = delete;
-
   /// The peer's buffer in this process (null for an empty ref). `sameProcess`: the
   /// address is usable as it is.
   void* open(const BufferRef& ref, bool sameProcess);
   cudaEvent_t open(const EventRef& ref, bool sameProcess);
-
- private:
-  std::map<std::array<char, sizeof(cudaIpcMemHandle_t)>, void*> buffers_;
-  std::map<std::array<char, sizeof(cudaIpcEventHandle_t)>, cudaEvent_t> events_;
 };
 
 /// An event other processes can wait on (interprocess, no timing).

@@ -1,6 +1,8 @@
 #include <cuda.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "core/error.h"
@@ -25,12 +27,20 @@ Fn driverEntry(const char* symbol) {
   return reinterpret_cast<Fn>(fn);
 }
 
-template <size_t N, typename T>
-std::array<char, N> keyOf(const T& handle) {
-  static_assert(sizeof(T) == N);
-  std::array<char, N> key;
-  std::memcpy(key.data(), &handle, N);
-  return key;
+/// Every peer allocation and event this process has opened, shared by all communicators.
+struct Mappings {
+  struct Buffer {
+    cudaIpcMemHandle_t handle;
+    void* base;
+  };
+  std::mutex mutex;
+  std::map<std::pair<int64_t, uint64_t>, Buffer> buffers;  ///< by (owner pid, owner base)
+  std::map<std::array<char, sizeof(cudaIpcEventHandle_t)>, cudaEvent_t> events;
+};
+
+Mappings& mappings() {
+  static auto* table = new Mappings;  // outlives every communicator; never destroyed
+  return *table;
 }
 
 }  // namespace
@@ -51,9 +61,9 @@ BufferRef Exporter::describe(const void* pointer) {
   prism::check(addressRange(&base, &size, address) == CUDA_SUCCESS, ncclInvalidArgument,
                "buffer is not inside a CUDA allocation this process can share");
   unsigned long long bufferId = 0;
-  attribute(&bufferId, CU_POINTER_ATTRIBUTE_BUFFER_ID, base);
+  bool identified = attribute(&bufferId, CU_POINTER_ATTRIBUTE_BUFFER_ID, base) == CUDA_SUCCESS;
   auto it = byBase_.find(base);
-  if (it == byBase_.end() || it->second.bufferId != bufferId) {
+  if (it == byBase_.end() || !identified || it->second.bufferId != bufferId) {
     Entry entry{bufferId, {}};
     cudaError_t err = cudaIpcGetMemHandle(&entry.handle, reinterpret_cast<void*>(base));
     prism::check(
@@ -64,38 +74,46 @@ BufferRef Exporter::describe(const void* pointer) {
     it = byBase_.insert_or_assign(base, entry).first;
   }
   ref.address = address;
+  ref.owner = getpid();
   ref.offset = address - base;
   ref.handle = it->second.handle;
   return ref;
 }
 
-Importer::~Importer() {
-  for (auto& [key, base] : buffers_) cudaIpcCloseMemHandle(base);
-  for (auto& [key, event] : events_) cudaEventDestroy(event);
-}
-
 void* Importer::open(const BufferRef& ref, bool sameProcess) {
   if (ref.address == 0) return nullptr;
   if (sameProcess) return reinterpret_cast<void*>(ref.address);
-  auto key = keyOf<sizeof(cudaIpcMemHandle_t)>(ref.handle);
-  auto it = buffers_.find(key);
-  if (it == buffers_.end()) {
+  Mappings& m = mappings();
+  std::lock_guard lock(m.mutex);
+  auto key = std::make_pair(ref.owner, ref.address - ref.offset);
+  auto it = m.buffers.find(key);
+  if (it != m.buffers.end() &&
+      std::memcmp(&it->second.handle, &ref.handle, sizeof(ref.handle)) != 0) {
+    // The owner freed that allocation and made a new one at the same address.
+    cudaIpcCloseMemHandle(it->second.base);
+    m.buffers.erase(it);
+    it = m.buffers.end();
+  }
+  if (it == m.buffers.end()) {
     void* base = nullptr;
     check(cudaIpcOpenMemHandle(&base, ref.handle, cudaIpcMemLazyEnablePeerAccess),
           "cudaIpcOpenMemHandle of a peer's buffer");
-    it = buffers_.emplace(key, base).first;
+    it = m.buffers.emplace(key, Mappings::Buffer{ref.handle, base}).first;
   }
-  return static_cast<char*>(it->second) + ref.offset;
+  return static_cast<char*>(it->second.base) + ref.offset;
 }
 
 cudaEvent_t Importer::open(const EventRef& ref, bool sameProcess) {
   if (sameProcess) return reinterpret_cast<cudaEvent_t>(ref.address);
-  auto key = keyOf<sizeof(cudaIpcEventHandle_t)>(ref.handle);
-  auto it = events_.find(key);
-  if (it == events_.end()) {
+  Mappings& m = mappings();
+  std::lock_guard lock(m.mutex);
+  std::array<char, sizeof(cudaIpcEventHandle_t)> key;
+  std::memcpy(key.data(), &ref.handle, sizeof(ref.handle));
+  auto it = m.events.find(key);
+  if (it == m.events.end()) {
     cudaEvent_t event = nullptr;
     check(cudaIpcOpenEventHandle(&event, ref.handle), "cudaIpcOpenEventHandle of a peer's event");
-    it = events_.emplace(key, event).first;
+    it = m.events.emplace(key, event).first;
   }
   return it->second;
 }
