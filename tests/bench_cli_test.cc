@@ -2,7 +2,10 @@
 // sizing, element encoding, reference values and report formatting.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +17,7 @@
 #include "perf/bench/options.h"
 #include "perf/bench/reference.h"
 #include "perf/bench/report.h"
+#include "perf/bench/thread_ranks.h"
 
 namespace prism::bench {
 namespace {
@@ -66,6 +70,9 @@ TEST(BenchArgs, DefaultsMatchNcclTests) {
   EXPECT_FALSE(o.blocking);
   EXPECT_EQ(o.average, Average::Mean);
   EXPECT_EQ(o.nranks, 1);
+  EXPECT_EQ(o.nthreads, 1);
+  EXPECT_EQ(o.mem, MemKind::Host);
+  EXPECT_EQ(o.graphLaunches, 0);
   EXPECT_FALSE(o.printConfig);
 }
 
@@ -132,6 +139,44 @@ TEST(BenchArgs, LongFlags) {
   EXPECT_EQ(o.jsonPath, "/tmp/x.json");
 }
 
+TEST(BenchArgs, MemoryThreadsAndGraphs) {
+  ParseOutcome p =
+      parse({"broadcast", "-np", "2", "-t", "3", "--mem", "device", "-G", "10", "-r", "5"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->nranks, 2);
+  EXPECT_EQ(p.options->nthreads, 3);
+  EXPECT_EQ(p.options->totalRanks(), 6);
+  EXPECT_EQ(p.options->mem, MemKind::Device);
+  EXPECT_EQ(p.options->graphLaunches, 10);
+  EXPECT_EQ(p.options->root, 5);  // roots range over all ranks, threads included
+
+  p = parse({"broadcast", "--nranks=2", "--nthreads=2", "--mem=NcclMem", "-r", "all"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->mem, MemKind::NcclMem);
+  EXPECT_EQ(rootSweep(*p.options, Collective::Broadcast), (std::vector<int>{0, 1, 2, 3}));
+  p = parse({"allreduce", "--mem", "device", "--cudagraph", "0"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->graphLaunches, 0);
+
+  for (MemKind kind : {MemKind::Host, MemKind::Device, MemKind::NcclMem}) {
+    EXPECT_EQ(parseMemKind(memKindName(kind)), kind) << memKindName(kind);
+  }
+  EXPECT_FALSE(parseMemKind("gpu"));
+}
+
+TEST(BenchArgs, GraphsNeedDeviceMemory) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"allreduce", "-G", "5"},
+        std::vector<std::string>{"allreduce", "--mem", "host", "--cudagraph", "1"},
+        std::vector<std::string>{"allreduce", "--mem", "ncclmem", "-G", "1"}}) {
+    std::string errors;
+    ParseOutcome p = parse(args, &errors);
+    EXPECT_FALSE(p.options) << ::testing::PrintToString(args);
+    EXPECT_EQ(p.exitCode, 2);
+    EXPECT_NE(errors.find("needs --mem device"), std::string::npos) << errors;
+  }
+}
+
 TEST(BenchArgs, RepeatedFlagTakesLastValue) {
   ParseOutcome p = parse({"allreduce", "-n", "5", "-np", "4", "-n", "7", "--nranks", "2"});
   ASSERT_TRUE(p.options);
@@ -169,18 +214,24 @@ TEST(BenchArgs, HelpExitsZero) {
 
 TEST(BenchArgs, RejectsBadInput) {
   const std::vector<std::vector<std::string>> cases{
-      {},                                     // no collective
-      {"allsum"},                             // unknown collective
-      {"allreduce", "-d", "float128"},        // unknown type
-      {"allreduce", "-o", "xor"},             // unknown op
-      {"allreduce", "-b", "1M", "-e", "1K"},  // min above max
-      {"allreduce", "-b", "lots"},            // malformed size
-      {"allreduce", "-c", "2"},               // out of range
-      {"allreduce", "-a", "4"},               // out of range
-      {"broadcast", "-r", "2", "-np", "2"},   // root outside the communicator
-      {"allreduce", "-np", "0"},              // no ranks
-      {"allreduce", "-n", "0"},               // no iterations
-      {"allreduce", "--bogus"},               // unknown flag
+      {},                                               // no collective
+      {"allsum"},                                       // unknown collective
+      {"allreduce", "-d", "float128"},                  // unknown type
+      {"allreduce", "-o", "xor"},                       // unknown op
+      {"allreduce", "-b", "1M", "-e", "1K"},            // min above max
+      {"allreduce", "-b", "lots"},                      // malformed size
+      {"allreduce", "-c", "2"},                         // out of range
+      {"allreduce", "-a", "4"},                         // out of range
+      {"broadcast", "-r", "2", "-np", "2"},             // root outside the communicator
+      {"allreduce", "-np", "0"},                        // no ranks
+      {"allreduce", "-n", "0"},                         // no iterations
+      {"allreduce", "--bogus"},                         // unknown flag
+      {"allreduce", "--mem", "gpu"},                    // unknown memory kind
+      {"allreduce", "-t", "0"},                         // no threads
+      {"allreduce", "-t", "two"},                       // not a number
+      {"allreduce", "-np", "4096", "-t", "2"},          // far too many ranks
+      {"allreduce", "--mem", "device", "-G", "-1"},     // negative launches
+      {"broadcast", "-np", "2", "-t", "2", "-r", "4"},  // root beyond threads
   };
   for (const auto& args : cases) {
     std::string errors;
@@ -189,6 +240,36 @@ TEST(BenchArgs, RejectsBadInput) {
     EXPECT_NE(p.exitCode, 0) << ::testing::PrintToString(args);
     EXPECT_FALSE(errors.empty()) << ::testing::PrintToString(args);
   }
+}
+
+TEST(BenchThreads, RanksNumberedByProcessThenThread) {
+  RankContext process;
+  process.process = 2;
+  process.nthreads = 3;
+  process.nranks = 9;
+  std::mutex mutex;
+  std::set<int> ranks;
+  int status = runThreadRanks(process, [&](const RankContext& c) {
+    std::lock_guard lock(mutex);
+    ranks.insert(c.rank);
+    EXPECT_EQ(c.process, 2);
+    EXPECT_EQ(c.nranks, 9);
+    return 0;
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(ranks, (std::set<int>{6, 7, 8}));
+}
+
+TEST(BenchThreads, WorstStatusWins) {
+  RankContext process;
+  process.nthreads = 4;
+  std::atomic<int> calls{0};
+  int status = runThreadRanks(process, [&](const RankContext& c) {
+    ++calls;
+    return c.rank == 1 ? 2 : c.rank == 3 ? 1 : 0;
+  });
+  EXPECT_EQ(status, 2);
+  EXPECT_EQ(calls, 4);
 }
 
 TEST(BenchSweep, FactorAndStep) {
@@ -422,6 +503,32 @@ TEST(BenchReport, ColumnHeaderAndRowsAlign) {
   EXPECT_EQ(text.size(), columns.size());
 }
 
+TEST(BenchReport, HeaderDescribesMemoryThreadsAndGraphs) {
+  Options o;
+  EXPECT_EQ(formatHeader(o, {}).find("Memory:"), std::string::npos);  // defaults: as before
+  o.nranks = 2;
+  o.nthreads = 2;
+  o.mem = MemKind::Device;
+  o.graphLaunches = 10;
+  std::string header = formatHeader(o, {{3, 42, "node", 1, "[0x1b] NVIDIA H100"}});
+  EXPECT_NE(header.find("# nThread 2 nGpus 1 "), std::string::npos) << header;
+  EXPECT_NE(header.find(" graph: 10\n"), std::string::npos) << header;
+  EXPECT_NE(header.find("# Using devices\n#  Memory: device (cudaMalloc), ranks: 4 = 2 "
+                        "processes x 2 threads, CUDA graph: 10 launches\n"),
+            std::string::npos)
+      << header;
+  EXPECT_NE(header.find("#  Rank  3 Group  0 Pid     42 on       node device  1 [0x1b] NVIDIA "
+                        "H100\n"),
+            std::string::npos)
+      << header;
+  o.nranks = 1;
+  o.mem = MemKind::Host;
+  o.graphLaunches = 0;
+  EXPECT_NE(formatHeader(o, {}).find("#  Memory: host (malloc), ranks: 2 = 1 process x 2 "
+                                     "threads, CUDA graph: off\n"),
+            std::string::npos);
+}
+
 TEST(BenchReport, SummaryAndFooter) {
   Report report(Collective::AllGather, 2);
   report.add({1000, 125, "float", "none", -1, {1.0, 0}, {1.0, 3}});
@@ -437,6 +544,17 @@ TEST(BenchReport, SummaryAndFooter) {
   EXPECT_EQ(j["results"].size(), 2u);
   EXPECT_EQ(j["results"][0]["in_place"]["wrong"], 3);
   EXPECT_EQ(j["wrong"], 4);
+  EXPECT_EQ(j["options"]["mem"], "host");
+  EXPECT_EQ(j["options"]["nthreads"], 1);
+  EXPECT_EQ(j["options"]["cudagraph"], 0);
+  Options device;
+  device.mem = MemKind::Device;
+  device.nthreads = 4;
+  device.graphLaunches = 3;
+  j = reportToJson(report, device);
+  EXPECT_EQ(j["options"]["mem"], "device");
+  EXPECT_EQ(j["options"]["nthreads"], 4);
+  EXPECT_EQ(j["options"]["cudagraph"], 3);
 }
 
 }  // namespace

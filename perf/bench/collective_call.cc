@@ -8,8 +8,8 @@ ncclResult_t sendRecvRing(const CallArgs& a) {
   int prev = (a.rank - 1 + a.nranks) % a.nranks;
   ncclResult_t result = ncclGroupStart();
   if (result != ncclSuccess) return result;
-  ncclResult_t sent = ncclSend(a.send, a.count, a.type, next, a.comm, nullptr);
-  ncclResult_t received = ncclRecv(a.recv, a.count, a.type, prev, a.comm, nullptr);
+  ncclResult_t sent = ncclSend(a.send, a.count, a.type, next, a.comm, a.stream);
+  ncclResult_t received = ncclRecv(a.recv, a.count, a.type, prev, a.comm, a.stream);
   // The group is always closed, even when queuing failed, so that no group stays open.
   result = ncclGroupEnd();
   if (sent != ncclSuccess) return sent;
@@ -20,7 +20,7 @@ ncclResult_t sendRecvRing(const CallArgs& a) {
 }  // namespace
 
 ncclResult_t issueCollective(const CallArgs& a) {
-  cudaStream_t stream = nullptr;
+  cudaStream_t stream = a.stream;
   switch (a.collective) {
     case Collective::AllReduce:
       return ncclAllReduce(a.send, a.recv, a.count, a.type, a.op, a.comm, stream);

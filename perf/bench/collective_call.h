@@ -21,9 +21,10 @@ struct CallArgs {
   int rank = 0;
   int nranks = 1;
   ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;  ///< the rank's stream; null for host memory
 };
 
-/// Makes the call on the null stream; with host buffers it is complete on return.
+/// Makes the call on args.stream; with host buffers it is complete on return.
 /// sendrecv is a group of a send to rank+1 and a receive from rank-1 (mod nranks).
 ncclResult_t issueCollective(const CallArgs& args);
 

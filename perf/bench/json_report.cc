@@ -37,7 +37,11 @@ nlohmann::json reportToJson(const Report& report, const Options& options) {
                       {"warmup_iters", options.warmupIters},
                       {"check", options.check},
                       {"blocking", options.blocking},
-                      {"average", static_cast<int>(options.average)}};
+                      {"average", static_cast<int>(options.average)},
+                      {"nprocs", options.nranks},
+                      {"nthreads", options.nthreads},
+                      {"mem", memKindName(options.mem)},
+                      {"cudagraph", options.graphLaunches}};
   return {{"collective", collectiveName(report.collective())},
           {"nranks", report.nranks()},
           {"options", opts},

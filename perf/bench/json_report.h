@@ -9,7 +9,8 @@
 
 namespace prism::bench {
 
-/// {"collective", "nranks", "options": {...}, "results": [{"size", "count", "type",
+/// {"collective", "nranks" (all ranks: processes x threads), "options": {..., "nprocs",
+/// "nthreads", "mem", "cudagraph"}, "results": [{"size", "count", "type",
 /// "redop", "root", "out_of_place": {"time_us", "algbw_gbps", "busbw_gbps", "wrong"},
 /// "in_place": {...}}], "avg_busbw_gbps", "wrong"}. "wrong" is null where unchecked.
 nlohmann::json reportToJson(const Report& report, const Options& options);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -11,7 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
+
+#include "perf/bench/thread_ranks.h"
 
 namespace prism::bench {
 namespace {
@@ -22,33 +26,45 @@ constexpr std::chrono::seconds kFinishTimeout{60};
 // their own (their error messages explain more than a kill does).
 constexpr std::chrono::seconds kFailureGrace{5};
 
-// Reaps the forked ranks on a thread of its own, so that a rank that dies is noticed
-// even while rank 0 is blocked inside a collective waiting for it.
+// "rank 3" when every process is one rank, else "process 1 (ranks 2-3)".
+std::string processName(int process, int nthreads) {
+  if (nthreads == 1) return "rank " + std::to_string(process);
+  return "process " + std::to_string(process) + " (ranks " + std::to_string(process * nthreads) +
+         "-" + std::to_string(process * nthreads + nthreads - 1) + ")";
+}
+
+// Reaps the forked processes on a thread of its own, so that a process that dies is
+// noticed even while process 0 is blocked inside a collective waiting for it.
 class ChildWatch {
  public:
-  explicit ChildWatch(std::vector<pid_t> children)
-      : children_(std::move(children)), alive_(children_.size()), thread_([this] { reap(); }) {}
+  ChildWatch(std::vector<pid_t> children, int nthreads)
+      : children_(std::move(children)),
+        nthreads_(nthreads),
+        alive_(children_.size()),
+        thread_([this] { reap(); }) {}
 
   ChildWatch(const ChildWatch&) = delete;
   ChildWatch& operator=(const ChildWatch&) = delete;
 
-  // Called when rank 0 is done; waits for the others (killing them past the deadline)
-  // and returns true if all of them succeeded.
-  bool finish(bool rank0Ok) {
+  // Called when process 0 is done; waits for the others (killing them past the deadline)
+  // and returns the worst exit status among them (0 if all of them succeeded).
+  int finish(bool rank0Ok) {
     {
       std::unique_lock lock(mutex_);
       rank0Done_ = true;
       changed_.notify_all();
-      auto timeout = rank0Ok && !failed_ ? kFinishTimeout : kFailureGrace;
+      auto timeout = rank0Ok && worst_ == 0 ? kFinishTimeout : kFailureGrace;
       if (!changed_.wait_for(lock, timeout, [this] { return alive_ == 0; })) {
-        std::fprintf(stderr, "prism-bench: %zu rank(s) still running %llds after rank 0; killing\n",
-                     alive_, static_cast<long long>(timeout.count()));
+        std::fprintf(stderr, "prism-bench: %zu %s still running %llds after %s; killing\n", alive_,
+                     nthreads_ == 1 ? "rank(s)" : "process(es)",
+                     static_cast<long long>(timeout.count()), processName(0, nthreads_).c_str());
         killSurvivors();
+        worst_ = std::max(worst_, 1);
       }
     }
     thread_.join();
     std::lock_guard lock(mutex_);
-    return !failed_;
+    return worst_;
   }
 
  private:
@@ -65,42 +81,43 @@ class ChildWatch {
         return;  // ECHILD: nothing left to reap
       }
       std::unique_lock lock(mutex_);
-      int rank = rankOf(pid);
-      if (rank < 0) continue;  // not one of ours
-      children_[rank - 1] = 0;
+      int process = processOf(pid);
+      if (process < 0) continue;  // not one of ours
+      children_[process - 1] = 0;
       --alive_;
-      bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (!ok) {
-        failed_ = true;
-        describe(rank, pid, status);
+      int exitStatus = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+      if (exitStatus != 0) {
+        worst_ = std::max(worst_, exitStatus);
+        describe(processName(process, nthreads_), pid, status);
       }
       changed_.notify_all();
-      if (!ok && !rank0Done_) {
-        // Rank 0 may be blocked in a collective with the dead rank; give it the grace
+      if (exitStatus != 0 && !rank0Done_) {
+        // Process 0 may be blocked in a collective with the dead one; give it the grace
         // period to fail on its own, then end the run from here.
         if (!changed_.wait_for(lock, kFailureGrace, [this] { return rank0Done_; })) {
-          std::fprintf(stderr, "prism-bench: rank %d failed; stopping all ranks\n", rank);
+          std::fprintf(stderr, "prism-bench: %s failed; stopping all ranks\n",
+                       processName(process, nthreads_).c_str());
           killSurvivors();
           std::fflush(nullptr);
-          _exit(1);
+          _exit(worst_);
         }
       }
     }
   }
 
-  int rankOf(pid_t pid) const {
+  int processOf(pid_t pid) const {
     for (size_t i = 0; i < children_.size(); ++i) {
       if (children_[i] == pid) return static_cast<int>(i) + 1;
     }
     return -1;
   }
 
-  static void describe(int rank, pid_t pid, int status) {
+  static void describe(const std::string& name, pid_t pid, int status) {
     if (WIFSIGNALED(status)) {
-      std::fprintf(stderr, "prism-bench: rank %d (pid %d) was killed by signal %d (%s)\n", rank,
+      std::fprintf(stderr, "prism-bench: %s (pid %d) was killed by signal %d (%s)\n", name.c_str(),
                    pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
     } else {
-      std::fprintf(stderr, "prism-bench: rank %d (pid %d) exited with status %d\n", rank, pid,
+      std::fprintf(stderr, "prism-bench: %s (pid %d) exited with status %d\n", name.c_str(), pid,
                    WEXITSTATUS(status));
     }
   }
@@ -111,10 +128,11 @@ class ChildWatch {
     }
   }
 
-  std::vector<pid_t> children_;  // index rank-1; 0 once reaped
+  std::vector<pid_t> children_;  // index process-1; 0 once reaped
+  int nthreads_;
   size_t alive_;
   bool rank0Done_ = false;
-  bool failed_ = false;
+  int worst_ = 0;  // the largest exit status so far; 1 for a killed process
   std::mutex mutex_;
   std::condition_variable changed_;
   std::thread thread_;  // last: starts after the state above exists
@@ -122,9 +140,10 @@ class ChildWatch {
 
 }  // namespace
 
-int launchLocalRanks(int nranks, const RankMain& body) {
+int launchLocalRanks(int nprocs, int nthreads, const RankMain& body) {
   RankContext context;
-  context.nranks = nranks;
+  context.nranks = nprocs * nthreads;
+  context.nthreads = nthreads;
   ncclResult_t result = ncclGetUniqueId(&context.id);
   if (result != ncclSuccess) {
     std::fprintf(stderr, "prism-bench: ncclGetUniqueId failed: %s (%s)\n",
@@ -136,19 +155,21 @@ int launchLocalRanks(int nranks, const RankMain& body) {
   const pid_t parent = getpid();
   context.pids.push_back(parent);
   std::vector<pid_t> children;
-  for (int rank = 1; rank < nranks; ++rank) {
+  for (int process = 1; process < nprocs; ++process) {
     pid_t pid = fork();
     if (pid == 0) {
       // Die with the parent, so that no rank outlives a crashed or killed run.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(1);
-      context.rank = rank;
-      int status = body(context);
+      context.process = process;
+      context.rank = process * nthreads;
+      int status = runThreadRanks(context, body);
       std::fflush(nullptr);
-      _exit(status == 0 ? 0 : 1);
+      _exit(std::clamp(status, 0, 255));
     }
     if (pid < 0) {
-      std::fprintf(stderr, "prism-bench: fork of rank %d failed: %s\n", rank, std::strerror(errno));
+      std::fprintf(stderr, "prism-bench: fork of %s failed: %s\n",
+                   processName(process, nthreads).c_str(), std::strerror(errno));
       for (pid_t child : children) kill(child, SIGKILL);
       for (pid_t child : children) waitpid(child, nullptr, 0);
       return 1;
@@ -156,13 +177,13 @@ int launchLocalRanks(int nranks, const RankMain& body) {
     children.push_back(pid);
     context.pids.push_back(pid);
   }
-  if (children.empty()) return body(context) == 0 ? 0 : 1;
+  if (children.empty()) return runThreadRanks(context, body);
 
-  ChildWatch watch(children);
-  int status = body(context);
+  ChildWatch watch(children, nthreads);
+  int status = runThreadRanks(context, body);
   std::fflush(nullptr);
-  bool othersOk = watch.finish(status == 0);
-  return status == 0 && othersOk ? 0 : 1;
+  int others = watch.finish(status == 0);
+  return std::max(status, others);
 }
 
 }  // namespace prism::bench

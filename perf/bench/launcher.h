@@ -1,4 +1,5 @@
-// Running the benchmark as N local ranks: this process is rank 0 and forks the others.
+// Running the benchmark as local ranks: this process is process 0 and forks the others;
+// every process runs its share of the ranks, as threads when there are several.
 #pragma once
 
 #include <nccl.h>
@@ -10,19 +11,23 @@ namespace prism::bench {
 
 /// What a rank knows when it starts.
 struct RankContext {
-  int rank = 0;
-  int nranks = 1;
-  ncclUniqueId id{};       ///< created by rank 0 before any fork
-  std::vector<long> pids;  ///< every rank's pid; complete only on rank 0
+  int rank = 0;            ///< process * nthreads + thread
+  int nranks = 1;          ///< processes x threads
+  int process = 0;         ///< which forked process runs this rank (0: the launching one)
+  int nthreads = 1;        ///< ranks per process
+  ncclUniqueId id{};       ///< created by process 0 before any fork
+  std::vector<long> pids;  ///< every process's pid; complete only in process 0
 };
 
-/// A rank's whole life; returns its exit status.
+/// A rank's whole life; returns its exit status: 0 success, 1 failure, 2 a setup error
+/// the user can fix (no CUDA device, a CUDA graph that cannot be captured).
 using RankMain = std::function<int(const RankContext&)>;
 
-/// Creates the unique id, forks ranks 1..nranks-1 (each runs `body` and _exits), runs
-/// rank 0 here and waits for the others. Returns 0 only if every rank returned 0. A
-/// rank that dies or fails does not hang the run: the survivors are killed after a grace
-/// period and the result is nonzero.
-int launchLocalRanks(int nranks, const RankMain& body);
+/// Creates the unique id, forks processes 1..nprocs-1, then runs `nthreads` ranks in
+/// every process (each runs `body`; a process _exits with the worst status of its ranks)
+/// and waits for the others. Returns 0 only if every rank returned 0, else the largest
+/// status any rank returned (1 for a process that died). A rank that dies or fails does
+/// not hang the run: the survivors are killed after a grace period.
+int launchLocalRanks(int nprocs, int nthreads, const RankMain& body);
 
 }  // namespace prism::bench

@@ -1,5 +1,6 @@
 // prism-bench: nccl-tests-style bandwidth measurements of Prism through the public NCCL
-// API. Usage: prism-bench <collective> [-b min] [-e max] [-f factor] ... [-np N].
+// API. Usage: prism-bench <collective> [-b min] [-e max] [-f factor] ... [-np N] [-t T]
+// [--mem host|device|ncclmem] [-G launches].
 #include <prism/prism.h>
 #include <unistd.h>
 
@@ -8,10 +9,34 @@
 #include <string>
 #include <vector>
 
+#include "perf/bench/device_memory.h"
 #include "perf/bench/launcher.h"
 #include "perf/bench/options.h"
 #include "perf/bench/report.h"
 #include "perf/bench/runner.h"
+
+namespace {
+
+// --mem device needs CUDA in this build and a device on this machine. Checked once here,
+// for one clear message, without initializing CUDA in this process: the ranks fork later.
+bool deviceMemoryUsable() {
+  if (!prism::bench::cudaCompiledIn()) {
+    std::fprintf(stderr,
+                 "prism-bench: --mem device: this prism-bench was built without CUDA "
+                 "(configure with PRISM_CUDA=ON)\n");
+    return false;
+  }
+  std::string error;
+  int devices = prism::bench::probeDeviceCount(error);
+  if (devices <= 0) {
+    std::fprintf(stderr, "prism-bench: --mem device: no CUDA device found%s%s\n",
+                 error.empty() ? "" : ": ", error.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace prism::bench;
@@ -23,6 +48,8 @@ int main(int argc, char** argv) {
     prismPrintConfig(stdout);
     if (!options.collective) return 0;
   }
-  return launchLocalRanks(
-      options.nranks, [&options](const RankContext& context) { return runRank(options, context); });
+  if (options.mem == MemKind::Device && !deviceMemoryUsable()) return 2;
+  return launchLocalRanks(options.nranks, options.nthreads, [&options](const RankContext& context) {
+    return runRank(options, context);
+  });
 }

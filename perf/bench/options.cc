@@ -9,6 +9,15 @@ namespace prism::bench {
 namespace {
 
 constexpr size_t kMaxSize = std::numeric_limits<size_t>::max();
+// More local ranks than this is a typo, not a benchmark.
+constexpr int kMaxRanks = 4096;
+
+struct MemKindName {
+  const char* name;
+  MemKind kind;
+};
+constexpr MemKindName kMemKindNames[] = {
+    {"host", MemKind::Host}, {"device", MemKind::Device}, {"ncclmem", MemKind::NcclMem}};
 
 // Reads a size flag given as text into `target`, or reports which flag was malformed.
 bool convertSize(const std::string& text, const char* flag, size_t& target, std::ostream& err) {
@@ -39,13 +48,39 @@ bool validate(const Options& o, std::ostream& err) {
   if (o.iters < 1) return fail("iters must be at least 1");
   if (o.warmupIters < 0) return fail("warmup_iters must not be negative");
   if (o.nranks < 1) return fail("nranks must be at least 1");
-  if (o.root < -1 || o.root >= o.nranks) {
-    return fail("root must be -1 (all) or a rank below nranks (" + std::to_string(o.nranks) + ")");
+  if (o.nthreads < 1) return fail("nthreads must be at least 1");
+  if (o.nranks > kMaxRanks / o.nthreads) {
+    return fail("nranks x nthreads must not exceed " + std::to_string(kMaxRanks));
+  }
+  if (o.root < -1 || o.root >= o.totalRanks()) {
+    return fail("root must be -1 (all) or a rank below nranks x nthreads (" +
+                std::to_string(o.totalRanks()) + ")");
+  }
+  if (o.graphLaunches < 0) return fail("cudagraph must not be negative");
+  // Capturing needs a stream that the calls run on, which only device memory has.
+  if (o.graphLaunches > 0 && o.mem != MemKind::Device) {
+    return fail(std::string("-G (CUDA graph) needs --mem device, not --mem ") + memKindName(o.mem));
   }
   return true;
 }
 
 }  // namespace
+
+const char* memKindName(MemKind kind) {
+  for (const MemKindName& entry : kMemKindNames) {
+    if (entry.kind == kind) return entry.name;
+  }
+  return "?";
+}
+
+std::optional<MemKind> parseMemKind(std::string_view name) {
+  std::string key;
+  for (char ch : name) key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const MemKindName& entry : kMemKindNames) {
+    if (key == entry.name) return entry.kind;
+  }
+  return std::nullopt;
+}
 
 std::optional<size_t> parseSize(std::string_view text) {
   size_t pos = 0;
@@ -102,7 +137,7 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
                           std::ostream& err) {
   Options o;
   std::string collective, minText, maxText, stepText, opText = "sum", typeText = "float";
-  std::string rootText = "0";
+  std::string rootText = "0", memText = "host";
   int check = 1, blocking = 0, average = 1;
 
   CLI::App app{"prism-bench: measure Prism collectives like nccl-tests", "prism-bench"};
@@ -128,7 +163,15 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   app.add_option("-a,--average", average,
                  "combine rank times: 0 rank 0, 1 mean, 2 min, 3 max; default 1")
       ->check(CLI::Range(0, 3));
-  app.add_option("--nranks", o.nranks, "local ranks to fork (also -np), default 1");
+  app.add_option("--nranks", o.nranks, "local rank processes to fork (also -np), default 1");
+  app.add_option("-t,--nthreads", o.nthreads,
+                 "ranks per process, as threads; ranks = nranks x nthreads; default 1");
+  app.add_option("--mem", memText,
+                 "buffers: host (malloc), device (cudaMalloc on device rank % count) or "
+                 "ncclmem (ncclMemAlloc); default host");
+  app.add_option("-G,--cudagraph", o.graphLaunches,
+                 "capture each size's iterations in a CUDA graph and time this many launches "
+                 "of it (needs --mem device); default 0: no graph");
   app.add_option("--json", o.jsonPath, "also write the results to this JSON file");
   app.add_flag("--print-config", o.printConfig,
                "print the PRISM_* and NCCL_* settings (and exit without a collective)");
@@ -187,6 +230,13 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
       return failed;
     }
   }
+  auto mem = parseMemKind(memText);
+  if (!mem) {
+    err << "prism-bench: unknown memory kind '" << memText << "'; expected host, device or "
+        << "ncclmem\n";
+    return failed;
+  }
+  o.mem = *mem;
   o.check = check != 0;
   o.blocking = blocking != 0;
   o.average = static_cast<Average>(average);
@@ -216,7 +266,7 @@ std::vector<int> rootSweep(const Options& options, Collective collective) {
   if (!usesRoot(collective)) return {-1};
   if (options.root >= 0) return {options.root};
   std::vector<int> roots;
-  for (int r = 0; r < options.nranks; ++r) roots.push_back(r);
+  for (int r = 0; r < options.totalRanks(); ++r) roots.push_back(r);
   return roots;
 }
 

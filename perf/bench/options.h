@@ -19,6 +19,15 @@ namespace prism::bench {
 /// How per-rank times are combined into the reported one (-a).
 enum class Average { Rank0 = 0, Mean = 1, Min = 2, Max = 3 };
 
+/// Where the send and receive buffers live (--mem): malloc'd host memory, cudaMalloc'd
+/// device memory on device rank % deviceCount, or whatever ncclMemAlloc returns.
+enum class MemKind { Host, Device, NcclMem };
+
+/// host, device or ncclmem.
+const char* memKindName(MemKind kind);
+/// One of the names above, any case.
+std::optional<MemKind> parseMemKind(std::string_view name);
+
 /// Everything the command line controls. Defaults are nccl-tests' defaults.
 struct Options {
   std::optional<Collective> collective;  ///< empty only with --print-config
@@ -34,9 +43,15 @@ struct Options {
   int root = 0;  ///< -1: every rank in turn
   bool blocking = false;
   Average average = Average::Mean;
-  int nranks = 1;
-  std::string jsonPath;  ///< empty: no JSON file
+  int nranks = 1;    ///< processes (-np); each runs nthreads ranks
+  int nthreads = 1;  ///< ranks per process as threads (-t)
+  MemKind mem = MemKind::Host;
+  int graphLaunches = 0;  ///< -G: launches of one captured CUDA graph; 0: no graph
+  std::string jsonPath;   ///< empty: no JSON file
   bool printConfig = false;
+
+  /// Ranks in the communicator: processes x threads.
+  int totalRanks() const { return nranks * nthreads; }
 };
 
 /// Result of parsing: options to run with, or an exit code (0 after --help).
@@ -61,8 +76,8 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
 /// stepBytes, while not above maxBytes.
 std::vector<size_t> sizeSweep(const Options& options);
 
-/// The roots to measure for `collective`: {-1} where no root applies, every rank for
-/// root -1, else {root}.
+/// The roots to measure for `collective`: {-1} where no root applies, every rank (of
+/// totalRanks) for root -1, else {root}.
 std::vector<int> rootSweep(const Options& options, Collective collective);
 
 }  // namespace prism::bench

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace prism::bench {
@@ -26,6 +27,25 @@ std::string formatMeasurement(const Measurement& m, size_t bytes, double factor)
          formatf(" %7.2f %7.2f %6s", alg, alg * factor, wrong.c_str());
 }
 
+std::string memoryDescription(MemKind kind) {
+  switch (kind) {
+    case MemKind::Host:
+      return "host (malloc)";
+    case MemKind::Device:
+      return "device (cudaMalloc)";
+    case MemKind::NcclMem:
+      return "ncclmem (ncclMemAlloc)";
+  }
+  return "?";
+}
+
+// "4 = 2 processes x 2 threads"
+std::string rankDescription(const Options& o) {
+  return std::to_string(o.totalRanks()) + " = " + std::to_string(o.nranks) +
+         (o.nranks == 1 ? " process x " : " processes x ") + std::to_string(o.nthreads) +
+         (o.nthreads == 1 ? " thread" : " threads");
+}
+
 }  // namespace
 
 double algBw(size_t bytes, double timeUs) {
@@ -35,14 +55,20 @@ double algBw(size_t bytes, double timeUs) {
 std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
   bool byFactor = o.stepFactor > 1;
   std::string out = formatf(
-      "# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
-      "agg iters: 1 validation: %d graph: 0\n",
-      o.minBytes, o.maxBytes, byFactor ? o.stepFactor : o.stepBytes, byFactor ? "factor" : "bytes",
-      o.warmupIters, o.iters, o.check ? 1 : 0);
+      "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
+      "agg iters: 1 validation: %d graph: %d\n",
+      o.nthreads, o.minBytes, o.maxBytes, byFactor ? o.stepFactor : o.stepBytes,
+      byFactor ? "factor" : "bytes", o.warmupIters, o.iters, o.check ? 1 : 0, o.graphLaunches);
   out += "#\n# Using devices\n";
+  // Only where a run differs from the defaults, so that default output stays as it was.
+  if (o.mem != MemKind::Host || o.nthreads != 1 || o.graphLaunches != 0) {
+    out += "#  Memory: " + memoryDescription(o.mem) + ", ranks: " + rankDescription(o) +
+           ", CUDA graph: " +
+           (o.graphLaunches > 0 ? std::to_string(o.graphLaunches) + " launches" : "off") + "\n";
+  }
   for (const RankInfo& r : ranks) {
-    out += formatf("#  Rank %2d Group  0 Pid %6ld on %10s device -1 [host] host memory\n", r.rank,
-                   r.pid, r.host.c_str());
+    out += formatf("#  Rank %2d Group  0 Pid %6ld on %10s device %2d %s\n", r.rank, r.pid,
+                   r.host.c_str(), r.device, r.deviceText.c_str());
   }
   out += "#\n";
   out +=

@@ -35,12 +35,16 @@ struct RankInfo {
   int rank = 0;
   long pid = 0;
   std::string host;
+  int device = -1;                                ///< -1: no device
+  std::string deviceText = "[host] host memory";  ///< what follows the device number
 };
 
 /// Bytes per microsecond as GB/s (1 GB = 1e9 bytes); 0 for a zero time.
 double algBw(size_t bytes, double timeUs);
 
 /// The comment block before the rows: parameters, ranks and the two column-header lines.
+/// Where memory, threads or graphs differ from the defaults, a "#  Memory: ..." line
+/// under "# Using devices" says how.
 std::string formatHeader(const Options& options, const std::vector<RankInfo>& ranks);
 /// One result row, ending in a newline.
 std::string formatRow(const ResultRow& row, Collective collective, int nranks);

@@ -2,44 +2,32 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "perf/bench/collective_call.h"
 #include "perf/bench/element_codec.h"
 #include "perf/bench/json_report.h"
+#include "perf/bench/rank_memory.h"
 #include "perf/bench/reference.h"
 #include "perf/bench/report.h"
 
 namespace prism::bench {
 namespace {
 
-// A failed NCCL call; the message names the rank, the call and the library's reason.
-class BenchError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // Bytes written over a receive buffer before a check run, so that an element the
 // library never wrote cannot pass (it decodes as NaN or as a value no pattern uses).
 constexpr int kSentinelByte = 0xff;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using HostBuffer = std::unique_ptr<char, FreeDeleter>;
+using Clock = std::chrono::steady_clock;
 
-// Allocates and touches every page once, so that first-touch faults stay out of timing.
-HostBuffer allocateTouched(size_t bytes) {
-  HostBuffer buffer(static_cast<char*>(std::malloc(bytes == 0 ? 1 : bytes)));
-  if (!buffer) throw BenchError("out of memory allocating " + std::to_string(bytes) + " bytes");
-  std::memset(buffer.get(), 0, bytes);
-  return buffer;
+double microsecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
 std::string hostName() {
@@ -58,22 +46,27 @@ struct Case {
 
 class RankBench {
  public:
+  // The memory comes first: for device memory it selects the rank's device, which the
+  // communicator then belongs to.
   RankBench(const Options& options, const RankContext& context)
       : options_(options),
         collective_(*options.collective),
         rank_(context.rank),
         nranks_(context.nranks),
-        report_(collective_, nranks_) {
+        report_(collective_, nranks_),
+        memory_(RankMemory::create(options.mem, context.rank)) {
     check(ncclCommInitRank(&comm_, nranks_, context.id, rank_), "ncclCommInitRank");
     if (rank_ == 0) {
-      std::vector<RankInfo> ranks;
-      std::string host = hostName();
-      for (int r = 0; r < nranks_; ++r) ranks.push_back({r, context.pids[r], host});
-      std::fputs(formatHeader(options_, ranks).c_str(), stdout);
+      std::fputs(formatHeader(options_, rankInfos(context)).c_str(), stdout);
       std::fflush(stdout);
     }
-    send_ = allocateTouched(options_.maxBytes);
-    recv_ = allocateTouched(options_.maxBytes);
+    send_ = memory_->allocate(options_.maxBytes);
+    recv_ = memory_->allocate(options_.maxBytes);
+    scratch_ = memory_->allocate(sizeof(double));
+    if (!memory_->hostAccessible() && options_.check) {
+      sendMirror_.resize(options_.maxBytes);
+      recvMirror_.resize(options_.maxBytes);
+    }
   }
 
   ~RankBench() {
@@ -98,10 +91,10 @@ class RankBench {
           if (!usesRedOp(collective_)) break;  // the operator does not apply
         }
       }
+    } catch (const SetupError& e) {
+      return fail(e, 2);
     } catch (const BenchError& e) {
-      failed_ = true;
-      std::fprintf(stderr, "prism-bench: rank %d: %s\n", rank_, e.what());
-      return 1;
+      return fail(e, 1);
     }
     if (rank_ != 0) return 0;  // rank 0 reports wrong results and owns the verdict
     std::fputs(formatFooter(report_.totalWrong(), report_.avgBusBw()).c_str(), stdout);
@@ -112,6 +105,12 @@ class RankBench {
   }
 
  private:
+  int fail(const BenchError& e, int status) {
+    failed_ = true;
+    std::fprintf(stderr, "prism-bench: rank %d: %s\n", rank_, e.what());
+    return status;
+  }
+
   void check(ncclResult_t result, const char* what) {
     if (result == ncclSuccess) return;
     failed_ = true;
@@ -119,6 +118,19 @@ class RankBench {
     const char* detail = ncclGetLastError(comm_);
     if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
     throw BenchError(message);
+  }
+
+  // Every rank's process and device; the devices are this host's, as every rank is local.
+  std::vector<RankInfo> rankInfos(const RankContext& context) const {
+    std::vector<RankInfo> ranks;
+    std::string host = hostName();
+    int devices = memory_->deviceCount();
+    for (int r = 0; r < nranks_; ++r) {
+      int device = devices > 0 ? r % devices : -1;
+      ranks.push_back(
+          {r, context.pids[r / context.nthreads], host, device, memory_->describe(device)});
+    }
+    return ranks;
   }
 
   void runCase(ncclDataType_t type, BenchOp benchOp, int root) {
@@ -153,25 +165,66 @@ class RankBench {
     const size_t typeSize = dataTypeSize(c.type);
     char* send = inPlace ? recv_.get() + layout.inPlaceSendOffset * typeSize : send_.get();
     char* recv = recv_.get() + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
-    CallArgs args{collective_, send,   recv,  layout.count, c.type,
-                  c.op,        c.root, rank_, nranks_,      comm_};
+    CallArgs args{collective_, send,  recv,    layout.count, c.type,           c.op,
+                  c.root,      rank_, nranks_, comm_,        memory_->stream()};
     for (int i = 0; i < options_.warmupIters; ++i) call(args);
-    barrier();
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < options_.iters; ++i) call(args);
-    std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - start;
+    memory_->synchronize();
 
     Measurement m;
-    m.timeUs = combineTime(elapsed.count() / options_.iters);
-    if (options_.check) {
-      Reference ref(collective_, c.type, c.benchOp, nranks_, c.root);
-      // Sentinel first: in place, the send data then overwrites the part it shares.
-      std::memset(recv, kSentinelByte, layout.recvCount * typeSize);
-      ref.fillSend(send, layout, rank_);
-      call(args);
-      m.wrong = sumOverRanks(static_cast<int64_t>(ref.countMismatches(recv, layout, rank_)));
-    }
+    double timeUs = options_.graphLaunches > 0 ? timeGraph(args) : timeCalls(args);
+    m.timeUs = combineTime(timeUs);
+    if (options_.check) m.wrong = countWrong(c, layout, args, inPlace);
     return m;
+  }
+
+  // nccl-tests' timing: the wall time of `iters` calls and the stream synchronization
+  // after them (a no-op for host memory, where calls complete on return), per call.
+  double timeCalls(const CallArgs& args) {
+    barrier();
+    auto start = Clock::now();
+    for (int i = 0; i < options_.iters; ++i) call(args);
+    memory_->synchronize();
+    return microsecondsSince(start) / options_.iters;
+  }
+
+  // -G: the `iters` calls are captured into one graph once (capture runs nothing), and
+  // the time of `graphLaunches` launches of it is divided by all the calls they make.
+  double timeGraph(const CallArgs& args) {
+    std::unique_ptr<CapturedGraph> graph = memory_->capture([&] {
+      for (int i = 0; i < options_.iters; ++i) call(args);
+    });
+    barrier();
+    auto start = Clock::now();
+    for (int i = 0; i < options_.graphLaunches; ++i) graph->launch();
+    memory_->synchronize();
+    return microsecondsSince(start) /
+           (static_cast<double>(options_.graphLaunches) * options_.iters);
+  }
+
+  // One untimed call on known data, checked on the host against the reference; for
+  // memory the host cannot read, through host mirrors of the two buffers.
+  int64_t countWrong(const Case& c, const Layout& layout, const CallArgs& args, bool inPlace) {
+    const size_t typeSize = dataTypeSize(c.type);
+    const bool mirrored = !memory_->hostAccessible();
+    char* sendHost = mirrored ? sendMirror_.data() : send_.get();
+    char* recvHost = mirrored ? recvMirror_.data() : recv_.get();
+    char* send = inPlace ? recvHost + layout.inPlaceSendOffset * typeSize : sendHost;
+    char* recv = recvHost + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
+    const size_t recvBytes = layout.recvCount * typeSize;
+
+    Reference ref(collective_, c.type, c.benchOp, nranks_, c.root);
+    // Sentinel first: in place, the send data then overwrites the part it shares.
+    std::memset(recv, kSentinelByte, recvBytes);
+    ref.fillSend(send, layout, rank_);
+    if (mirrored) {
+      // In place, both buffers lie in the receive allocation's first reportedBytes.
+      memory_->copyFromHost(recv_.get(), recvHost, inPlace ? layout.reportedBytes : recvBytes);
+      if (!inPlace) memory_->copyFromHost(send_.get(), sendHost, layout.sendCount * typeSize);
+    }
+    call(args);
+    memory_->synchronize();
+    if (mirrored) memory_->copyToHost(recv, args.recv, recvBytes);
+    return sumOverRanks(static_cast<int64_t>(ref.countMismatches(recv, layout, rank_)));
   }
 
   void call(const CallArgs& args) {
@@ -183,26 +236,32 @@ class RankBench {
     check(state, "asynchronous completion");
   }
 
-  // An allreduce of one int: no rank leaves before every rank has arrived.
-  void barrier() {
-    check(ncclAllReduce(&barrierValue_, &barrierValue_, 1, ncclInt32, ncclSum, comm_, nullptr),
-          "barrier ncclAllReduce");
+  // An allreduce of one value through memory of the rank's kind on the rank's stream,
+  // as a real NCCL needs, waited for before the value is read back.
+  template <typename T>
+  T allReduceValue(T value, ncclDataType_t type, ncclRedOp_t op, const char* what) {
+    memory_->copyFromHost(scratch_.get(), &value, sizeof(T));
+    check(ncclAllReduce(scratch_.get(), scratch_.get(), 1, type, op, comm_, memory_->stream()),
+          what);
+    memory_->synchronize();
+    memory_->copyToHost(&value, scratch_.get(), sizeof(T));
+    return value;
   }
+
+  // No rank leaves before every rank has arrived.
+  void barrier() { allReduceValue<int32_t>(0, ncclInt32, ncclSum, "barrier ncclAllReduce"); }
 
   double combineTime(double timeUs) {
     if (options_.average == Average::Rank0 || nranks_ == 1) return timeUs;
     ncclRedOp_t op = options_.average == Average::Min   ? ncclMin
                      : options_.average == Average::Max ? ncclMax
                                                         : ncclSum;
-    check(ncclAllReduce(&timeUs, &timeUs, 1, ncclFloat64, op, comm_, nullptr),
-          "time ncclAllReduce");
+    timeUs = allReduceValue(timeUs, ncclFloat64, op, "time ncclAllReduce");
     return options_.average == Average::Mean ? timeUs / nranks_ : timeUs;
   }
 
   int64_t sumOverRanks(int64_t value) {
-    check(ncclAllReduce(&value, &value, 1, ncclInt64, ncclSum, comm_, nullptr),
-          "#wrong ncclAllReduce");
-    return value;
+    return allReduceValue(value, ncclInt64, ncclSum, "#wrong ncclAllReduce");
   }
 
   const Options& options_;
@@ -210,11 +269,14 @@ class RankBench {
   int rank_;
   int nranks_;
   Report report_;
+  std::unique_ptr<RankMemory> memory_;  // before the buffers, which it frees
   ncclComm_t comm_ = nullptr;
   bool failed_ = false;
-  int32_t barrierValue_ = 0;
-  HostBuffer send_;
-  HostBuffer recv_;
+  Buffer send_;
+  Buffer recv_;
+  Buffer scratch_;                // one value for barrier, time and #wrong reductions
+  std::vector<char> sendMirror_;  // host copies, only where the host cannot read the
+  std::vector<char> recvMirror_;  // buffers themselves
 };
 
 }  // namespace
@@ -223,6 +285,9 @@ int runRank(const Options& options, const RankContext& context) {
   try {
     RankBench bench(options, context);
     return bench.run();
+  } catch (const SetupError& e) {
+    std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
+    return 2;
   } catch (const BenchError& e) {
     std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
     return 1;

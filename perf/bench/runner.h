@@ -8,7 +8,8 @@
 namespace prism::bench {
 
 /// Runs every measurement `options` asks for as `context.rank`. Returns 0 on success, 1
-/// when a call failed or a result was wrong. Every rank must be running it.
+/// when a call failed or a result was wrong, 2 on a setup error (no CUDA device, a CUDA
+/// graph that cannot be captured). Every rank must be running it.
 int runRank(const Options& options, const RankContext& context);
 
 }  // namespace prism::bench

@@ -1,0 +1,80 @@
+#include "perf/bench/rank_memory.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "perf/bench/device_memory.h"
+
+namespace prism::bench {
+namespace {
+
+class HostMemory : public RankMemory {
+ protected:
+  char* rawAllocate(size_t bytes) override { return static_cast<char*>(std::malloc(bytes)); }
+  void rawFree(char* p) override { std::free(p); }
+};
+
+// ncclMemAlloc memory the host reads directly: what the library hands out without a
+// CUDA device. Where it hands out device memory (as NVIDIA's NCCL does), create() picks
+// createNcclDeviceMemory instead: cudaMemcpy copies, calls on the rank's stream.
+class NcclMemory : public RankMemory {
+ public:
+  std::string describe(int device) const override { return "[host] ncclMemAlloc memory"; }
+
+ protected:
+  char* rawAllocate(size_t bytes) override {
+    void* p = nullptr;
+    ncclResult_t result = ncclMemAlloc(&p, bytes);
+    if (result != ncclSuccess) {
+      throw BenchError("ncclMemAlloc of " + std::to_string(bytes) + " bytes failed: " +
+                       ncclGetErrorString(result) + " (" + ncclGetLastError(nullptr) + ")");
+    }
+    return static_cast<char*>(p);
+  }
+  void rawFree(char* p) override { ncclMemFree(p); }
+};
+
+}  // namespace
+
+void BufferDeleter::operator()(char* p) const {
+  if (p != nullptr) memory->rawFree(p);
+}
+
+std::unique_ptr<RankMemory> RankMemory::create(MemKind kind, int rank) {
+  switch (kind) {
+    case MemKind::Host:
+      return std::make_unique<HostMemory>();
+    case MemKind::NcclMem:
+      if (auto device = createNcclDeviceMemory(rank)) return device;
+      return std::make_unique<NcclMemory>();
+    case MemKind::Device:
+      return createDeviceMemory(rank);
+  }
+  throw BenchError("unknown memory kind");
+}
+
+Buffer RankMemory::allocate(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  Buffer buffer(rawAllocate(bytes), BufferDeleter{this});
+  if (!buffer) throw BenchError("out of memory allocating " + std::to_string(bytes) + " bytes");
+  zero(buffer.get(), bytes);
+  return buffer;
+}
+
+void RankMemory::copyFromHost(void* dst, const void* hostSrc, size_t bytes) {
+  std::memcpy(dst, hostSrc, bytes);
+}
+
+void RankMemory::copyToHost(void* hostDst, const void* src, size_t bytes) {
+  std::memcpy(hostDst, src, bytes);
+}
+
+std::string RankMemory::describe(int device) const { return "[host] host memory"; }
+
+std::unique_ptr<CapturedGraph> RankMemory::capture(const std::function<void()>& calls) {
+  throw SetupError("CUDA graphs (-G) need --mem device");
+}
+
+void RankMemory::zero(char* p, size_t bytes) { std::memset(p, 0, bytes); }
+
+}  // namespace prism::bench
