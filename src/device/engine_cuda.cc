@@ -178,6 +178,7 @@ CudaEngine::~CudaEngine() {
   if (sync_) cudaFree(sync_);
   if (hostFlags_) cudaFreeHost(hostFlags_);
   if (scratch_) cudaFree(scratch_);
+  for (void* old : retired_) cudaFree(old);
 }
 
 bool CudaEngine::needsHostRendezvous(std::span<const Operation> ops) const {
@@ -250,15 +251,14 @@ int CudaEngine::blocksFor(size_t bytesPerRank) const {
   return static_cast<int>(std::clamp<size_t>(wanted, 1, static_cast<size_t>(maxBlocks_)));
 }
 
-void* CudaEngine::scratch(size_t bytes, cudaStream_t stream) {
+void* CudaEngine::scratch(size_t bytes, cudaStream_t) {
   if (bytes > scratchBytes_) {
-    if (scratch_) {
-      check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-      check(cudaFree(scratch_), "cudaFree(scratch)");
-      scratch_ = nullptr;
-    }
-    check(cudaMalloc(&scratch_, bytes), "cudaMalloc(scratch)");
-    scratchBytes_ = bytes;
+    // The old buffer is retired, not freed: cudaFree waits for the whole GPU, where peer
+    // kernels may be waiting for this rank's next kernel. It grows by doubling, so few are.
+    if (scratch_) retired_.push_back(scratch_);
+    scratchBytes_ = std::max(bytes, 2 * scratchBytes_);
+    scratch_ = nullptr;
+    check(cudaMalloc(&scratch_, scratchBytes_), "cudaMalloc(scratch)");
   }
   return scratch_;
 }

@@ -69,6 +69,7 @@ class CudaEngine final : public Engine {
   cudaEvent_t lastEvent_ = nullptr;
   void* scratch_ = nullptr;
   size_t scratchBytes_ = 0;
+  std::vector<void*> retired_;  ///< outgrown scratch buffers, freed with the engine
   cuda_ipc::Exporter exporter_;
   cuda_ipc::Importer importer_;
 };

@@ -1,11 +1,14 @@
 #include "harness/collective_check.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <sstream>
 #include <vector>
 
+#include "harness/cuda_support.h"
 #include "harness/dtype_traits.h"
 
 namespace prism::test {
@@ -15,6 +18,8 @@ namespace {
 constexpr size_t kGuardBytes = 256;
 constexpr size_t kMaxElementBytes = 8;
 constexpr size_t kNoExpected = ~size_t{0};
+// How long one device case may take after its call returned.
+constexpr std::chrono::seconds kDeviceWait{60};
 
 size_t roundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -52,6 +57,8 @@ const char* collName(Coll coll) {
   return "?";
 }
 
+void PrintTo(Coll coll, std::ostream* out) { *out << collName(coll); }
+
 bool isReducing(Coll coll) {
   return coll == Coll::AllReduce || coll == Coll::Reduce || coll == Coll::ReduceScatter;
 }
@@ -85,10 +92,14 @@ size_t checkerSharedBytes(Coll coll, int nranks, size_t maxCount) {
   return (1 + nranks) * regionBytes(coll, nranks, maxCount);
 }
 
+const char* memoryName(Memory memory) {
+  return memory == Memory::Host ? "host memory" : "device memory";
+}
+
 void CollectiveChecker::Free::operator()(void* p) const { std::free(p); }
 
-CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount)
-    : ctx_(ctx), coll_(coll), maxCount_(maxCount), expectedCount_(kNoExpected) {
+CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount, Memory memory)
+    : ctx_(ctx), coll_(coll), maxCount_(maxCount), memory_(memory), expectedCount_(kNoExpected) {
   const size_t in = inputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
   const size_t out = outputElements(coll, maxCount, ctx.nranks) * kMaxElementBytes;
   auto allocate = [](size_t bytes) {
@@ -96,8 +107,15 @@ CollectiveChecker::CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCoun
     if (p == nullptr) throw std::bad_alloc();
     return Buffer(static_cast<unsigned char*>(p));
   };
+  sendBytes_ = roundUp(in + kGuardBytes, 4096);
+  recvBytes_ = roundUp(std::max(in, out) + kGuardBytes, 4096);
   send_ = allocate(in);
   recv_ = allocate(std::max(in, out));
+  if (memory == Memory::Device) {
+    stream_ = std::make_unique<DeviceStream>();
+    devSend_ = std::make_unique<DeviceMemory>(sendBytes_);
+    devRecv_ = std::make_unique<DeviceMemory>(recvBytes_);
+  }
   ctx.require(ctx.sharedBytes() >= checkerSharedBytes(coll, ctx.nranks, maxCount),
               "RunOptions::sharedBytes too small for CollectiveChecker");
   if (isReducing(coll)) {
@@ -136,37 +154,46 @@ std::string CollectiveChecker::describe(size_t count, bool inPlace, int root) co
   if (spec_.op) s << " " << refOpName(*spec_.op);
   s << " count=" << count << (inPlace ? " in-place" : " out-of-place");
   if (isRooted(coll_)) s << " root=" << root;
-  s << " nranks=" << ctx_.nranks << " (" << modeName(ctx_.mode) << ")";
+  s << " nranks=" << ctx_.nranks << " (" << modeName(ctx_.mode);
+  if (memory_ == Memory::Device) s << ", " << memoryName(memory_);
+  s << ")";
   return s.str();
 }
 
+void* CollectiveChecker::onDevice(const void* host) const {
+  const auto* p = static_cast<const unsigned char*>(host);
+  if (p >= send_.get() && p < send_.get() + sendBytes_) return devSend_->get() + (p - send_.get());
+  if (p >= recv_.get() && p < recv_.get() + recvBytes_) return devRecv_->get() + (p - recv_.get());
+  ctx_.fail("CollectiveChecker: a buffer pointer outside both buffers");
+}
+
 ncclResult_t CollectiveChecker::issue(const void* send, void* recv, size_t count, int root,
-                                      ncclRedOp_t op) {
+                                      ncclRedOp_t op, cudaStream_t stream) {
   const ncclDataType_t t = spec_.dtype;
   ncclComm_t comm = ctx_.comm;
   switch (coll_) {
     case Coll::AllReduce:
-      return ncclAllReduce(send, recv, count, t, op, comm, nullptr);
+      return ncclAllReduce(send, recv, count, t, op, comm, stream);
     case Coll::Broadcast:
-      return ncclBroadcast(send, recv, count, t, root, comm, nullptr);
+      return ncclBroadcast(send, recv, count, t, root, comm, stream);
     case Coll::Reduce:
-      return ncclReduce(send, recv, count, t, op, root, comm, nullptr);
+      return ncclReduce(send, recv, count, t, op, root, comm, stream);
     case Coll::AllGather:
-      return ncclAllGather(send, recv, count, t, comm, nullptr);
+      return ncclAllGather(send, recv, count, t, comm, stream);
     case Coll::ReduceScatter:
-      return ncclReduceScatter(send, recv, count, t, op, comm, nullptr);
+      return ncclReduceScatter(send, recv, count, t, op, comm, stream);
     case Coll::AlltoAll:
-      return ncclAlltoAll(send, recv, count, t, comm, nullptr);
+      return ncclAlltoAll(send, recv, count, t, comm, stream);
     case Coll::Gather:
-      return ncclGather(send, recv, count, t, root, comm, nullptr);
+      return ncclGather(send, recv, count, t, root, comm, stream);
     case Coll::Scatter:
-      return ncclScatter(send, recv, count, t, root, comm, nullptr);
+      return ncclScatter(send, recv, count, t, root, comm, stream);
     case Coll::SendRecv: {
       const int next = (ctx_.rank + 1) % ctx_.nranks;
       const int prev = (ctx_.rank + ctx_.nranks - 1) % ctx_.nranks;
       ctx_.requireOk(ncclGroupStart(), "ncclGroupStart");
-      const ncclResult_t s = ncclSend(send, count, t, next, comm, nullptr);
-      const ncclResult_t r = ncclRecv(recv, count, t, prev, comm, nullptr);
+      const ncclResult_t s = ncclSend(send, count, t, next, comm, stream);
+      const ncclResult_t r = ncclRecv(recv, count, t, prev, comm, stream);
       const ncclResult_t e = ncclGroupEnd();
       return s != ncclSuccess ? s : (r != ncclSuccess ? r : e);
     }
@@ -200,15 +227,21 @@ bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
 
   ctx_.barrier();  // every rank is done reading the previous case's expected values
   // Out of place, only the output and the guard past it are checked.
-  std::memset(recv, poison, (inPlace ? std::max(in, out) : out) + kGuardBytes);
+  const size_t recvSpan = (inPlace ? std::max(in, out) : out) + kGuardBytes;
+  std::memset(recv, poison, recvSpan);
   const void* sendPtr = send;
   void* recvPtr = recv;
   const bool usesSendBuffer = !inPlace || (coll_ == Coll::Scatter && !isRoot);
+  const bool device = memory_ == Memory::Device;
   if (usesSendBuffer) {
     // The send buffer keeps the input between cases (the library must not write it, which
     // is checked below), so only a missing tail needs copying.
     if (in > sendValidBytes_) {
       std::memcpy(send + sendValidBytes_, pristine + sendValidBytes_, in - sendValidBytes_);
+      if (device) {
+        devSend_->upload(sendValidBytes_, send + sendValidBytes_, in - sendValidBytes_,
+                         stream_->get());
+      }
       sendValidBytes_ = in;
     }
   } else {
@@ -254,8 +287,27 @@ bool CollectiveChecker::run(size_t count, bool inPlace, int root) {
     computeExpectedSlice(count);
     expectedCount_ = count;
   }
-  ctx_.requireOk(issue(sendPtr, recvPtr, count, root, op), describe(count, inPlace, root));
+  if (device) {
+    // Ordered before the call on the same stream: the library must wait for it.
+    devRecv_->upload(0, recv, recvSpan, stream_->get());
+    ctx_.requireOk(issue(onDevice(sendPtr), onDevice(recvPtr), count, root, op, stream_->get()),
+                   describe(count, inPlace, root));
+  } else {
+    ctx_.requireOk(issue(sendPtr, recvPtr, count, root, op, nullptr),
+                   describe(count, inPlace, root));
+  }
   if (customOp) ctx_.requireOk(ncclRedOpDestroy(op, ctx_.comm), "ncclRedOpDestroy");
+  if (device) {
+    // The results must be complete once the stream is: the downloads below are synchronous
+    // copies on the legacy stream, which does not wait for the rank's non-blocking stream.
+    // A hang on the device names its case instead of blocking in cudaStreamSynchronize.
+    ctx_.require(stream_->waitFor(kDeviceWait),
+                 describe(count, inPlace, root) + ": the stream did not complete within " +
+                     std::to_string(kDeviceWait.count()) + " s of the call");
+    stream_->synchronize();
+    devRecv_->download(0, recv, recvSpan);
+    if (usesSendBuffer) devSend_->download(0, send, in);
+  }
   ctx_.barrier();  // every slice of the expected values is written
 
   const std::string problem =

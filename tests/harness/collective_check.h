@@ -1,11 +1,13 @@
 // Runs one collective case through the public NCCL API on one rank and checks every
 // rank's output against the reference: the output region, the send buffer left intact
-// (out of place), and guard bytes past the output left untouched.
+// (out of place), and guard bytes past the output left untouched. The buffers are host
+// memory or CUDA device memory; device cases are checked on host copies of the buffers.
 #pragma once
 
 #include <nccl.h>
 
 #include <cstddef>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,8 @@ enum class Coll {
 };
 
 const char* collName(Coll coll);
+/// Lets GoogleTest print a Coll test parameter by name.
+void PrintTo(Coll coll, std::ostream* out);
 bool isReducing(Coll coll);
 bool isRooted(Coll coll);
 bool hasInPlace(Coll coll);
@@ -39,10 +43,23 @@ size_t outputElements(Coll coll, size_t count, int nranks);
 /// RunOptions::sharedBytes a CollectiveChecker needs for counts up to `maxCount`.
 size_t checkerSharedBytes(Coll coll, int nranks, size_t maxCount);
 
+/// Where the buffers handed to the library live.
+///   Host:   plain host memory; calls get the null stream and complete on return.
+///   Device: cudaMalloc'ed on the current device. Inputs are copied in on a stream of the
+///           rank's own, the call is enqueued on that stream, and the buffers are copied
+///           back after cudaStreamSynchronize to be checked like host buffers.
+enum class Memory { Host, Device };
+
+const char* memoryName(Memory memory);
+
+class DeviceMemory;
+class DeviceStream;
+
 class CollectiveChecker {
  public:
-  /// Allocates this rank's buffers once, large enough for `maxCount` of any type.
-  CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount);
+  /// Allocates this rank's buffers once, large enough for `maxCount` of any type. Device
+  /// memory goes on the calling thread's current device (see selectRankDevice).
+  CollectiveChecker(RankContext& ctx, Coll coll, size_t maxCount, Memory memory = Memory::Host);
   ~CollectiveChecker();
   CollectiveChecker(const CollectiveChecker&) = delete;
   CollectiveChecker& operator=(const CollectiveChecker&) = delete;
@@ -58,7 +75,8 @@ class CollectiveChecker {
   /// from the library ends the rank. Returns true if this rank's checks passed.
   bool run(size_t count, bool inPlace, int root);
 
-  /// "AllReduce float16 sum count=7 in-place root=0 nranks=3".
+  /// "AllReduce float16 sum count=7 in-place root=0 nranks=3 (threads)", with ", device
+  /// memory" inside the parentheses for device buffers.
   std::string describe(size_t count, bool inPlace, int root) const;
 
  private:
@@ -67,7 +85,10 @@ class CollectiveChecker {
   };
   using Buffer = std::unique_ptr<unsigned char, Free>;
 
-  ncclResult_t issue(const void* send, void* recv, size_t count, int root, ncclRedOp_t op);
+  ncclResult_t issue(const void* send, void* recv, size_t count, int root, ncclRedOp_t op,
+                     cudaStream_t stream);
+  /// Device memory: the device address matching a pointer into send_ or recv_.
+  void* onDevice(const void* host) const;
   void computeExpectedSlice(size_t count);
   std::string checkOutput(size_t count, bool inPlace, int root, const unsigned char* recvPtr,
                           unsigned char poison);
@@ -75,6 +96,7 @@ class CollectiveChecker {
   RankContext& ctx_;
   Coll coll_;
   size_t maxCount_;
+  Memory memory_;
   InputSpec spec_;
   size_t elementSize_ = 1;
   /// Where rank `rank` keeps its generated input (shared memory, reducing collectives).
@@ -83,8 +105,15 @@ class CollectiveChecker {
   Buffer ownPristine_;  // the input of a data-movement collective, private to the rank
   unsigned char* pristine_ = nullptr;
   bool prepared_ = false;
+  // The send and receive buffers. With device memory these are host mirrors of devSend_
+  // and devRecv_: prepared here, uploaded before the call, downloaded after it.
   Buffer send_;
   Buffer recv_;
+  size_t sendBytes_ = 0;
+  size_t recvBytes_ = 0;
+  std::unique_ptr<DeviceStream> stream_;
+  std::unique_ptr<DeviceMemory> devSend_;
+  std::unique_ptr<DeviceMemory> devRecv_;
   unsigned caseCounter_ = 0;
   /// The count whose expected values the shared buffer holds for the prepared type and
   /// operator (they do not depend on in-place or root), or ~0 when none.

@@ -36,6 +36,7 @@ void rankMain(RankContext& ctx, const std::function<void(RankContext&)>& body,
   bool threw = false;
   bool stoppedByPeer = false;
   try {
+    if (options.rankSetup) options.rankSetup(ctx);
     if (options.initComm) {
       ctx.requireOk(ncclCommInitRank(&ctx.comm, ctx.nranks, ctx.id, ctx.rank),
                     "ncclCommInitRank(nranks=" + std::to_string(ctx.nranks) +

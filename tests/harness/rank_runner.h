@@ -29,6 +29,8 @@ class RankFailure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class RankContext;
+
 struct RunOptions {
   /// Initialize RankContext::comm with ncclCommInitRank before the body runs and destroy it
   /// afterwards. Turn off to test communicator creation itself.
@@ -41,6 +43,9 @@ struct RunOptions {
   std::chrono::seconds graceAfterFailure{30};
   /// Bytes of zeroed memory shared by all ranks (RankContext::shared).
   size_t sharedBytes = 0;
+  /// Runs first on each rank (its thread or its process), before the communicator is
+  /// created: for example to select the rank's CUDA device, which NCCL binds at init.
+  std::function<void(RankContext&)> rankSetup;
 };
 
 class RankContext {
