@@ -18,13 +18,24 @@ __device__ __forceinline__ unsigned long long globalNanos() {
   return t;
 }
 
+/// Orders this thread's earlier writes before its later ones as peers see them.
+__device__ __forceinline__ void fence(const DirectArgs& a) {
+  if (a.systemScope) {
+    __threadfence_system();
+  } else {
+    __threadfence();
+  }
+}
+
 /// Spins until *word >= target. False, with the failure flag raised, on abort or timeout.
+/// The abort and failure words live in host memory (a PCIe round trip each), so they are
+/// read only every few thousand polls; after a long wait the poll also backs off.
 __device__ bool waitAtLeast(const unsigned long long* word, unsigned long long target,
                             const DirectArgs& a) {
   const volatile unsigned long long* w = word;
   unsigned long long start = 0;
   for (unsigned spins = 1; *w < target; ++spins) {
-    if ((spins & 255) != 0) continue;
+    if ((spins & 4095) != 0) continue;
     if (*a.failed != 0 || *a.abortFlag != 0) {
       *a.failed = 1;
       return false;
@@ -35,7 +46,7 @@ __device__ bool waitAtLeast(const unsigned long long* word, unsigned long long t
       *a.failed = 1;
       return false;
     }
-    __nanosleep(64);
+    if (now - start > 100000) __nanosleep(256);
   }
   return true;
 }
@@ -73,7 +84,7 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
       me->out = a.out[a.rank];
       me->scalarPtr = a.scalarPtr[a.rank];
       me->scalarBits = a.scalarBits[a.rank];
-      __threadfence_system();
+      fence(a);
       *reinterpret_cast<volatile unsigned long long*>(&me->arrived) = t.seq;
     }
   }
@@ -87,7 +98,7 @@ __device__ bool prologue(const DirectArgs& a, Tables& t) {
     } else {
       RankSync* peer = a.sync[r];
       if (!waitAtLeast(&peer->arrived, t.seq, a)) t.ok = 0;
-      __threadfence_system();
+      fence(a);
       volatile RankSync* p = peer;
       t.in[r] = p->in;
       t.out[r] = p->out;
@@ -106,16 +117,16 @@ __device__ void epilogue(const DirectArgs& a, const Tables& t) {
   __syncthreads();
   if (threadIdx.x != 0) return;
   RankSync* me = a.sync[a.rank];
-  __threadfence_system();
-  if (atomicAdd(&me->blocksDone, 1u) != gridDim.x - 1) return;
+  fence(a);
+  if (gridDim.x > 1 && atomicAdd(&me->blocksDone, 1u) != gridDim.x - 1) return;
   *reinterpret_cast<volatile unsigned int*>(&me->blocksDone) = 0;
-  __threadfence_system();
+  fence(a);
   *reinterpret_cast<volatile unsigned long long*>(&me->done) = t.seq;
-  for (int q = 0; q < a.nranks && *a.failed == 0; ++q) {
-    if (q != a.rank) waitAtLeast(&a.sync[q]->done, t.seq, a);
+  bool ok = t.ok != 0;
+  for (int q = 0; q < a.nranks && ok; ++q) {
+    if (q != a.rank) ok = waitAtLeast(&a.sync[q]->done, t.seq, a);
   }
   *reinterpret_cast<volatile unsigned long long*>(&me->completed) = t.seq;
-  __threadfence_system();
 }
 
 /// Element range [begin, end) of rank r's slice of `count`, cut at multiples of `align`.

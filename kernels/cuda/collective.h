@@ -65,6 +65,8 @@ struct DirectArgs {
   /// Host-mapped: set to 1 by a kernel that gave up (abort or timeout).
   volatile int* failed = nullptr;
   unsigned long long timeoutNs = 0;
+  /// Some peer is on another GPU: flags need system-scope fences, not device-scope ones.
+  bool systemScope = false;
   /// PreMulSum: each rank's input is first multiplied by that rank's scalar, read from
   /// `scalarPtr[r]` (device memory) when set, else from `scalarBits[r]` (the element's
   /// bytes). Flag mode reads only this rank's entries, like `in` and `out`.

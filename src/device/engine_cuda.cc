@@ -231,6 +231,8 @@ void CudaEngine::run(std::span<const Operation> ops) {
                  "send/recv on device buffers cannot be captured in a CUDA graph yet");
     runPointToPoint(p2p, stream);
   }
+  // The event marks this operation for a later call on another stream; the stream itself
+  // is not used again then, as the caller may have destroyed it.
   if (!capturing) {
     check(cudaEventRecord(lastEvent_, stream), "cudaEventRecord");
     lastStream_ = stream;
@@ -312,6 +314,8 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
     a.abortFlag = deviceFlags_;
     a.failed = deviceFlags_ + 1;
     a.timeoutNs = static_cast<unsigned long long>(comm_.timeoutSeconds()) * 1000000000ull;
+    a.systemScope = std::any_of(peers_.begin(), peers_.end(),
+                                [&](const Peer& p) { return p.device != device_; });
     return kernels::launchDirect(a, blocks, stream);
   }
   bool exportIn =
