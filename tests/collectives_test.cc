@@ -24,6 +24,7 @@
 #include "harness/collective_check.h"
 #include "harness/dtype_traits.h"
 #include "harness/float_format.h"
+#include "harness/matrix.h"
 #include "harness/rank_runner.h"
 #include "harness/reference.h"
 
@@ -32,40 +33,6 @@ namespace {
 
 constexpr size_t kBigCount = 1048576 + 3;
 constexpr std::array<size_t, 5> kCounts = {0, 1, 7, 4099, kBigCount};
-
-std::vector<std::optional<RefOp>> opsFor(Coll coll, const std::vector<RefOp>& ops) {
-  if (!isReducing(coll)) return {std::nullopt};
-  return {ops.begin(), ops.end()};
-}
-
-std::vector<int> rootsFor(Coll coll, int nranks) {
-  if (!isRooted(coll) || nranks == 1) return {0};
-  return {0, nranks - 1};
-}
-
-struct MatrixScope {
-  std::vector<ncclDataType_t> dtypes;
-  std::vector<RefOp> ops;
-  std::vector<size_t> counts;
-};
-
-// Runs every case of `scope` for `coll` on the ranks of one communicator.
-void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope) {
-  size_t maxCount = 0;
-  for (size_t c : scope.counts) maxCount = std::max(maxCount, c);
-  CollectiveChecker checker(ctx, coll, maxCount);
-  for (ncclDataType_t dtype : scope.dtypes) {
-    for (const auto& op : opsFor(coll, scope.ops)) {
-      checker.prepare(dtype, op);
-      for (size_t count : scope.counts) {
-        for (bool inPlace : {false, true}) {
-          if (inPlace && !hasInPlace(coll)) continue;
-          for (int root : rootsFor(coll, ctx.nranks)) checker.run(count, inPlace, root);
-        }
-      }
-    }
-  }
-}
 
 // The element types of one matrix test. Reducing collectives split them in two halves so
 // that each test stays well under a minute on two cores.

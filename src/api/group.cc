@@ -93,6 +93,7 @@ void submit(ncclComm* comm, const Operation& op) {
     return;
   }
   if (op.onDevice) return comm->get().deviceEngine().run({&op, 1});
+  if (comm->get().tryDirect(op)) return;
   comm->get().run({&op, 1});
 }
 

@@ -51,6 +51,10 @@ constexpr std::array<Entry, kCount> kTable = {{
      "seconds to reach the bootstrap root; also how long an idle root waits for ranks"},
     {Setting::SpinCount, "PRISM_SPIN", nullptr, "2000",
      "polls before a waiting rank yields the core"},
+    {Setting::DirectMinBytes, "PRISM_DIRECT_MIN_BYTES", nullptr, "0",
+     "host calls at least this large read peers' buffers directly (threads: plain loads; "
+     "processes: cross-memory attach) instead of staging through shared FIFOs; 0 (the "
+     "default) disables it: measured slower here, see perf/RESULTS.md"},
 }};
 
 constexpr bool tableFollowsEnum() {

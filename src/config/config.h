@@ -20,6 +20,7 @@ enum class Setting {
   Timeout,           ///< PRISM_TIMEOUT_S: seconds any blocking wait may last before an error
   BootstrapTimeout,  ///< PRISM_BOOTSTRAP_TIMEOUT_S: seconds to connect to the bootstrap root
   SpinCount,         ///< PRISM_SPIN: polls before a waiting rank yields the core
+  DirectMinBytes,    ///< PRISM_DIRECT_MIN_BYTES: smallest call read straight from peers
   Count_
 };
 

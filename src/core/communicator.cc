@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/direct_host.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/setup_channel.h"
@@ -99,7 +100,25 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
+  direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);
+}
+
+bool Communicator::tryDirect(const Operation& op) {
+  if (!direct_->eligible(op)) return false;
+  checkUsable();
+  direct_->run(op);
+  return true;
+}
+
+void Communicator::allGatherBytes(const void* mine, void* all, size_t bytes) {
+  Operation op;
+  op.collective = Collective::AllGather;
+  op.sendbuff = mine;
+  op.recvbuff = all;
+  op.count = bytes;
+  op.type = DataType::Uint8;
+  run({&op, 1});
 }
 
 ncclResult_t Communicator::asyncError() const {

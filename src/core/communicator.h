@@ -21,6 +21,7 @@
 
 namespace prism {
 
+class DirectHost;
 class SetupChannel;
 class Transport;
 
@@ -70,6 +71,12 @@ class Communicator {
   void run(std::span<const Operation> ops);
   /// The engine for operations on device buffers.
   device::Engine& deviceEngine() { return *device_; }
+  /// Runs `op` on the direct host path when it qualifies (large, host buffers, whole
+  /// communicator); false if it does not and must take a plan.
+  bool tryDirect(const Operation& op);
+  /// Host AllGather of `bytes` per rank over this communicator's transport (internal
+  /// exchanges of the device and direct paths).
+  void allGatherBytes(const void* mine, void* all, size_t bytes);
 
   /// ncclCommSplit: collective over all ranks. Returns null for NCCL_SPLIT_NOCOLOR.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
@@ -107,6 +114,7 @@ class Communicator {
   std::string name_;
   CommOptions options_;
   std::unique_ptr<Transport> transport_;
+  std::unique_ptr<DirectHost> direct_;
   std::unique_ptr<device::Engine> device_;
   Executor executor_;
   Plan plan_;

@@ -328,17 +328,6 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
   launchOrdered(a, blocks, exportIn, exportOut, stream);
 }
 
-/// Runs a host AllGather of `bytes` per rank over the communicator's own transport.
-static void hostAllGather(Communicator& comm, const void* mine, void* all, size_t bytes) {
-  Operation op;
-  op.collective = Collective::AllGather;
-  op.sendbuff = mine;
-  op.recvbuff = all;
-  op.count = bytes;
-  op.type = DataType::Uint8;
-  comm.run({&op, 1});
-}
-
 void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn, bool exportOut,
                                cudaStream_t stream) {
   int slot = static_cast<int>(slotCounter_++ % kEventSlots);
@@ -350,7 +339,7 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
   if (a.scalarPtr[rank_] != nullptr) mine.scalar = exporter_.describe(a.scalarPtr[rank_]);
   mine.scalarBits = a.scalarBits[rank_];
   std::vector<CollectiveRecord> all(size_);
-  hostAllGather(comm_, &mine, all.data(), sizeof(CollectiveRecord));
+  comm_.allGatherBytes(&mine, all.data(), sizeof(CollectiveRecord));
   for (int q = 0; q < size_; ++q) {
     if (q == rank_) continue;
     Peer& p = peers_[q];
@@ -363,7 +352,7 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
   kernels::launchDirect(a, blocks, stream);
   check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
   std::vector<int32_t> slots(size_);
-  hostAllGather(comm_, &mine.slot, slots.data(), sizeof(int32_t));
+  comm_.allGatherBytes(&mine.slot, slots.data(), sizeof(int32_t));
   for (int q = 0; q < size_; ++q) {
     if (q != rank_) {
       check(cudaStreamWaitEvent(stream, peers_[q].done[slots[q]], 0),
