@@ -17,10 +17,12 @@ namespace {
 void placeOperation(Operation& o, const void* send, const void* recv, cudaStream_t stream) {
   device::Side sendSide = device::sideOf(send), recvSide = device::sideOf(recv);
   if (send != nullptr && recv != nullptr) {
-    check(sendSide == recvSide, ncclInvalidArgument,
-          std::string("sendbuff is ") + (sendSide == device::Side::Device ? "device" : "host") +
-              " memory but recvbuff is " + (recvSide == device::Side::Device ? "device" : "host") +
-              " memory; both must be on the same side");
+    if (sendSide != recvSide)
+      throw Error(ncclInvalidArgument, std::string("sendbuff is ") +
+                                           (sendSide == device::Side::Device ? "device" : "host") +
+                                           " memory but recvbuff is " +
+                                           (recvSide == device::Side::Device ? "device" : "host") +
+                                           " memory; both must be on the same side");
   }
   o.onDevice = (send ? sendSide : recvSide) == device::Side::Device;
   o.stream = stream;
@@ -174,8 +176,8 @@ ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataTyp
     checkOutPointer(op, "op");
     checkOutPointer(scalar, "scalar");
     DataType type = checkedType(datatype);
-    check(residence == ncclScalarDevice || residence == ncclScalarHostImmediate,
-          ncclInvalidArgument, "unknown scalar residence " + std::to_string(residence));
+    if (!(residence == ncclScalarDevice || residence == ncclScalarHostImmediate))
+      throw Error(ncclInvalidArgument, "unknown scalar residence " + std::to_string(residence));
     *op = static_cast<ncclRedOp_t>(
         c.createPreMulSum(type, scalar, residence == ncclScalarHostImmediate));
   });

@@ -16,34 +16,36 @@ Communicator& usableComm(ncclComm* comm) {
 
 DataType checkedType(ncclDataType_t type) {
   int value = static_cast<int>(type);
-  check(value >= 0 && value < kNumDataTypes, ncclInvalidArgument,
-        "unknown datatype " + std::to_string(value));
+  if (value < 0 || value >= kNumDataTypes)
+    throw Error(ncclInvalidArgument, "unknown datatype " + std::to_string(value));
   return static_cast<DataType>(value);
 }
 
 void checkRank(int rank, int nranks, const char* what) {
-  check(rank >= 0 && rank < nranks, ncclInvalidArgument,
-        std::string(what) + " " + std::to_string(rank) + " is outside [0, " +
-            std::to_string(nranks) + ")");
+  if (rank < 0 || rank >= nranks)
+    throw Error(ncclInvalidArgument, std::string(what) + " " + std::to_string(rank) +
+                                         " is outside [0, " + std::to_string(nranks) + ")");
 }
 
 size_t checkedBytes(size_t count, DataType type, size_t factor, const char* what) {
   size_t bytes = 0;
   bool overflow = __builtin_mul_overflow(count, dataTypeSize(type), &bytes) ||
                   __builtin_mul_overflow(bytes, factor, &bytes);
-  check(!overflow && bytes <= kMaxCallBytes, ncclInvalidArgument,
-        std::string(what) + " of " + std::to_string(count) + " " + dataTypeName(type) +
-            " elements is too large (limit " + std::to_string(kMaxCallBytes) + " bytes)");
+  if (overflow || bytes > kMaxCallBytes)
+    throw Error(ncclInvalidArgument, std::string(what) + " of " + std::to_string(count) + " " +
+                                         dataTypeName(type) + " elements is too large (limit " +
+                                         std::to_string(kMaxCallBytes) + " bytes)");
   return bytes;
 }
 
 void checkBuffer(const void* buffer, size_t count, const char* what) {
-  check(buffer != nullptr || count == 0, ncclInvalidArgument,
-        std::string(what) + " is NULL with count " + std::to_string(count));
+  if (buffer == nullptr && count != 0)
+    throw Error(ncclInvalidArgument,
+                std::string(what) + " is NULL with count " + std::to_string(count));
 }
 
 void checkOutPointer(const void* pointer, const char* what) {
-  check(pointer != nullptr, ncclInvalidArgument, std::string(what) + " is NULL");
+  if (pointer == nullptr) throw Error(ncclInvalidArgument, std::string(what) + " is NULL");
 }
 
 }  // namespace prism::api

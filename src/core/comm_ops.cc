@@ -27,12 +27,13 @@ Reduction Communicator::reductionFor(int op, DataType type) const {
       break;
   }
   size_t index = static_cast<size_t>(op) - ncclNumOps;
-  check(op >= ncclNumOps && index < customOps_.size() && customOps_[index].has_value(),
-        ncclInvalidArgument, "unknown reduction op " + std::to_string(op));
+  if (!(op >= ncclNumOps && index < customOps_.size() && customOps_[index].has_value()))
+    throw Error(ncclInvalidArgument, "unknown reduction op " + std::to_string(op));
   const CustomOp& custom = *customOps_[index];
-  check(custom.type == type, ncclInvalidArgument,
-        "reduction op " + std::to_string(op) + " was created for " + dataTypeName(custom.type) +
-            " but is used with " + dataTypeName(type));
+  if (custom.type != type)
+    throw Error(ncclInvalidArgument, "reduction op " + std::to_string(op) + " was created for " +
+                                         dataTypeName(custom.type) + " but is used with " +
+                                         dataTypeName(type));
   return custom.reduction;
 }
 
@@ -57,11 +58,13 @@ int Communicator::createPreMulSum(DataType type, const void* scalar, bool hostIm
 }
 
 void Communicator::destroyOp(int op) {
-  check(op >= ncclNumOps, ncclInvalidArgument,
-        "reduction op " + std::to_string(op) + " is built in and cannot be destroyed");
+  if (op < ncclNumOps)
+    throw Error(ncclInvalidArgument,
+                "reduction op " + std::to_string(op) + " is built in and cannot be destroyed");
   size_t index = static_cast<size_t>(op) - ncclNumOps;
-  check(index < customOps_.size() && customOps_[index].has_value(), ncclInvalidArgument,
-        "reduction op " + std::to_string(op) + " does not exist on this communicator");
+  if (!(index < customOps_.size() && customOps_[index].has_value()))
+    throw Error(ncclInvalidArgument,
+                "reduction op " + std::to_string(op) + " does not exist on this communicator");
   customOps_[index].reset();
 }
 

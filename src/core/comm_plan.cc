@@ -106,9 +106,7 @@ Plan& Communicator::buildPlan(std::span<const Operation> ops) {
   // group run last, all at once, so no posting order can deadlock them.
   for (const Operation& op : ops) {
     if (op.kind != OperationKind::Collective) continue;
-    Stream stream;
-    stream.programs.push_back(bindCollective(op));
-    plan_.phases.push_back({std::move(stream)});
+    plan_.addSingleStreamPhase().programs.push_back(bindCollective(op));
   }
   addPointToPoint(ops);
   return plan_;

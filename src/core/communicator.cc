@@ -85,9 +85,10 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   std::vector<HostIdentity> all(static_cast<size_t>(size_));
   setup.allGather(&mine, all.data(), sizeof(mine));
   for (int r = 0; r < size_; ++r) {
-    check(std::strcmp(all[r].text, mine.text) == 0, ncclInvalidUsage,
-          "rank " + std::to_string(r) + " runs on another host (" + all[r].text +
-              "); this build connects ranks of one host only");
+    if (std::strcmp(all[r].text, mine.text) != 0)
+      throw Error(ncclInvalidUsage, "rank " + std::to_string(r) + " runs on another host (" +
+                                        all[r].text +
+                                        "); this build connects ranks of one host only");
   }
   algoOverride_ = config::getString(config::Setting::Algo);
   spinCount_ = config::getInt(config::Setting::SpinCount);
@@ -145,10 +146,11 @@ void Communicator::run(std::span<const Operation> ops) {
 }
 
 void Communicator::checkUsable() const {
-  check(!aborted(), ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");
+  if (aborted()) throw Error(ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");
   ncclResult_t failed = asyncError();
-  check(failed == ncclSuccess || failed == ncclInProgress, failed,
-        "communicator " + name_ + " failed earlier; destroy it and create a new one");
+  if (!(failed == ncclSuccess || failed == ncclInProgress))
+    throw Error(failed,
+                "communicator " + name_ + " failed earlier; destroy it and create a new one");
 }
 
 }  // namespace prism

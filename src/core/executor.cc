@@ -47,10 +47,29 @@ void combine(const Program& program, const Step& step, std::byte* dst, const std
 
 }  // namespace
 
+/// Phases kept for reuse: enough for the largest group of collectives seen in practice.
+constexpr size_t kSparePhases = 64;
+
 void Plan::clear() {
+  for (auto& phase : phases) {
+    if (spare_.size() < kSparePhases) spare_.push_back(std::move(phase));
+  }
   phases.clear();
   ownedSteps.clear();
   phase = 0;
+}
+
+Stream& Plan::addSingleStreamPhase() {
+  if (spare_.empty()) {
+    phases.emplace_back();
+  } else {
+    phases.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
+  std::vector<Stream>& streams = phases.back();
+  streams.resize(1);
+  streams[0].reset();
+  return streams[0];
 }
 
 int Executor::peerOf(const Program& program, int scheduleRank) const {
@@ -123,8 +142,9 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
         std::span<std::byte> next = out.acquire();
         if (next.empty()) return false;
         size_t n = msg.size();
-        check(s.received + n <= total, ncclInvalidUsage,
-              std::string(program.what) + ": message larger than expected");
+        if (s.received + n > total)
+          throw Error(ncclInvalidUsage,
+                      std::string(program.what) + ": message larger than expected");
         std::byte* target = dst.data ? dst.data + s.received : next.data();
         if (step.kind == StepKind::RecvReduceSend)
           combine(program, step, target, src.data + s.received, msg.data(), n);
@@ -168,8 +188,8 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       std::span<const std::byte> msg = in.peek();
       if (msg.empty()) break;
       size_t n = msg.size();
-      check(s.received + n <= recvTotal, ncclInvalidUsage,
-            std::string(program.what) + ": message larger than expected");
+      if (s.received + n > recvTotal)
+        throw Error(ncclInvalidUsage, std::string(program.what) + ": message larger than expected");
       if (s.sent < std::min(sendTotal, s.received + n)) break;
       if (stepReduces(step.kind))
         combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);

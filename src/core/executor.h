@@ -39,6 +39,11 @@ struct Stream {
   size_t sent = 0;      ///< bytes of the current step already sent
   size_t received = 0;  ///< bytes of the current step already received
   bool done() const { return program == programs.size(); }
+  /// Empties the stream for reuse, keeping its storage.
+  void reset() {
+    programs.clear();
+    program = round = step = sent = received = 0;
+  }
 };
 
 /// A whole group's work on one communicator. The streams of a phase progress together
@@ -49,6 +54,12 @@ struct Plan {
   size_t phase = 0;
   bool done() const { return phase == phases.size(); }
   void clear();
+  /// Appends a phase of one empty stream. Storage of earlier plans is reused, so a call
+  /// that builds the same shape of plan as the last one allocates nothing.
+  Stream& addSingleStreamPhase();
+
+ private:
+  std::vector<std::vector<Stream>> spare_;
 };
 
 class Executor {
