@@ -65,8 +65,8 @@ void runPlans(std::span<const PlanRun> runs) {
       runs.size() == 1 ? std::chrono::microseconds(50000) : std::chrono::microseconds(200);
   // The clock is read only once the rank starts to wait: while messages flow, a clock
   // read per poll would cost as much as the poll itself.
-  auto lastMove = Clock::now();
-  bool moveSinceClock = false;
+  Clock::time_point lastMove;
+  bool moveSinceClock = true;  // "since the call began": read at the first wait
   int64_t idle = 0;
   bool done = false;
   while (true) {
