@@ -18,7 +18,7 @@ struct TimeQueue {
 ScheduleShape measureShape(const Schedule& schedule, double blockBytes) {
   const int n = schedule.nranks;
   std::vector<double> clock(n, 0.0);
-  std::vector<double> sent(n, 0.0), received(n, 0.0), copied(n, 0.0);
+  std::vector<double> sent(n, 0.0), received(n, 0.0), copied(n, 0.0), reduced(n, 0.0);
   std::vector<size_t> pc(n, 0);
   std::vector<bool> sendDone(n, false);
   std::vector<TimeQueue> queues(static_cast<size_t>(n) * n);
@@ -51,6 +51,7 @@ ScheduleShape measureShape(const Schedule& schedule, double blockBytes) {
     }
     if (stepSends(k)) sent[r] += blockBytes;
     if (stepReceives(k)) received[r] += blockBytes;
+    if (stepReduces(k)) reduced[r] += blockBytes;
     sendDone[r] = false;
     ++pc[r];
     return true;
@@ -70,6 +71,7 @@ ScheduleShape measureShape(const Schedule& schedule, double blockBytes) {
     // Links are full duplex: sending and receiving overlap; local copies do not.
     shape.busiestRankBytes =
         std::max(shape.busiestRankBytes, std::max(sent[r], received[r]) + copied[r]);
+    shape.busiestReducedBytes = std::max(shape.busiestReducedBytes, reduced[r]);
   }
   return shape;
 }

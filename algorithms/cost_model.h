@@ -14,6 +14,9 @@ struct ScheduleShape {
   /// Bytes the busiest rank moves: the larger of what it sends and receives (one block per
   /// message), plus what it copies locally.
   double busiestRankBytes = 0;
+  /// Bytes the busiest reducer combines (reading two operands, writing one): on one host
+  /// this memory traffic, not the link, bounds large reductions.
+  double busiestReducedBytes = 0;
   /// False if the walk got stuck (a broken schedule); the other fields are then invalid.
   bool completes = true;
 };
@@ -27,5 +30,10 @@ ScheduleShape measureShape(const Schedule& schedule, double blockBytes);
 /// Alpha-beta constants for shared memory on the reference VMs.
 inline constexpr double kStepLatencyMicros = 1.5;   ///< per step: synchronisation + wakeup
 inline constexpr double kLinkBytesPerMicro = 10e3;  ///< about 10 GB/s per link
+/// Host reduction speed when memory-bound (two reads and a write per element, with other
+/// ranks competing for the memory system): about 5 GB/s of reduced data. Measured with
+/// PRISM_ALGO ring vs recursive_doubling on 2 ranks, where it moves the crossover to
+/// tens of KiB (perf/RESULTS.md).
+inline constexpr double kReduceBytesPerMicro = 5e3;
 
 }  // namespace prism

@@ -71,7 +71,8 @@ double predictMicros(const AlgorithmInfo& algorithm, const SelectionRequest& req
   const double blocks = std::max(schedule.inputBlocks, schedule.outputBlocks);
   const ScheduleShape shape = measureShape(schedule, static_cast<double>(request.bytes) / blocks);
   if (!shape.completes) return std::numeric_limits<double>::infinity();
-  return shape.criticalSteps * kStepLatencyMicros + shape.busiestRankBytes / kLinkBytesPerMicro;
+  return shape.criticalSteps * kStepLatencyMicros + shape.busiestRankBytes / kLinkBytesPerMicro +
+         shape.busiestReducedBytes / kReduceBytesPerMicro;
 }
 
 const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
