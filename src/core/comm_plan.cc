@@ -101,6 +101,7 @@ Program Communicator::bindCollective(const Operation& op) {
 }
 
 Plan& Communicator::buildPlan(std::span<const Operation> ops) {
+  replay_.reset();
   plan_.clear();
   // Collectives run in issue order, one phase each. Point-to-point operations of the
   // group run last, all at once, so no posting order can deadlock them.

@@ -139,10 +139,29 @@ Communicator::~Communicator() {
 
 bool Communicator::progress(Plan& plan) { return executor_.progress(plan); }
 
+namespace {
+
+/// True when `a` and `b` bind to the same plan. A scalar re-read at every call
+/// (ncclScalarDevice) never matches.
+bool sameCall(const Operation& a, const Operation& b) {
+  const Reduction& x = a.reduction;
+  const Reduction& y = b.reduction;
+  return a.kind == b.kind && a.collective == b.collective && a.sendbuff == b.sendbuff &&
+         a.recvbuff == b.recvbuff && a.count == b.count && a.type == b.type && a.root == b.root &&
+         a.peer == b.peer && a.members == b.members && a.onDevice == b.onDevice && x.op == y.op &&
+         x.average == y.average && x.preMultiply == y.preMultiply && x.scalar == y.scalar &&
+         x.scalarSource == nullptr && y.scalarSource == nullptr;
+}
+
+}  // namespace
+
 void Communicator::run(std::span<const Operation> ops) {
-  Plan& plan = buildPlan(ops);
+  bool replay = ops.size() == 1 && replay_ && sameCall(*replay_, ops[0]);
+  Plan& plan = replay ? plan_.rewind() : buildPlan(ops);
+  replay_.reset();
   PlanRun one{this, &plan};
   runPlans({&one, 1});
+  if (ops.size() == 1) replay_ = ops[0];
 }
 
 void Communicator::checkUsable() const {

@@ -118,6 +118,9 @@ class Communicator {
   std::unique_ptr<device::Engine> device_;
   Executor executor_;
   Plan plan_;
+  /// The last call run() completed alone, when plan_ still holds its plan: the same call
+  /// again (a training loop, a benchmark) rewinds that plan instead of rebuilding it.
+  std::optional<Operation> replay_;
   /// (collective, nranks, root, size class) of a call.
   using SelectionKey = std::tuple<Collective, int, int, int>;
   std::map<std::tuple<const void*, Collective, int, int>, Schedule> schedules_;

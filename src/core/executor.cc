@@ -59,6 +59,14 @@ void Plan::clear() {
   phase = 0;
 }
 
+Plan& Plan::rewind() {
+  for (auto& streams : phases) {
+    for (Stream& s : streams) s.program = s.round = s.step = s.sent = s.received = 0;
+  }
+  phase = 0;
+  return *this;
+}
+
 Stream& Plan::addSingleStreamPhase() {
   if (spare_.empty()) {
     phases.emplace_back();

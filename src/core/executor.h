@@ -54,6 +54,8 @@ struct Plan {
   size_t phase = 0;
   bool done() const { return phase == phases.size(); }
   void clear();
+  /// Moves every cursor back to the start, to run the same plan again.
+  Plan& rewind();
   /// Appends a phase of one empty stream. Storage of earlier plans is reused, so a call
   /// that builds the same shape of plan as the last one allocates nothing.
   Stream& addSingleStreamPhase();
