@@ -87,11 +87,16 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 5; ++k)
       if (strcmp(argv[i], names[k]) == 0) coll = k;
     if (i + 1 < argc) {
-      if (!strcmp(argv[i], "-b")) minBytes = parseSize(argv[++i]);
-      else if (!strcmp(argv[i], "-e")) maxBytes = parseSize(argv[++i]);
-      else if (!strcmp(argv[i], "-f")) factor = parseSize(argv[++i]);
-      else if (!strcmp(argv[i], "-n")) iters = atoi(argv[++i]);
-      else if (!strcmp(argv[i], "-w")) warmup = atoi(argv[++i]);
+      if (!strcmp(argv[i], "-b"))
+        minBytes = parseSize(argv[++i]);
+      else if (!strcmp(argv[i], "-e"))
+        maxBytes = parseSize(argv[++i]);
+      else if (!strcmp(argv[i], "-f"))
+        factor = parseSize(argv[++i]);
+      else if (!strcmp(argv[i], "-n"))
+        iters = atoi(argv[++i]);
+      else if (!strcmp(argv[i], "-w"))
+        warmup = atoi(argv[++i]);
     }
   }
   if (coll < 0 || factor < 2 || iters < 1 || warmup < 1) {

@@ -92,6 +92,7 @@ DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
     chunk_.resize(kChunkBytes);
     fetched_.resize(kChunkBytes);
     peers_.resize(size_);
+    votes_.resize(size_);
   }
   log::info(log::kInit, "comm %s rank %d: direct host path %s (calls from %zu bytes)",
             comm_.name().c_str(), rank_, usable_ ? "on" : "off", minBytes_);
@@ -125,8 +126,7 @@ void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes) {
 
 void DirectHost::barrier() {
   uint8_t mine = 0;
-  std::vector<uint8_t> all(size_);
-  comm_.allGatherBytes(&mine, all.data(), 1);
+  comm_.allGatherBytes(&mine, votes_.data(), 1);
 }
 
 void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t outOffset, size_t count,

@@ -56,6 +56,7 @@ class DirectHost {
   std::vector<Buffers> peers_;    ///< this call's buffers of every rank
   std::vector<std::byte> chunk_;  ///< running reduction of one chunk
   std::vector<std::byte> fetched_;
+  std::vector<uint8_t> votes_;              ///< barrier scratch, one byte per rank
   uint64_t probe_ = 0x7072697300000000ull;  ///< a word peers read to test access
 };
 
