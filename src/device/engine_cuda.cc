@@ -49,16 +49,6 @@ struct Share {
   uint64_t sync;
 };
 
-/// One rank's buffers for one collective (stream-order mode).
-struct CollectiveRecord {
-  int32_t slot;
-  int32_t pad;
-  cuda_ipc::BufferRef in;
-  cuda_ipc::BufferRef out;
-  cuda_ipc::BufferRef scalar;  ///< PreMulSum scalar in device memory
-  uint64_t scalarBits;
-};
-
 /// A sender's buffer for one send (point-to-point).
 struct SendRecord {
   int32_t slot;
@@ -79,6 +69,16 @@ void usedBuffers(Collective c, bool isRoot, bool& in, bool& out) {
 }
 
 }  // namespace
+
+/// One rank's buffers for one collective (stream-order mode).
+struct CudaEngine::CollectiveRecord {
+  int32_t slot;
+  int32_t pad;
+  cuda_ipc::BufferRef in;
+  cuda_ipc::BufferRef out;
+  cuda_ipc::BufferRef scalar;  ///< PreMulSum scalar in device memory
+  uint64_t scalarBits;
+};
 
 std::unique_ptr<Engine> Engine::create(Communicator& comm, SetupChannel& setup) {
   return std::make_unique<CudaEngine>(comm, setup);
@@ -138,6 +138,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
 
   peers_.resize(size_);
   peerSync_.resize(size_);
+  records_.resize(size_);
+  slots_.resize(size_);
   int onMyDevice = 0;
   for (int r = 0; r < size_; ++r) {
     Peer& p = peers_[r];
@@ -338,7 +340,7 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
   if (exportOut) mine.out = exporter_.describe(a.out[rank_]);
   if (a.scalarPtr[rank_] != nullptr) mine.scalar = exporter_.describe(a.scalarPtr[rank_]);
   mine.scalarBits = a.scalarBits[rank_];
-  std::vector<CollectiveRecord> all(size_);
+  std::vector<CollectiveRecord>& all = records_;
   comm_.allGatherBytes(&mine, all.data(), sizeof(CollectiveRecord));
   for (int q = 0; q < size_; ++q) {
     if (q == rank_) continue;
@@ -351,7 +353,7 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
   }
   kernels::launchDirect(a, blocks, stream);
   check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
-  std::vector<int32_t> slots(size_);
+  std::vector<int32_t>& slots = slots_;
   comm_.allGatherBytes(&mine.slot, slots.data(), sizeof(int32_t));
   for (int q = 0; q < size_; ++q) {
     if (q != rank_) {

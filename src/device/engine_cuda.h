@@ -70,6 +70,10 @@ class CudaEngine final : public Engine {
   void* scratch_ = nullptr;
   size_t scratchBytes_ = 0;
   std::vector<void*> retired_;  ///< outgrown scratch buffers, freed with the engine
+  /// Per-call exchange buffers (stream-order mode), sized once.
+  struct CollectiveRecord;
+  std::vector<CollectiveRecord> records_;
+  std::vector<int32_t> slots_;
   cuda_ipc::Exporter exporter_;
   cuda_ipc::Importer importer_;
 };
