@@ -27,7 +27,7 @@ mpi_bench="$root/build/perf/mpi_bench"
 mpicc -O2 -Wall -o "$mpi_bench" "$root/perf/mpi/mpi_bench.c"
 
 export PRISM_SOCKET_IFNAME="${PRISM_SOCKET_IFNAME:-=lo}"
-mpirun_args=(-np "$np" --bind-to none)
+mpirun_args=(-np "$np" --bind-to none --oversubscribe)
 [[ $(id -u) -eq 0 ]] && mpirun_args+=(--allow-run-as-root)
 prism_ranks=(-np "$np")
 [[ -n "${PRISM_ARGS:-}" ]] && read -r -a extra <<<"$PRISM_ARGS" && prism_ranks+=("${extra[@]}")

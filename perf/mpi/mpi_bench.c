@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   long totalWrong = 0;
   for (size_t bytes = minBytes; bytes <= maxBytes; bytes *= factor) {
     size_t count = bytes / sizeof(float);
-    count -= count % n;
+    if (c == ALLGATHER || c == REDUCESCATTER || c == ALLTOALL) count -= count % n;
     if (count == 0) continue;
     size_t sendBytes, recvBytes;
     bufferBytes(c, count * sizeof(float), n, &sendBytes, &recvBytes);
