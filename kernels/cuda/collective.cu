@@ -297,10 +297,6 @@ __global__ void __launch_bounds__(detail::kThreads, detail::kBlocksPerSm)
   epilogue(a, t);
 }
 
-bool reduces(Collective c) {
-  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
-}
-
 }  // namespace
 
 int directBlocks(int device, int nranks) {
@@ -316,7 +312,7 @@ int directBlocks(int device, int nranks) {
 void launchDirect(const DirectArgs& args, int blocks, cudaStream_t stream) {
   check(args.nranks >= 1 && args.nranks <= kMaxDirectRanks, ncclInvalidArgument,
         "direct kernel: unsupported rank count " + std::to_string(args.nranks));
-  if (!reduces(args.collective)) {
+  if (!isReduction(args.collective)) {
     moveKernel<<<blocks, detail::kThreads, 0, stream>>>(args, dataTypeSize(args.type));
     detail::checkLaunch("direct data-movement kernel launch");
     return;

@@ -28,25 +28,6 @@ void placeOperation(Operation& o, const void* send, const void* recv, cudaStream
   o.stream = stream;
 }
 
-/// Which buffers a rank must supply: NCCL reads the root-only buffers on the root alone.
-struct BufferRule {
-  bool sendOnAll;
-  bool recvOnAll;
-};
-
-BufferRule bufferRule(Collective c) {
-  switch (c) {
-    case Collective::Broadcast:
-    case Collective::Scatter:
-      return {false, true};
-    case Collective::Reduce:
-    case Collective::Gather:
-      return {true, false};
-    default:
-      return {true, true};
-  }
-}
-
 ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
                         size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm,
                         cudaStream_t stream) {
@@ -64,14 +45,13 @@ ncclResult_t collective(const char* name, Collective kind, const void* sendbuff,
     bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
                   kind == Collective::Gather || kind == Collective::Scatter;
     if (rooted) checkRank(root, c.size(), "root");
-    BufferRule rule = bufferRule(kind);
     bool isRoot = !rooted || root == c.rank();
-    if (rule.sendOnAll || isRoot) checkBuffer(sendbuff, count, "sendbuff");
-    if (rule.recvOnAll || isRoot) checkBuffer(recvbuff, count, "recvbuff");
+    bool usesSend = usesSendBuffer(kind, isRoot), usesRecv = usesRecvBuffer(kind, isRoot);
+    if (usesSend) checkBuffer(sendbuff, count, "sendbuff");
+    if (usesRecv) checkBuffer(recvbuff, count, "recvbuff");
     if (isReduction(kind)) o.reduction = c.reductionFor(op, o.type);
     if (count > 0) {
-      placeOperation(o, rule.sendOnAll || isRoot ? sendbuff : nullptr,
-                     rule.recvOnAll || isRoot ? recvbuff : nullptr, stream);
+      placeOperation(o, usesSend ? sendbuff : nullptr, usesRecv ? recvbuff : nullptr, stream);
     }
     group::submit(comm, o);
   });

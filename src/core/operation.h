@@ -12,6 +12,16 @@ namespace prism {
 
 enum class OperationKind : uint8_t { Collective, Send, Recv };
 
+/// Whether a rank reads its send buffer / writes its receive buffer in collective `c`:
+/// NCCL uses the root-only buffers (Broadcast's and Scatter's input, Reduce's and
+/// Gather's output) on the root alone, and ignores them elsewhere.
+inline bool usesSendBuffer(Collective c, bool isRoot) {
+  return isRoot || (c != Collective::Broadcast && c != Collective::Scatter);
+}
+inline bool usesRecvBuffer(Collective c, bool isRoot) {
+  return isRoot || (c != Collective::Reduce && c != Collective::Gather);
+}
+
 struct Operation {
   OperationKind kind = OperationKind::Collective;
   Collective collective = Collective::AllReduce;

@@ -57,17 +57,6 @@ struct SendRecord {
   cuda_ipc::BufferRef buffer;
 };
 
-bool reduces(Collective c) {
-  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
-}
-
-/// Which of its own buffers a rank uses: NCCL ignores the root-only ones elsewhere.
-void usedBuffers(Collective c, bool isRoot, bool& in, bool& out) {
-  in = out = true;
-  if (c == Collective::Broadcast || c == Collective::Scatter) in = isRoot;
-  if (c == Collective::Reduce || c == Collective::Gather) out = isRoot;
-}
-
 }  // namespace
 
 /// One rank's buffers for one collective (stream-order mode).
@@ -289,10 +278,9 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
   }
   a.divisor = op.reduction.average ? size_ : 0;
 
-  bool isRoot = op.root == rank_, useIn = true, useOut = true;
-  usedBuffers(op.collective, isRoot, useIn, useOut);
-  const void* in = useIn ? op.sendbuff : nullptr;
-  void* out = useOut ? op.recvbuff : nullptr;
+  bool isRoot = op.root == rank_;
+  const void* in = usesSendBuffer(op.collective, isRoot) ? op.sendbuff : nullptr;
+  void* out = usesRecvBuffer(op.collective, isRoot) ? op.recvbuff : nullptr;
   size_t block = op.count * elem;
   if (op.collective == Collective::AllToAll && in == out && size_ > 1) {
     // Peers read this buffer while this rank overwrites it: give them a copy.
@@ -321,7 +309,7 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
     return kernels::launchDirect(a, blocks, stream);
   }
   bool exportIn =
-      reduces(op.collective) || op.collective == Collective::AllGather ||
+      isReduction(op.collective) || op.collective == Collective::AllGather ||
       op.collective == Collective::AllToAll ||
       ((op.collective == Collective::Broadcast || op.collective == Collective::Scatter) && isRoot);
   bool exportOut =

@@ -13,6 +13,7 @@
 
 #include "harness/collective_check.h"
 #include "harness/cuda_support.h"
+#include "harness/matrix.h"
 #include "harness/rank_runner.h"
 #include "harness/reference.h"
 
@@ -52,21 +53,7 @@ RunOptions deviceRunOptions();
 void requireCuda(RankContext& ctx, cudaError_t e, const std::string& call);
 
 /// One slice of the device correctness matrix for one collective.
-struct DeviceScope {
-  std::vector<ncclDataType_t> dtypes;
-  std::vector<RefOp> ops;
-  std::vector<size_t> counts;
-  /// An extra count run for float32 only (0: none), large enough to leave any small-message
-  /// path of the library.
-  size_t bigFloat32Count = 0;
-};
-
-/// Largest count any case of `scope` uses.
-size_t maxCountOf(const DeviceScope& scope);
-
-/// Runs every case of `scope` for `coll` on device memory: every type and operator, in
-/// and out of place, roots 0 and n-1. Every rank of the communicator must call it.
-void runDeviceCases(RankContext& ctx, Coll coll, const DeviceScope& scope);
+using DeviceScope = MatrixScope;
 
 /// runRanks over `scope` for `coll` with device memory; prints the time taken.
 void runDeviceMatrix(Coll coll, int nranks, Mode mode, const DeviceScope& scope);

@@ -19,15 +19,20 @@ std::vector<int> rootsFor(Coll coll, int nranks) {
 
 }  // namespace
 
-// Runs every case of `scope` for `coll` on the ranks of one communicator.
-void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope) {
-  size_t maxCount = 0;
-  for (size_t c : scope.counts) maxCount = std::max(maxCount, c);
-  CollectiveChecker checker(ctx, coll, maxCount);
+size_t maxCountOf(const MatrixScope& scope) {
+  size_t most = scope.bigFloat32Count;
+  for (size_t c : scope.counts) most = std::max(most, c);
+  return most;
+}
+
+void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope, Memory memory) {
+  CollectiveChecker checker(ctx, coll, maxCountOf(scope), memory);
   for (ncclDataType_t dtype : scope.dtypes) {
+    std::vector<size_t> counts = scope.counts;
+    if (dtype == ncclFloat32 && scope.bigFloat32Count > 0) counts.push_back(scope.bigFloat32Count);
     for (const auto& op : opsFor(coll, scope.ops)) {
       checker.prepare(dtype, op);
-      for (size_t count : scope.counts) {
+      for (size_t count : counts) {
         for (bool inPlace : {false, true}) {
           if (inPlace && !hasInPlace(coll)) continue;
           for (int root : rootsFor(coll, ctx.nranks)) checker.run(count, inPlace, root);

@@ -17,9 +17,16 @@ struct MatrixScope {
   std::vector<ncclDataType_t> dtypes;
   std::vector<RefOp> ops;
   std::vector<size_t> counts;
+  /// An extra count run for float32 only (0: none), large enough to leave any small-message
+  /// path of the library.
+  size_t bigFloat32Count = 0;
 };
 
-/// Every case of `scope` for `coll`, checked with a CollectiveChecker on ctx.comm.
-void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope);
+/// Largest count any case of `scope` uses.
+size_t maxCountOf(const MatrixScope& scope);
+
+/// Every case of `scope` for `coll`, checked with a CollectiveChecker on ctx.comm, with
+/// buffers in `memory`: every type and operator, in and out of place, roots 0 and n-1.
+void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope, Memory memory = Memory::Host);
 
 }  // namespace prism::test
