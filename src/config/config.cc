@@ -55,6 +55,18 @@ constexpr std::array<Entry, kCount> kTable = {{
      "host calls at least this large read peers' buffers directly (threads: plain loads; "
      "processes: cross-memory attach) instead of staging through shared FIFOs; 0 (the "
      "default) disables it: measured slower here, see perf/RESULTS.md"},
+    {Setting::TopoFile, "PRISM_TOPO_FILE", "NCCL_TOPO_FILE", "",
+     "fabric description that replaces or extends discovery: Prism JSON, or NCCL topology XML"},
+    {Setting::TopoDumpFile, "PRISM_TOPO_DUMP_FILE", "NCCL_TOPO_DUMP_FILE", "",
+     "rank 0 writes the system topology here (JSON) after init"},
+    {Setting::TuningFile, "PRISM_TUNING_FILE", nullptr, "",
+     "cost-model profile written by prism-bench --calibrate; unset uses built-in constants"},
+    {Setting::SocketNthreads, "PRISM_SOCKET_NTHREADS", "NCCL_SOCKET_NTHREADS", "0",
+     "helper threads per TCP peer connection; 0 picks from the link speed"},
+    {Setting::NsocksPerThread, "PRISM_NSOCKS_PERTHREAD", "NCCL_NSOCKS_PERTHREAD", "0",
+     "sockets each TCP helper thread drives; 0 picks from the link speed"},
+    {Setting::InnetAddr, "PRISM_INNET_ADDR", nullptr, "",
+     "host:port of a prism-innet aggregation service; overrides the topology file's"},
 }};
 
 constexpr bool tableFollowsEnum() {

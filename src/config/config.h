@@ -21,6 +21,12 @@ enum class Setting {
   BootstrapTimeout,  ///< PRISM_BOOTSTRAP_TIMEOUT_S: seconds to connect to the bootstrap root
   SpinCount,         ///< PRISM_SPIN: polls before a waiting rank yields the core
   DirectMinBytes,    ///< PRISM_DIRECT_MIN_BYTES: smallest call read straight from peers
+  TopoFile,          ///< PRISM_TOPO_FILE / NCCL_TOPO_FILE: fabric description replacing discovery
+  TopoDumpFile,      ///< PRISM_TOPO_DUMP_FILE / NCCL_TOPO_DUMP_FILE: write the system topology
+  TuningFile,        ///< PRISM_TUNING_FILE: cost-model profile from prism-bench --calibrate
+  SocketNthreads,    ///< PRISM_SOCKET_NTHREADS / NCCL_SOCKET_NTHREADS: TCP helper threads
+  NsocksPerThread,   ///< PRISM_NSOCKS_PERTHREAD / NCCL_NSOCKS_PERTHREAD: sockets per thread
+  InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
   Count_
 };
 
