@@ -498,3 +498,67 @@ TEST(DataType, NamesMatchNcclTests) {
 
 }  // namespace
 }  // namespace prism::kernels
+
+namespace prism::kernels {
+namespace {
+
+/// The portable element rule for 16-bit floats, spelled with the exported conversions:
+/// load to float, combine, round once. NaN bits included, so the AVX2 loops must match it
+/// exactly (the CUDA kernels are held to the same bits). The one freedom: when both inputs
+/// of Sum or Prod are NaN, x86 returns the first operand's, and which operand is first is
+/// the compiler's choice, so both answers are accepted (as the CUDA tests do).
+uint16_t narrowReference(DataType t, ReduceOp op, uint16_t a, uint16_t b) {
+  const bool half = t == DataType::Float16;
+  const float x = half ? halfToFloat(a) : bf16ToFloat(a);
+  const float y = half ? halfToFloat(b) : bf16ToFloat(b);
+  float r = 0;
+  switch (op) {
+    case ReduceOp::Sum:
+      r = x + y;
+      break;
+    case ReduceOp::Prod:
+      r = x * y;
+      break;
+    case ReduceOp::Max:
+      r = (x > y || x != x) ? x : y;
+      break;
+    case ReduceOp::Min:
+      r = (x < y || x != x) ? x : y;
+      break;
+  }
+  return half ? floatToHalf(r) : floatToBf16(r);
+}
+
+TEST(Reduce, SixteenBitFloatsMatchTheScalarRuleBitForBit) {
+  std::mt19937_64 rng(7);
+  for (DataType t : {DataType::Float16, DataType::Bfloat16}) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{4099}}) {
+      std::vector<uint16_t> a(count), b(count);
+      for (size_t i = 0; i < count; ++i) {
+        a[i] = static_cast<uint16_t>(rng());
+        // Every third pair shares its exponent so that sums round, not just saturate.
+        b[i] = i % 3 == 0 ? static_cast<uint16_t>((a[i] & 0xff80) | (rng() & 0x7f))
+                          : static_cast<uint16_t>(rng());
+      }
+      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min}) {
+        std::vector<uint16_t> out(count, 0xa5a5);
+        reduce(t, op, out.data(), a.data(), b.data(), count);
+        std::vector<uint16_t> inPlace = a;
+        reduce(t, op, inPlace.data(), inPlace.data(), b.data(), count);
+        const bool commutes = op == ReduceOp::Sum || op == ReduceOp::Prod;
+        for (size_t i = 0; i < count; ++i) {
+          const uint16_t want = narrowReference(t, op, a[i], b[i]);
+          const uint16_t swapped = commutes ? narrowReference(t, op, b[i], a[i]) : want;
+          EXPECT_TRUE(out[i] == want || out[i] == swapped)
+              << dataTypeName(t) << " op " << static_cast<int>(op) << " element " << i << " of "
+              << count << std::hex << ": a 0x" << a[i] << " b 0x" << b[i] << " got 0x" << out[i]
+              << " want 0x" << want;
+          ASSERT_EQ(inPlace[i], out[i]) << "in place, element " << i;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace prism::kernels

@@ -8,10 +8,12 @@
 // and only ever get the baseline's SSE2 code. fp16/bf16/fp8 are bound by the integer bit
 // manipulation in float_convert_inl.h, and AVX2's 8-lane integer ops measured (1M-element
 // Sum, perf/micro/reduce_bench.cc) fp16 0.74 -> 1.35, bf16 2.2 -> 3.7, fp8 e4m3 0.46 ->
-// 0.65 GB/s of output. FMA stays out of the target list: contraction would change
-// rounding, and both clones must produce the same bits (the CUDA kernels are tested bit for
-// bit against these loops). F16C is not used either: vcvtps2ph keeps NaN payload bits,
-// where our encoder writes the canonical sign|0x7e00.
+// 0.65 GB/s of output. fp16 and bf16 reductions now take reduce_avx2.cc's explicit F16C /
+// shift loops where the CPU has them (6.4 and 5.4-7.0 GB/s; float32 8.6-15 on the same
+// loaded VM); these loops remain their fallback and the definition of the bits. FMA stays out of
+// the target list: contraction would change rounding, and both clones must produce the same bits
+// (the CUDA kernels are tested bit for bit against these loops). F16C is not used either: vcvtps2ph
+// keeps NaN payload bits, where our encoder writes the canonical sign|0x7e00.
 //
 // Semantics beyond the header:
 // - Integer Sum/Prod wrap modulo 2^bits: the arithmetic runs in the unsigned type, and the
@@ -32,6 +34,7 @@
 
 #include "core/error.h"
 #include "kernels/host/float_convert_inl.h"
+#include "kernels/host/reduce_avx2.h"
 
 namespace prism::kernels {
 namespace {
@@ -224,6 +227,7 @@ void divideLoop(typename Codec::Storage* dst, const typename Codec::Storage* src
 
 PRISM_HOST_KERNEL_CLONES void reduce(DataType type, ReduceOp op, void* dst, const void* a,
                                      const void* b, size_t count) {
+  if (reduceNarrow16Avx2(type, op, dst, a, b, count)) return;
   visitType(type, [&]<typename Codec>(Codec) {
     using S = typename Codec::Storage;
     visitOp(op, [&](auto fn) {

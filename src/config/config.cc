@@ -65,6 +65,9 @@ constexpr std::array<Entry, kCount> kTable = {{
      "helper threads per TCP peer connection; 0 picks from the link speed"},
     {Setting::NsocksPerThread, "PRISM_NSOCKS_PERTHREAD", "NCCL_NSOCKS_PERTHREAD", "0",
      "sockets each TCP helper thread drives; 0 picks from the link speed"},
+    {Setting::TransportKind, "PRISM_TRANSPORT", nullptr, "auto",
+     "transport between ranks: auto (shared memory on one host, TCP between hosts), shm, or "
+     "tcp for every peer"},
     {Setting::InnetAddr, "PRISM_INNET_ADDR", nullptr, "",
      "host:port of a prism-innet aggregation service; overrides the topology file's"},
 }};

@@ -26,6 +26,7 @@ enum class Setting {
   TuningFile,        ///< PRISM_TUNING_FILE: cost-model profile from prism-bench --calibrate
   SocketNthreads,    ///< PRISM_SOCKET_NTHREADS / NCCL_SOCKET_NTHREADS: TCP helper threads
   NsocksPerThread,   ///< PRISM_NSOCKS_PERTHREAD / NCCL_NSOCKS_PERTHREAD: sockets per thread
+  TransportKind,     ///< PRISM_TRANSPORT: auto, shm or tcp (force one for all peers)
   InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
   Count_
 };
