@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/cost_model.h"
 #include "logging/log.h"
 
 namespace prism {
@@ -62,17 +61,23 @@ std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
 
 }  // namespace
 
-double predictMicros(const AlgorithmInfo& algorithm, const SelectionRequest& request) {
-  if (!algorithm.supports(request.collective) || request.nranks < 1) {
-    return std::numeric_limits<double>::infinity();
-  }
+Prediction predict(const AlgorithmInfo& algorithm, const SelectionRequest& request) {
+  Prediction none;
+  none.micros = std::numeric_limits<double>::infinity();
+  none.completes = false;
+  if (!algorithm.supports(request.collective) || request.nranks < 1) return none;
   const Schedule schedule = algorithm.generate({request.collective, request.nranks, 0});
   // `bytes` is the larger buffer (nccl-tests' size); both are cut into equal blocks.
   const double blocks = std::max(schedule.inputBlocks, schedule.outputBlocks);
-  const ScheduleShape shape = measureShape(schedule, static_cast<double>(request.bytes) / blocks);
-  if (!shape.completes) return std::numeric_limits<double>::infinity();
-  return shape.criticalSteps * kStepLatencyMicros + shape.busiestRankBytes / kLinkBytesPerMicro +
-         shape.busiestReducedBytes / kReduceBytesPerMicro;
+  const double blockBytes = static_cast<double>(request.bytes) / blocks;
+  if (request.fabric != nullptr && request.fabric->nranks == request.nranks) {
+    return simulateSchedule(schedule, blockBytes, *request.fabric);
+  }
+  return simulateSchedule(schedule, blockBytes, sharedMemoryFabric(request.nranks, CostProfile{}));
+}
+
+double predictMicros(const AlgorithmInfo& algorithm, const SelectionRequest& request) {
+  return predict(algorithm, request).micros;
 }
 
 const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
@@ -80,10 +85,14 @@ const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
   const AlgorithmInfo* best = nullptr;
   double bestMicros = std::numeric_limits<double>::infinity();
   for (const AlgorithmInfo* info : pool) {
-    const double micros = predictMicros(*info, request);
-    log::info(log::kTuning, "%s nranks %d bytes %zu: %s predicted %.2f us",
-              collectiveName(request.collective), request.nranks, request.bytes, info->name,
-              micros);
+    const Prediction p = predict(*info, request);
+    const double micros = p.micros;
+    log::info(log::kTuning,
+              "%s nranks %d bytes %zu: %s predicted %.2f us (latency %.2f, bandwidth %.2f on %s, "
+              "reduce %.2f)",
+              collectiveName(request.collective), request.nranks, request.bytes, info->name, micros,
+              p.latencyMicros, p.bandwidthMicros, p.bottleneck.empty() ? "-" : p.bottleneck.c_str(),
+              p.reduceMicros);
     if (best == nullptr || micros < bestMicros) {
       best = info;
       bestMicros = micros;

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <string_view>
 
+#include "algorithms/fabric.h"
 #include "algorithms/registry.h"
+#include "algorithms/simulate.h"
 
 namespace prism {
 
@@ -15,13 +17,19 @@ struct SelectionRequest {
   /// User override (PRISM_ALGO / NCCL_ALGO), possibly a comma list; empty for none.
   /// Names that do not support the collective are skipped.
   std::string_view forced;
+  /// The fabric between the ranks; null means one host of shared-memory FIFOs with the
+  /// default CostProfile.
+  const FabricModel* fabric = nullptr;
 };
 
 /// Chooses among allAlgorithms() with a latency/bandwidth cost model. Never returns null.
 const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request);
 
-/// Predicted time in microseconds of running `algorithm` for the request on shared memory
-/// (alpha-beta model). Used by the selector and by ncclGroupSimulateEnd.
+/// The simulator's prediction for running `algorithm` on the request's fabric. Used by the
+/// selector, ncclGroupSimulateEnd and prism-bench. `micros` is infinity when the algorithm
+/// does not support the collective.
+Prediction predict(const AlgorithmInfo& algorithm, const SelectionRequest& request);
+/// predict(...).micros.
 double predictMicros(const AlgorithmInfo& algorithm, const SelectionRequest& request);
 
 }  // namespace prism
