@@ -8,12 +8,18 @@
 namespace prism {
 namespace {
 
-constexpr std::array<AlgorithmInfo, 5> kAlgorithms = {{
-    {"ring", generateRing, ringSupports},
-    {"recursive_doubling", generateRecursiveDoubling, recursiveDoublingSupports},
-    {"tree", generateBinomialTree, binomialTreeSupports},
-    {"pairwise", generatePairwise, pairwiseSupports},
-    {"direct", generateDirect, directSupports},
+constexpr std::array<AlgorithmInfo, 11> kAlgorithms = {{
+    {"ring", generateRing, ringSupports, nullptr},
+    {"recursive_doubling", generateRecursiveDoubling, recursiveDoublingSupports, nullptr},
+    {"tree", generateBinomialTree, binomialTreeSupports, nullptr},
+    {"pairwise", generatePairwise, pairwiseSupports, nullptr},
+    {"direct", generateDirect, directSupports, nullptr},
+    {"double_binary_tree", generateDoubleBinaryTree, doubleBinaryTreeSupports, nullptr},
+    {"rabenseifner", generateRabenseifner, rabenseifnerSupports, nullptr},
+    {"bruck", generateBruck, bruckSupports, nullptr},
+    {"pat", generatePat, patSupports, nullptr},
+    {"multi_ring", generateMultiRing, multiRingSupports, nullptr},
+    {"hierarchical", generateHierarchical, hierarchicalSupports, hierarchicalApplies},
 }};
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {

@@ -13,6 +13,9 @@ struct AlgorithmInfo {
   ScheduleGenerator generate;
   /// Whether the generator handles this collective (for any nranks >= 1).
   bool (*supports)(Collective);
+  /// Whether the generator can build a schedule for this particular request (e.g. the
+  /// rank grouping it needs); the selector consults it after `supports`. Null: always.
+  bool (*applies)(const ScheduleRequest&) = nullptr;
 };
 
 /// All generators, in a fixed order.

@@ -1,5 +1,6 @@
 #include "algorithms/schedule_builder.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -41,6 +42,70 @@ BlockCounts shareBlocks(Collective c, int nranks) {
 void throwUnsupported(const char* algorithm, Collective c) {
   throw Error(ncclInvalidUsage,
               std::string(algorithm) + " does not implement " + collectiveName(c));
+}
+
+namespace {
+
+bool readsSource(StepKind k) { return k != StepKind::Recv && k != StepKind::RecvSend; }
+bool writesDestination(StepKind k) { return k != StepKind::Send; }
+
+}  // namespace
+
+std::vector<Step> remapSteps(const Schedule& sub, int subRank, std::span<const int> members,
+                             const BlockMapper& mapper, bool keepFinalize, int copy) {
+  check(static_cast<int>(members.size()) == sub.nranks, ncclInternalError,
+        "sub-schedule members do not match its rank count");
+  auto map = [&](BlockRef ref) {
+    const std::vector<BlockRef> refs = mapper(subRank, ref);
+    check(copy < static_cast<int>(refs.size()), ncclInternalError,
+          "sub-schedule block maps to fewer blocks than copies");
+    return refs[copy];
+  };
+  std::vector<Step> result;
+  for (const Step& step : sub.steps[subRank]) {
+    Step out = step;
+    out.sendPeer = step.sendPeer < 0 ? -1 : members[step.sendPeer];
+    out.recvPeer = step.recvPeer < 0 ? -1 : members[step.recvPeer];
+    if (readsSource(step.kind)) out.src = map(step.src);
+    if (writesDestination(step.kind) && step.dst.buffer != BufferId::Wire) out.dst = map(step.dst);
+    out.finalize = step.finalize && keepFinalize;
+    if (step.kind == StepKind::Copy && out.src == out.dst && !out.finalize) continue;
+    result.push_back(out);
+  }
+  return result;
+}
+
+void appendSubSchedule(Schedule& global, const Schedule& sub, std::span<const int> members,
+                       const BlockMapper& mapper, bool keepFinalize, int copies) {
+  for (int copy = 0; copy < copies; ++copy) {
+    for (int r = 0; r < sub.nranks; ++r) {
+      std::vector<Step> steps = remapSteps(sub, r, members, mapper, keepFinalize, copy);
+      auto& target = global.steps[members[r]];
+      target.insert(target.end(), steps.begin(), steps.end());
+    }
+  }
+}
+
+std::vector<Step> windowed(const std::vector<Step>& sends, const std::vector<Step>& recvs) {
+  std::vector<Step> result;
+  result.reserve(sends.size() + recvs.size());
+  size_t sent = 0;
+  for (size_t i = 0; i < recvs.size(); ++i) {
+    while (sent < sends.size() && sent < i + kFlowWindow) result.push_back(sends[sent++]);
+    result.push_back(recvs[i]);
+  }
+  while (sent < sends.size()) result.push_back(sends[sent++]);
+  return result;
+}
+
+std::vector<Step> interleave(const std::vector<Step>& a, const std::vector<Step>& b) {
+  std::vector<Step> result;
+  result.reserve(a.size() + b.size());
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    if (i < a.size()) result.push_back(a[i]);
+    if (i < b.size()) result.push_back(b[i]);
+  }
+  return result;
 }
 
 }  // namespace prism::build

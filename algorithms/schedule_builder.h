@@ -2,6 +2,10 @@
 // kind uses (the verifier rejects stray peers), and the schedule skeleton.
 #pragma once
 
+#include <functional>
+#include <span>
+#include <vector>
+
 #include "algorithms/schedule.h"
 
 namespace prism::build {
@@ -56,5 +60,38 @@ BlockCounts shareBlocks(Collective c, int nranks);
 
 /// Throws prism::Error naming `algorithm` and the collective: the generator cannot build it.
 [[noreturn]] void throwUnsupported(const char* algorithm, Collective c);
+
+// --- Composition: building a schedule out of sub-schedules over subsets of the ranks. ---
+
+/// Where block `ref` of sub-schedule rank `subRank` lives in the schedule being built: one
+/// global block per copy of the sub-schedule (see appendSubSchedule).
+using BlockMapper = std::function<std::vector<BlockRef>(int subRank, BlockRef ref)>;
+
+/// The steps of `sub`'s rank `subRank`, translated: peers through `members` (sub rank ->
+/// global rank), blocks to element `copy` of what `mapper` returns (Wire stays Wire).
+/// Copies that become self-copies without a finalize are dropped; finalize flags survive
+/// only with `keepFinalize` (a stage that does not complete the result must not apply the
+/// final transform).
+std::vector<Step> remapSteps(const Schedule& sub, int subRank, std::span<const int> members,
+                             const BlockMapper& mapper, bool keepFinalize, int copy = 0);
+
+/// Appends `copies` translated runs of `sub` to the step lists of its global ranks, run c
+/// on element c of every mapped block list. Whole runs follow one another, rather than
+/// each step being repeated in place: a sub-schedule is proved under the flow control
+/// model, and k messages where it sends one could overfill a link it relies on.
+void appendSubSchedule(Schedule& global, const Schedule& sub, std::span<const int> members,
+                       const BlockMapper& mapper, bool keepFinalize, int copies = 1);
+
+/// Sends to one peer and receives from another (or the same) in matching order, keeping
+/// up to kFlowWindow sends ahead of the receives: the flow control model buffers two
+/// messages per link, so the second message of a level leaves without waiting for the
+/// first one's partner message, which halves the chain of dependent messages a level adds
+/// compared with strict send/receive alternation.
+inline constexpr size_t kFlowWindow = 2;
+std::vector<Step> windowed(const std::vector<Step>& sends, const std::vector<Step>& recvs);
+
+/// a[0], b[0], a[1], b[1], ..., then the rest of the longer list: two independent step
+/// streams (e.g. rings running in opposite directions) progressing in every round.
+std::vector<Step> interleave(const std::vector<Step>& a, const std::vector<Step>& b);
 
 }  // namespace prism::build

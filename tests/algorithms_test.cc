@@ -1,11 +1,17 @@
 // Schedule generators, the symbolic verifier that proves them, and the selector.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "algorithms/fabric.h"
+#include "algorithms/generators.h"
 #include "algorithms/registry.h"
 #include "algorithms/select.h"
+#include "algorithms/simulate.h"
 #include "algorithms/verifier.h"
 
 namespace prism {
@@ -62,10 +68,11 @@ TEST_P(EveryGenerator, VerifiesForEveryRankCountRootAndMode) {
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, EveryGenerator,
                          ::testing::Values("ring", "recursive_doubling", "tree", "pairwise",
-                                           "direct"));
+                                           "direct", "double_binary_tree", "rabenseifner", "bruck",
+                                           "pat", "multi_ring", "hierarchical"));
 
 TEST(Registry, FindsByNameIgnoringCase) {
-  ASSERT_EQ(allAlgorithms().size(), 5u);
+  ASSERT_EQ(allAlgorithms().size(), 11u);
   for (const AlgorithmInfo& info : allAlgorithms()) EXPECT_EQ(findAlgorithm(info.name), &info);
   EXPECT_EQ(findAlgorithm("RING"), findAlgorithm("ring"));
   EXPECT_EQ(findAlgorithm("Tree"), findAlgorithm("tree"));
@@ -175,12 +182,203 @@ std::vector<std::vector<double>> runAllReduceOnDoubles(const Schedule& s) {
   return output;
 }
 
+/// Groupings of n ranks for the hierarchical generator: none, one group, n groups of one,
+/// every h contiguous groups (equal where h divides n, else sizes differing by one),
+/// round-robin placements (group r % h, with ids that are neither small nor contiguous),
+/// and lopsided ones (one group of h, the rest split in two).
+std::vector<std::vector<int>> groupingsOf(int n) {
+  std::vector<std::vector<int>> all = {{}, std::vector<int>(n, 0)};
+  for (int h = 1; h <= n; ++h) {
+    std::vector<int> contiguous(n), roundRobin(n), lopsided(n);
+    for (int r = 0; r < n; ++r) {
+      contiguous[r] = r * h / n;
+      roundRobin[r] = (r % h) * 7 + 3;
+      lopsided[r] = r < h ? 0 : 1 + r % 2;
+    }
+    all.insert(all.end(), {contiguous, roundRobin, lopsided});
+  }
+  return all;
+}
+
 TEST(AllReduceResults, AreBitIdenticalOnEveryRank) {
-  for (const char* name : {"ring", "recursive_doubling"}) {
+  for (const char* name : {"ring", "recursive_doubling", "double_binary_tree", "rabenseifner",
+                           "multi_ring", "hierarchical"}) {
     for (int n = 1; n <= kMaxRanks; ++n) {
       const auto outputs =
           runAllReduceOnDoubles(findAlgorithm(name)->generate({Collective::AllReduce, n, 0}));
       for (int r = 1; r < n; ++r) ASSERT_EQ(outputs[r], outputs[0]) << name << " n=" << n;
+    }
+  }
+  for (int n = 1; n <= 16; ++n) {
+    for (const std::vector<int>& groups : groupingsOf(n)) {
+      const auto outputs = runAllReduceOnDoubles(
+          findAlgorithm("hierarchical")->generate({Collective::AllReduce, n, 0, groups}));
+      for (int r = 1; r < n; ++r) ASSERT_EQ(outputs[r], outputs[0]) << "hierarchical n=" << n;
+    }
+  }
+}
+
+// --- Hierarchical: composed from ring sub-schedules over topology groups. ---
+
+TEST(Hierarchical, VerifiesForManyGroupings) {
+  const AlgorithmInfo& info = *findAlgorithm("hierarchical");
+  // The named cases of the design: 2x2, 2x3, 3x2, 4x2 hosts x ranks, round robin, unequal.
+  const std::vector<std::vector<int>> named = {
+      {0, 0, 1, 1},       {0, 0, 0, 1, 1, 1},    {0, 0, 1, 1, 2, 2}, {0, 0, 1, 1, 2, 2, 3, 3},
+      {0, 1, 0, 1, 0, 1}, {0, 1, 2, 0, 1, 2, 0}, {5, 5, 5, 9},       {2, 0, 0, 1, 1, 1, 1},
+  };
+  int proved = 0;
+  for (int n = 1; n <= 24; ++n) {
+    std::vector<std::vector<int>> groupings = groupingsOf(n);
+    for (const auto& g : named) {
+      if (static_cast<int>(g.size()) == n) groupings.push_back(g);
+    }
+    for (Collective c : kAllCollectives) {
+      if (!info.supports(c)) continue;
+      for (int root : rootsFor(c, n)) {
+        for (const std::vector<int>& groups : groupings) {
+          const ScheduleRequest request{c, n, root, groups};
+          ASSERT_TRUE(info.applies(request));
+          const Schedule s = info.generate(request);
+          for (bool inPlace : {false, true}) {
+            const VerifyResult result = verifySchedule(s, inPlace);
+            ASSERT_TRUE(result.ok) << result.error << " (" << groups.size() << " group ids)";
+            ++proved;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(proved, 10000);
+}
+
+TEST(Hierarchical, RejectsAGroupingOfTheWrongSize) {
+  const AlgorithmInfo& info = *findAlgorithm("hierarchical");
+  const ScheduleRequest request{Collective::AllReduce, 4, 0, {0, 0, 1}};
+  EXPECT_FALSE(info.applies(request));
+  EXPECT_ANY_THROW(info.generate(request));
+  EXPECT_TRUE(info.applies({Collective::AllReduce, 4, 0}));
+}
+
+TEST(Hierarchical, KeepsTrafficInsideHostsWhereRanksAreRoundRobin) {
+  // 4 hosts x 4 ranks, rank r on host r % 4, hosts joined by a slow network. A flat ring
+  // crosses the network on every hop; hierarchical moves only the inter-group stage there.
+  const int n = 16;
+  std::vector<int> hostOf(n);
+  for (int r = 0; r < n; ++r) hostOf[r] = r % 4;
+  const FabricModel fabric = switchedFabric(hostOf, 1e3, 5, CostProfile{});
+  const double bytes = 64 << 20;
+  for (Collective c : {Collective::AllReduce, Collective::AllGather}) {
+    const Schedule ring = findAlgorithm("ring")->generate({c, n, 0});
+    const Schedule hier = findAlgorithm("hierarchical")->generate({c, n, 0, hostOf});
+    const Prediction flat = simulateSchedule(ring, bytes / ring.outputBlocks, fabric);
+    const Prediction grouped = simulateSchedule(hier, bytes / hier.outputBlocks, fabric);
+    ASSERT_TRUE(flat.completes && grouped.completes);
+    EXPECT_LT(grouped.bandwidthMicros, flat.bandwidthMicros) << collectiveName(c);
+  }
+}
+
+// --- The double binary tree's peer math, for every team size. ---
+
+TEST(DoubleBinaryTree, TreesAreBinarySpanningAndConsistent) {
+  for (int n = 1; n <= 257; ++n) {
+    int depthBound = 1;
+    while ((1 << depthBound) <= n) ++depthBound;
+    // -1: the AllReduce layout; otherwise both trees hang from that root (Broadcast).
+    for (int root : {-1, 0, n / 2, n - 1}) {
+      for (int tree = 0; tree < 2; ++tree) {
+        int roots = 0;
+        for (int r = 0; r < n; ++r) {
+          ASSERT_EQ(dbt::rankAt(dbt::positionOf(r, tree, n, root), tree, n, root), r);
+          const std::vector<int> kids = dbt::children(r, tree, n, root);
+          ASSERT_LE(kids.size(), 2u);
+          for (int k : kids) ASSERT_EQ(dbt::parent(k, tree, n, root), r) << "n=" << n;
+          const int parent = dbt::parent(r, tree, n, root);
+          if (parent < 0) {
+            ++roots;
+            if (root >= 0) ASSERT_EQ(r, root) << "n=" << n;
+            continue;
+          }
+          const std::vector<int> siblings = dbt::children(parent, tree, n, root);
+          ASSERT_NE(std::find(siblings.begin(), siblings.end(), r), siblings.end()) << n;
+          // Every rank reaches the root in at most log2(n)+1 hops: no cycles, one tree.
+          int hops = 0;
+          for (int v = r; dbt::parent(v, tree, n, root) >= 0; v = dbt::parent(v, tree, n, root)) {
+            ASSERT_LE(++hops, depthBound) << "n=" << n << " rank " << r;
+          }
+        }
+        ASSERT_EQ(roots, 1) << "n=" << n << " tree " << tree << " root " << root;
+      }
+    }
+  }
+}
+
+TEST(DoubleBinaryTree, LeavesOfOneTreeAreInteriorInTheOther) {
+  for (int n = 2; n <= 257; ++n) {
+    int leavesInBoth = 0;
+    for (int r = 0; r < n; ++r) {
+      const bool leaf0 = dbt::children(r, 0, n).empty();
+      const bool leaf1 = dbt::children(r, 1, n).empty();
+      leavesInBoth += leaf0 && leaf1;
+    }
+    // Even n: complementary; odd n: the shift leaves rank 0 alone a leaf in both.
+    EXPECT_EQ(leavesInBoth, n % 2 == 0 ? 0 : 1) << "n=" << n;
+  }
+}
+
+/// The longest chain of messages in `s` that depend on one another: the simulator with free
+/// steps, free bandwidth and one microsecond per hop (every rank on its own host, so every
+/// message crosses an uplink and a downlink: two links per hop).
+double messageDepth(const Schedule& s) {
+  CostProfile free;
+  free.stepMicros = 0;
+  free.networkStepMicros = 0;
+  std::vector<int> ownHost(s.nranks);
+  for (int r = 0; r < s.nranks; ++r) ownHost[r] = r;
+  const Prediction p = simulateSchedule(s, 0, switchedFabric(ownHost, 1, 0.5, free));
+  return p.completes ? p.latencyMicros : -1;
+}
+
+TEST(Shapes, LatencyAlgorithmsShortenTheChainOfMessages) {
+  // The flow control model lets a rank run only two messages ahead on a link, so a level
+  // that moves c blocks to one peer still adds about c/2 hops: Bruck and PAT AllGather
+  // need about n/2 + log2(n) hops, the two-way ring n/2, the ring n-1.
+  for (int n : {2, 3, 5, 8, 13, 33, 64}) {
+    int log2 = 0;
+    while ((1 << log2) < n) ++log2;  // ceil(log2 n)
+    auto depth = [&](const char* name, Collective c) {
+      return messageDepth(findAlgorithm(name)->generate({c, n, 0}));
+    };
+    const double ringGather = depth("ring", Collective::AllGather);
+    EXPECT_EQ(ringGather, n - 1) << n;
+    EXPECT_EQ(depth("multi_ring", Collective::AllGather), n / 2) << n;
+    EXPECT_EQ(depth("multi_ring", Collective::ReduceScatter), n / 2) << n;
+    for (const char* name : {"bruck", "pat"}) {
+      const double d = depth(name, Collective::AllGather);
+      EXPECT_LE(d, (n + 1) / 2 + log2) << name << " n=" << n;
+      EXPECT_LE(d, ringGather) << name << " n=" << n;
+      if (n >= 5) EXPECT_LT(d, ringGather) << name << " n=" << n;
+    }
+    const double ringReduce = depth("ring", Collective::AllReduce);
+    EXPECT_LE(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
+    if (n >= 5) EXPECT_LT(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
+    // Two trees of depth <= log2(n)+1, their chunks pipelined up, then down.
+    EXPECT_LE(depth("double_binary_tree", Collective::AllReduce), 3 * (log2 + 1)) << n;
+  }
+}
+
+// --- Every schedule runs through the simulator (selection and prism-bench use it). ---
+
+TEST(Simulation, CompletesForEveryGenerator) {
+  for (const AlgorithmInfo& info : allAlgorithms()) {
+    for (Collective c : kAllCollectives) {
+      if (!info.supports(c)) continue;
+      for (int n : {1, 2, 3, 5, 8, 13, 64}) {
+        const Schedule s = info.generate({c, n, rootsFor(c, n).back()});
+        const Prediction p = simulateSchedule(s, 4096, sharedMemoryFabric(n, CostProfile{}));
+        EXPECT_TRUE(p.completes) << info.name << " " << collectiveName(c) << " n=" << n;
+        EXPECT_TRUE(std::isfinite(p.micros)) << info.name << " " << collectiveName(c);
+      }
     }
   }
 }
