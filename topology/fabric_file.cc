@@ -1,0 +1,59 @@
+// Reading a fabric file from disk, picking its format, and dumping a graph.
+#include "topology/fabric_file.h"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+#include "core/error.h"
+#include "logging/log.h"
+
+namespace prism::topo {
+
+namespace {
+
+bool endsWith(const std::string& s, const char* suffix) {
+  const std::string x(suffix);
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+}  // namespace
+
+Graph loadFabricFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ncclInvalidArgument, path + ": cannot open topology file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  bool xml = endsWith(path, ".xml");
+  if (!xml && !endsWith(path, ".json")) {
+    for (char c : text) {
+      if (std::isspace(static_cast<unsigned char>(c))) continue;
+      xml = c == '<';
+      break;
+    }
+  }
+  Graph g = xml ? parseNcclXml(text, path) : parseFabricJson(text, path);
+  log::info(log::kGraph, "topology file %s: %zu nodes, %zu links", path.c_str(), g.nodes.size(),
+            g.links.size());
+  return g;
+}
+
+std::optional<Graph> loadConfiguredFabric() {
+  const std::string path = config::getString(config::Setting::TopoFile);
+  if (path.empty()) return std::nullopt;
+  return loadFabricFile(path);
+}
+
+void dumpIfRequested(const Graph& graph) {
+  const std::string path = config::getString(config::Setting::TopoDumpFile);
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << toJson(graph);
+  out.close();
+  if (!out) throwSystemError("writing topology dump " + path);
+  log::info(log::kGraph, "topology written to %s", path.c_str());
+}
+
+}  // namespace prism::topo
