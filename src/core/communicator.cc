@@ -15,16 +15,19 @@
 #include "core/progress.h"
 #include "core/setup_channel.h"
 #include "logging/log.h"
+#include "transports/hybrid/hybrid_transport.h"
+#include "transports/tcp/tcp_transport.h"
 #include "transports/transport.h"
 
 namespace prism {
 
 namespace {
 
-/// Identifies this machine: hostname plus the kernel boot id, so that two containers with
-/// the same hostname are not mistaken for one host.
+/// Identifies a host: hostname, the kernel boot id (two containers with one hostname are
+/// not one host) and the network namespace (ranks in different namespaces of one machine,
+/// emulated hosts, count as different hosts; ranks in one namespace share memory).
 struct HostIdentity {
-  char text[192] = {};
+  char text[256] = {};
 };
 
 HostIdentity thisHost() {
@@ -33,8 +36,23 @@ HostIdentity thisHost() {
   gethostname(host, sizeof(host) - 1);
   std::string boot;
   std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
-  std::snprintf(id.text, sizeof(id.text), "%s/%s", host, boot.c_str());
+  char netns[64] = {};  // "net:[4026531840]"
+  if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0) netns[0] = '\0';
+  std::snprintf(id.text, sizeof(id.text), "%s/%s/%s", host, boot.c_str(), netns);
   return id;
+}
+
+/// Dense host index of every rank, in order of first appearance.
+std::vector<int> hostIndices(const std::vector<HostIdentity>& all) {
+  std::vector<int> hostOf(all.size());
+  std::vector<const char*> seen;
+  for (size_t r = 0; r < all.size(); ++r) {
+    auto same = [&](const char* text) { return std::strcmp(text, all[r].text) == 0; };
+    auto it = std::find_if(seen.begin(), seen.end(), same);
+    hostOf[r] = static_cast<int>(it - seen.begin());
+    if (it == seen.end()) seen.push_back(all[r].text);
+  }
+  return hostOf;
 }
 
 ShmTransportOptions shmOptions(const std::string& name) {
@@ -48,6 +66,17 @@ ShmTransportOptions shmOptions(const std::string& name) {
   // Slots hold whole cache lines and whole elements of every type.
   options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
   options.name = name;
+  return options;
+}
+
+TcpTransportOptions tcpOptions(const std::string& name) {
+  ShmTransportOptions slots = shmOptions(name);
+  TcpTransportOptions options;
+  options.slotBytes = slots.slotBytes;
+  options.slotCount = slots.slotCount;
+  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
+  options.name = name;
+  readTcpSettings(options);
   return options;
 }
 
@@ -84,25 +113,41 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   HostIdentity mine = thisHost();
   std::vector<HostIdentity> all(static_cast<size_t>(size_));
   setup.allGather(&mine, all.data(), sizeof(mine));
-  for (int r = 0; r < size_; ++r) {
-    if (std::strcmp(all[r].text, mine.text) != 0)
-      throw Error(ncclInvalidUsage, "rank " + std::to_string(r) + " runs on another host (" +
-                                        all[r].text +
-                                        "); this build connects ranks of one host only");
-  }
+  hostOf_ = hostIndices(all);
   algoOverride_ = config::getString(config::Setting::Algo);
   spinCount_ = config::getInt(config::Setting::SpinCount);
   // With more ranks than cores a spinning rank steals the core from the peer it waits
   // for, so oversubscribed ranks hand the core over almost at once.
   if (size_ > usableCpus()) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
-  transport_ = createShmTransport(setup, shmOptions(name_));
+  transport_ = createTransport(setup);
   executor_ = Executor(transport_.get());
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
   direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);
+}
+
+std::unique_ptr<Transport> Communicator::createTransport(SetupChannel& setup) {
+  const std::string kind = config::getString(config::Setting::TransportKind);
+  const int hosts = *std::max_element(hostOf_.begin(), hostOf_.end()) + 1;
+  if (kind == "tcp") {
+    std::vector<bool> everyone(static_cast<size_t>(size_), true);
+    everyone[static_cast<size_t>(rank_)] = false;
+    return createTcpTransport(setup, tcpOptions(name_), everyone);
+  }
+  check(kind == "auto" || kind == "shm", ncclInvalidArgument,
+        "PRISM_TRANSPORT must be auto, shm or tcp, not '" + kind + "'");
+  if (hosts == 1) return createShmTransport(setup, shmOptions(name_));
+  if (kind == "shm") {
+    int other = static_cast<int>(std::find(hostOf_.begin(), hostOf_.end(), 1) - hostOf_.begin());
+    throw Error(ncclInvalidUsage, "PRISM_TRANSPORT=shm, but the ranks span " +
+                                      std::to_string(hosts) + " hosts (rank " +
+                                      std::to_string(other) +
+                                      " is on another host or network namespace than rank 0)");
+  }
+  return createHybridTransport(setup, shmOptions(name_), tcpOptions(name_), hostOf_);
 }
 
 bool Communicator::tryDirect(const Operation& op) {

@@ -22,6 +22,11 @@
 namespace prism {
 
 class DirectHost;
+class InNetwork;
+/// Deletes an InNetwork where its type is complete (comm_innet.cc).
+struct InNetworkDeleter {
+  void operator()(InNetwork* p) const;
+};
 class SetupChannel;
 class Transport;
 
@@ -41,8 +46,10 @@ struct CustomOp {
 
 class Communicator {
  public:
-  /// Collective over `setup`: checks that every rank is on this host, then builds the
-  /// shared-memory transport. `name` must be unique among live communicators on the host.
+  /// Collective over `setup`: finds which ranks share a host (hostname, boot id, network
+  /// namespace) and builds the transport PRISM_TRANSPORT asks for: shared memory on one
+  /// host, shared memory plus TCP across hosts, or TCP for every peer. `name` must be
+  /// unique among live communicators on the host.
   Communicator(SetupChannel& setup, std::string name, CommOptions options);
   virtual ~Communicator();
   Communicator(const Communicator&) = delete;
@@ -52,6 +59,9 @@ class Communicator {
   int size() const { return size_; }
   const std::string& name() const { return name_; }
   const CommOptions& options() const { return options_; }
+  /// The host index of every rank (dense, in order of first appearance): ranks with equal
+  /// indices share memory; different indices are different hosts or network namespaces.
+  const std::vector<int>& hostOf() const { return hostOf_; }
   /// Polls before a waiting rank yields (PRISM_SPIN), read at creation.
   int64_t spinCount() const { return spinCount_; }
   /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
@@ -74,6 +84,9 @@ class Communicator {
   /// Runs `op` on the direct host path when it qualifies (large, host buffers, whole
   /// communicator); false if it does not and must take a plan.
   bool tryDirect(const Operation& op);
+  /// Runs `op` through the in-network aggregation service (PRISM_INNET_ADDR) when it
+  /// qualifies (see InNetwork::eligible); false if it must take another path.
+  bool tryInNetwork(const Operation& op);
   /// Host AllGather of `bytes` per rank over this communicator's transport (internal
   /// exchanges of the device and direct paths).
   void allGatherBytes(const void* mine, void* all, size_t bytes);
@@ -107,14 +120,17 @@ class Communicator {
   const Schedule& scheduleFor(Collective collective, int nranks, int root, size_t bytes);
   Program bindCollective(const Operation& op);
   void addPointToPoint(std::span<const Operation> ops);
+  std::unique_ptr<Transport> createTransport(SetupChannel& setup);
   std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
 
   int rank_ = 0;
   int size_ = 1;
   std::string name_;
   CommOptions options_;
+  std::vector<int> hostOf_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<DirectHost> direct_;
+  std::unique_ptr<InNetwork, InNetworkDeleter> innet_;  ///< created at the first AllReduce
   std::unique_ptr<device::Engine> device_;
   Executor executor_;
   Plan plan_;

@@ -2,6 +2,8 @@
 // pair of ranks and a doorbell for each rank (layout in shm_layout.h). Sending is writing
 // into the peer-bound FIFO in place; nothing is allocated or copied per message beyond what
 // the caller writes into the slot.
+#include "transports/shm/shm_transport.h"
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -88,6 +90,7 @@ class ShmTransport final : public Transport {
   SendConnection& sendTo(int peer) override { return *sends_[checkedPeer(peer)]; }
   RecvConnection& recvFrom(int peer) override { return *recvs_[checkedPeer(peer)]; }
   Doorbell& doorbell() override { return doorbell_; }
+  DoorbellBlock* ownBell() const { return bell(rank_); }
 
  private:
   DoorbellBlock* bell(int r) const {
@@ -111,6 +114,12 @@ class ShmTransport final : public Transport {
 };
 
 }  // namespace
+
+shm::DoorbellBlock* shm::ownDoorbellBlock(Transport& transport) {
+  auto* shmTransport = dynamic_cast<ShmTransport*>(&transport);
+  check(shmTransport != nullptr, ncclInternalError, "not a shared-memory transport");
+  return shmTransport->ownBell();
+}
 
 std::unique_ptr<Transport> createShmTransport(SetupChannel& setup,
                                               const ShmTransportOptions& options) {

@@ -1,0 +1,103 @@
+// Routing is decided once, at creation: a table of connections per peer, so a send or
+// receive costs one indirect call, as with a single transport.
+#include "transports/hybrid/hybrid_transport.h"
+
+#include <string>
+#include <utility>
+
+#include "core/error.h"
+#include "core/setup_channel.h"
+#include "transports/hybrid/subset_channel.h"
+#include "transports/shm/shm_transport.h"
+
+namespace prism {
+
+namespace {
+
+class HybridTransport final : public Transport {
+ public:
+  HybridTransport(int rank, std::unique_ptr<Transport> shm, std::unique_ptr<Transport> tcp,
+                  const std::vector<int>& hostOf)
+      : rank_(rank),
+        size_(static_cast<int>(hostOf.size())),
+        shm_(std::move(shm)),
+        tcp_(std::move(tcp)),
+        sends_(hostOf.size(), nullptr),
+        recvs_(hostOf.size(), nullptr) {
+    int local = 0;  // subset rank of each same-host peer, in ascending rank order
+    for (int peer = 0; peer < size_; ++peer) {
+      const bool sameHost = hostOf[static_cast<size_t>(peer)] == hostOf[static_cast<size_t>(rank)];
+      if (peer == rank) {
+        ++local;
+        continue;
+      }
+      Transport& via = sameHost ? *shm_ : *tcp_;
+      int index = sameHost ? local++ : peer;
+      sends_[static_cast<size_t>(peer)] = &via.sendTo(index);
+      recvs_[static_cast<size_t>(peer)] = &via.recvFrom(index);
+    }
+  }
+
+  const char* name() const override { return "shm+tcp"; }
+  uint32_t caps() const override { return kCapNone; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  size_t slotBytes() const override { return shm_->slotBytes(); }
+  int slotCount() const override { return shm_->slotCount(); }
+  SendConnection& sendTo(int peer) override { return *checked(sends_, peer); }
+  RecvConnection& recvFrom(int peer) override { return *checked(recvs_, peer); }
+  void progress() override {
+    shm_->progress();
+    tcp_->progress();
+  }
+  // The TCP threads ring this same doorbell (see createHybridTransport).
+  Doorbell& doorbell() override { return shm_->doorbell(); }
+
+ private:
+  template <typename T>
+  T* checked(const std::vector<T*>& table, int peer) const {
+    if (peer < 0 || peer >= size_ || table[static_cast<size_t>(peer)] == nullptr) [[unlikely]] {
+      throw Error(ncclInvalidArgument, "transport of rank " + std::to_string(rank_) +
+                                           " has no connection to peer " + std::to_string(peer));
+    }
+    return table[static_cast<size_t>(peer)];
+  }
+
+  int rank_;
+  int size_;
+  std::unique_ptr<Transport> shm_;  // owns the doorbell the TCP threads ring: destroyed last
+  std::unique_ptr<Transport> tcp_;
+  std::vector<SendConnection*> sends_;
+  std::vector<RecvConnection*> recvs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> createHybridTransport(SetupChannel& setup,
+                                                 const ShmTransportOptions& shmOptions,
+                                                 TcpTransportOptions tcpOptions,
+                                                 const std::vector<int>& hostOf) {
+  check(hostOf.size() == static_cast<size_t>(setup.size()), ncclInternalError,
+        "hybrid transport: host table has the wrong size");
+  const int myHost = hostOf[static_cast<size_t>(setup.rank())];
+  std::vector<int> members;
+  std::vector<bool> remote(hostOf.size());
+  for (size_t r = 0; r < hostOf.size(); ++r) {
+    if (hostOf[r] == myHost) members.push_back(static_cast<int>(r));
+    remote[r] = hostOf[r] != myHost;
+  }
+  // Every host builds its shared-memory transport at the same time, each over its own
+  // ranks; the subset channel keeps the parent's allGather rounds in step.
+  SubsetSetupChannel local(setup, members);
+  ShmTransportOptions perHost = shmOptions;
+  perHost.name += "-h" + std::to_string(myHost);
+  std::unique_ptr<Transport> shm = createShmTransport(local, perHost);
+
+  tcpOptions.slotBytes = shmOptions.slotBytes;
+  tcpOptions.slotCount = shmOptions.slotCount;
+  tcpOptions.doorbell = shm::ownDoorbellBlock(*shm);
+  std::unique_ptr<Transport> tcp = createTcpTransport(setup, tcpOptions, remote);
+  return std::make_unique<HybridTransport>(setup.rank(), std::move(shm), std::move(tcp), hostOf);
+}
+
+}  // namespace prism

@@ -1,0 +1,156 @@
+// Everything this rank keeps for one TCP peer: a ring of slots per direction and the
+// sockets a message's bytes are striped across.
+//
+// Rings. Both are single-producer/single-consumer with 64-bit counters that never wrap:
+//   send: the rank commits (committed_), the I/O thread frees a slot once every stripe of
+//         it is in the kernel (sent_). acquire() succeeds while committed_ - sent_ < slots.
+//   recv: the I/O thread publishes a message once all its stripes arrived (arrived_), the
+//         rank releases it (released_). A socket reads a message for sequence number s only
+//         once s < released_ + slots; until then it is left unread, so TCP flow control,
+//         not a credit protocol, holds the sender back.
+// Wire format per socket: an 8-byte frame header (u32 sequence number, u32 message bytes),
+// then the socket's stripe of the message. Sockets without a stripe send nothing for that
+// message. kGoodbye as the length announces an orderly close.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bootstrap/socket.h"
+#include "transports/transport.h"
+
+namespace prism::tcp {
+
+class Engine;
+class Link;
+
+/// The links of one transport, by peer (null where not connected). A failure is published
+/// to the ranks (`failed`) only after the I/O pass that found it, and the report lists every
+/// link failed by then: when a rank dies, the connections of survivors that give up
+/// because of it close too, and the report must still name the rank that died first.
+struct LinkSet {
+  std::vector<std::unique_ptr<Link>> byPeer;
+  std::atomic<bool> failed{false};
+
+  /// Throws ncclRemoteError "rank R: connection to rank P lost: why[; rank Q: why]".
+  [[noreturn]] void throwFailure(int rank) const;
+};
+
+inline constexpr uint32_t kGoodbye = 0xffffffffu;
+/// Messages shorter than this go whole over one socket (chosen round robin).
+inline constexpr size_t kMinStripeBytes = 64 * 1024;
+
+struct FrameHeader {
+  uint32_t seq;
+  uint32_t bytes;
+};
+
+/// The part of message `seq` (`bytes` long) that socket `index` of `count` carries.
+struct Stripe {
+  bool carries;  ///< false: the socket sends nothing for this message
+  size_t offset;
+  size_t bytes;
+};
+Stripe stripeOf(uint64_t seq, size_t bytes, int index, int count);
+
+class Link final : public SendConnection, public RecvConnection {
+ public:
+  /// `set` is the transport's set of links this one belongs to (for failure reports).
+  Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<bootstrap::Socket> sockets,
+       const LinkSet* set);
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  /// The I/O thread that drives this link; set once before any traffic.
+  void attach(Engine* engine) { engine_ = engine; }
+
+  // The rank's side (transport.h).
+  std::span<std::byte> acquire() override;
+  void commit(size_t bytes) override;
+  std::span<const std::byte> peek() override;
+  void release() override;
+
+  // The I/O thread's side.
+  /// Moves whatever can move without blocking. Returns whether anything did; sets
+  /// `wake` when the rank may have been waiting for it. Records errors (failed()).
+  bool pump(bool& wake);
+  /// Marks the link failed if the peer closed a socket without a goodbye having been read,
+  /// even where unread messages still wait for ring space (so pump() cannot reach the end
+  /// of the stream). Used once another link failed, to report every peer that is gone.
+  void probeHangup();
+  /// True once every committed message is in the kernel (or the link failed).
+  bool drained() const;
+  /// Sends the goodbye frame on every socket, waiting at most until `deadline`.
+  void sayGoodbye(bootstrap::Deadline deadline);
+  const std::vector<bootstrap::Socket>& sockets() const { return sockets_; }
+
+  /// Whether this link failed; its reason (failure()) is set before this turns true.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  const std::string& failure() const { return failure_; }
+  int peer() const { return peer_; }
+
+ private:
+  struct SendCursor {
+    uint64_t seq = 0;  ///< next message this socket considers
+    size_t done = 0;   ///< bytes of header + stripe already written
+  };
+  struct RecvCursor {
+    FrameHeader header{};
+    size_t headerGot = 0;
+    bool inBody = false;
+    uint64_t seq = 0;  ///< the header's sequence number, widened
+    Stripe stripe{};
+    size_t bodyGot = 0;
+    bool goodbye = false;
+  };
+
+  bool pumpSend(int index);
+  bool pumpRecv(int index);
+  void finishStripe(uint64_t seq, uint32_t bytes, size_t stripeBytes);
+  void fail(const std::string& why);
+  void throwIfFailed() const;
+  std::byte* sendSlot(uint64_t seq) { return sendSlots_.data() + (seq % slots_) * slotBytes_; }
+  std::byte* recvSlot(uint64_t seq) { return recvSlots_.data() + (seq % slots_) * slotBytes_; }
+
+  const int rank_;
+  const int peer_;
+  const size_t slotBytes_;
+  const uint64_t slots_;
+  Engine* engine_ = nullptr;
+  std::vector<bootstrap::Socket> sockets_;
+
+  // Send ring.
+  std::vector<std::byte> sendSlots_;
+  std::vector<uint32_t> sendBytes_;  ///< per slot, written by the rank before committed_
+  alignas(64) std::atomic<uint64_t> committed_{0};
+  alignas(64) std::atomic<uint64_t> sent_{0};
+  std::vector<SendCursor> sendCursors_;  ///< I/O thread only
+
+  // Receive ring.
+  std::vector<std::byte> recvSlots_;
+  std::vector<uint32_t> recvBytes_;  ///< per slot, written by the I/O thread before arrived_
+  alignas(64) std::atomic<uint64_t> arrived_{0};
+  alignas(64) std::atomic<uint64_t> released_{0};
+  std::vector<RecvCursor> recvCursors_;  ///< I/O thread only
+  std::vector<int64_t> expected_;        ///< per slot: message bytes, -1 before a header
+  std::vector<size_t> got_;              ///< per slot: stripe bytes arrived
+
+  // Caches of the other side's counters, so each side touches the shared line only when
+  // its ring looks full or empty.
+  uint64_t sentLocal_ = 0;     ///< I/O thread: its own sent_
+  uint64_t arrivedLocal_ = 0;  ///< I/O thread: its own arrived_
+  uint64_t releasedSeen_ = 0;  ///< I/O thread: released_ when last read
+  uint64_t sentSeen_ = 0;      ///< rank: sent_ when last read
+  uint64_t arrivedSeen_ = 0;   ///< rank: arrived_ when last read
+  const LinkSet* set_;
+
+  std::atomic<bool> failed_{false};
+  std::string failure_;  ///< written once, before failed_ turns true
+};
+
+}  // namespace prism::tcp
