@@ -1,0 +1,222 @@
+// prism-run: starts the ranks of a Prism job.
+//   prism-run -np N [options] -- command args...
+//   prism-run --hosts H --ranks-per-host R [--bandwidth 1gbit] [--delay 50us]
+//             [--placement block|round-robin] [--innet "command"] -- command args...
+// Every rank gets PRISM_RANK, PRISM_NRANKS, PRISM_LOCAL_RANK, PRISM_LOCAL_SIZE,
+// PRISM_RENDEZVOUS and PRISM_JOB_SECRET (see docs/prism-run.md).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fabric_plan.h"
+#include "netns_fabric.h"
+#include "process.h"
+#include "rank_group.h"
+
+namespace {
+
+using namespace prism::run;
+
+struct Options {
+  int np = 0;
+  int hosts = 0;
+  int ranksPerHost = 1;
+  std::string bandwidth;
+  std::string delay;
+  std::string placement = "block";
+  std::string innet;
+  int innetPort = 29600;
+  int port = 29500;
+  double graceSeconds = 5;
+  bool verbose = false;
+  bool cleanupStale = false;
+  std::vector<std::string> command;
+};
+
+std::string randomHex(size_t bytes) {
+  std::vector<unsigned char> data(bytes);
+  size_t filled = 0;
+  while (filled < bytes) {
+    ssize_t n = getrandom(data.data() + filled, bytes - filled, 0);
+    if (n <= 0) throw SetupError("getrandom failed");
+    filled += static_cast<size_t>(n);
+  }
+  std::string hex;
+  for (unsigned char b : data) {
+    constexpr char kDigits[] = "0123456789abcdef";
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 15];
+  }
+  return hex;
+}
+
+// A port that is free on loopback now; the ranks' root binds it moments later.
+int freeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    if (fd >= 0) close(fd);
+    throw SetupError("cannot find a free loopback port for the rendezvous");
+  }
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+std::vector<std::string> splitWords(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
+
+SpawnSpec rankSpec(const Options& o, int rank, int nranks, const RankSlot& slot,
+                   const std::string& rendezvous, const std::string& secret) {
+  SpawnSpec spec;
+  spec.argv = o.command;
+  spec.env = {"PRISM_RANK=" + std::to_string(rank),
+              "PRISM_NRANKS=" + std::to_string(nranks),
+              "PRISM_LOCAL_RANK=" + std::to_string(slot.localRank),
+              "PRISM_LOCAL_SIZE=" + std::to_string(slot.localSize),
+              "PRISM_RENDEZVOUS=" + rendezvous,
+              "PRISM_JOB_SECRET=" + secret};
+  return spec;
+}
+
+int runLocal(const Options& o, std::chrono::milliseconds grace) {
+  std::string rendezvous = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+  std::string secret = randomHex(32);
+  std::vector<SpawnSpec> ranks;
+  for (int r = 0; r < o.np; ++r) {
+    RankSlot slot{0, r, o.np};
+    ranks.push_back(rankSpec(o, r, o.np, slot, rendezvous, secret));
+  }
+  if (o.verbose)
+    std::fprintf(stderr, "prism-run: %d ranks, rendezvous %s\n", o.np, rendezvous.c_str());
+  return runRankGroup(ranks, grace);
+}
+
+int runEmulated(const Options& o, std::chrono::milliseconds grace) {
+  FabricNames names(static_cast<long>(getpid()));
+  FabricOptions fabric;
+  fabric.hosts = o.hosts;
+  fabric.bandwidth = o.bandwidth;
+  fabric.delay = o.delay;
+  fabric.innet = splitWords(o.innet);
+  fabric.innetPort = o.innetPort;
+  NetnsFabric net(names, fabric);
+  if (int sig = waitForSignal(0); sig != 0 && sig != SIGCHLD) {
+    std::fprintf(stderr, "prism-run: got signal %d during setup; cleaning up\n", sig);
+    return 128 + sig;
+  }
+  Placement placement = o.placement == "block" ? Placement::Block : Placement::RoundRobin;
+  std::vector<RankSlot> slots = placeRanks(o.hosts, o.ranksPerHost, placement);
+  int nranks = static_cast<int>(slots.size());
+  std::string rendezvous = names.hostAddress(slots[0].host) + ":" + std::to_string(o.port);
+  std::string secret = randomHex(32);
+  std::vector<SpawnSpec> ranks;
+  for (int r = 0; r < nranks; ++r) {
+    SpawnSpec spec = rankSpec(o, r, nranks, slots[r], rendezvous, secret);
+    spec.netns = names.hostNamespace(slots[r].host);
+    spec.env.push_back("PRISM_SOCKET_IFNAME=" + names.hostLink(slots[r].host));
+    if (!net.innetEndpoint().empty()) spec.env.push_back("PRISM_INNET_ADDR=" + net.innetEndpoint());
+    ranks.push_back(std::move(spec));
+  }
+  if (o.verbose) {
+    std::fprintf(stderr, "prism-run: %d hosts x %d ranks (%s) in namespaces %s-*, 10.%d.0.0/24\n",
+                 o.hosts, o.ranksPerHost, o.placement.c_str(), names.prefix.c_str(), names.subnet);
+  }
+  return runRankGroup(ranks, grace);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Options o;
+  auto dashes = std::find(args.begin(), args.end(), "--");
+  if (dashes != args.end()) o.command.assign(dashes + 1, args.end());
+  std::vector<std::string> own(args.begin(), dashes);
+  // mpirun spells it -np; CLI11 would read that as -n with the value "p".
+  std::replace(own.begin(), own.end(), std::string("-np"), std::string("--np"));
+  std::reverse(own.begin(), own.end());  // CLI11 takes a reversed vector
+
+  CLI::App app("prism-run: start the ranks of a Prism job", "prism-run");
+  app.add_option("-n,--np", o.np, "number of ranks (local processes)")->check(CLI::Range(1, 4096));
+  app.add_option("--hosts", o.hosts, "emulated hosts (one network namespace each)")
+      ->check(CLI::Range(1, kMaxHosts));
+  app.add_option("--ranks-per-host", o.ranksPerHost, "ranks on each emulated host")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--bandwidth", o.bandwidth, "link rate per direction, e.g. 1gbit, 100mbit")
+      ->check([](const std::string& v) {
+        return parseBitsPerSecond(v) > 0 ? "" : "not a rate like 1gbit: " + v;
+      });
+  app.add_option("--delay", o.delay, "one-way link delay, e.g. 50us (needs netem)")
+      ->check([](const std::string& v) {
+        return parseDelayMicros(v) >= 0 ? "" : "not a delay like 50us: " + v;
+      });
+  app.add_option("--placement", o.placement, "block or round-robin")
+      ->check(CLI::IsMember({"block", "round-robin"}));
+  app.add_option("--innet", o.innet,
+                 "command run in the switch namespace (words split on spaces; {innet} is "
+                 "replaced by its host:port)");
+  app.add_option("--innet-port", o.innetPort, "port of the --innet service")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--port", o.port, "rendezvous port on rank 0's emulated host")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--grace", o.graceSeconds, "seconds the other ranks get after one fails")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_flag("-v,--verbose", o.verbose, "say what is set up");
+  app.add_flag("--cleanup-stale", o.cleanupStale,
+               "remove namespaces left by a prism-run that was killed, then exit");
+  try {
+    app.parse(own);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o.cleanupStale) {
+    std::printf("prism-run: removed %d stale namespace(s)\n", removeStaleFabrics());
+    return 0;
+  }
+  if (o.command.empty()) {
+    std::fprintf(stderr,
+                 "prism-run: no command; usage: prism-run -np N [options] -- command "
+                 "args...\n");
+    return 2;
+  }
+  bool emulate = o.hosts > 0;
+  if (emulate && o.np > 0 && o.np != o.hosts * o.ranksPerHost) {
+    std::fprintf(stderr, "prism-run: -np %d disagrees with --hosts %d x --ranks-per-host %d\n",
+                 o.np, o.hosts, o.ranksPerHost);
+    return 2;
+  }
+  if (!emulate && (!o.bandwidth.empty() || !o.delay.empty() || !o.innet.empty())) {
+    std::fprintf(stderr, "prism-run: --bandwidth, --delay and --innet need --hosts\n");
+    return 2;
+  }
+  if (!emulate && o.np == 0) o.np = 1;
+  blockHandledSignals();
+  auto grace = std::chrono::milliseconds(static_cast<long long>(o.graceSeconds * 1000));
+  try {
+    return emulate ? runEmulated(o, grace) : runLocal(o, grace);
+  } catch (const SetupError& e) {
+    std::fprintf(stderr, "prism-run: setup failed: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,111 @@
+#include "rank_group.h"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+namespace prism::run {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class RankGroup {
+ public:
+  explicit RankGroup(std::chrono::milliseconds grace) : grace_(grace) {}
+
+  void start(const std::vector<SpawnSpec>& ranks) {
+    for (const SpawnSpec& spec : ranks) {
+      try {
+        pids_.push_back(spawn(spec));
+        groups_.push_back(pids_.back());
+      } catch (const SetupError&) {
+        killAll(SIGKILL);
+        while (alive() > 0) reap(true);
+        throw;
+      }
+    }
+  }
+
+  int wait() {
+    while (alive() > 0) {
+      int sig = waitForSignal(100);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) onSignal(sig);
+      reap(false);
+      if (stopAt_ && Clock::now() >= *stopAt_ && !killed_) {
+        std::fprintf(stderr, "prism-run: %d rank(s) still running after %lld ms; killing them\n",
+                     alive(), static_cast<long long>(grace_.count()));
+        killAll(SIGKILL);
+        killed_ = true;
+      }
+    }
+    // Whatever a rank left running in its process group (a background helper) goes too.
+    for (pid_t group : groups_) kill(-group, SIGKILL);
+    if (signal_ != 0) return 128 + signal_;
+    return firstFailure_;
+  }
+
+ private:
+  int alive() const {
+    int n = 0;
+    for (pid_t pid : pids_) n += pid > 0 ? 1 : 0;
+    return n;
+  }
+
+  void onSignal(int sig) {
+    if (signal_ == 0) {
+      std::fprintf(stderr, "prism-run: got signal %d (%s); forwarding it to the ranks\n", sig,
+                   strsignal(sig));
+      signal_ = sig;
+    }
+    killAll(sig);
+    if (!stopAt_) stopAt_ = Clock::now() + grace_;
+  }
+
+  // Reaps finished ranks; `block` waits for at least one.
+  void reap(bool block) {
+    for (size_t r = 0; r < pids_.size(); ++r) {
+      if (pids_[r] <= 0) continue;
+      int status = 0;
+      pid_t done = waitpid(pids_[r], &status, block ? 0 : WNOHANG);
+      if (done == 0 || (done < 0 && errno == EINTR)) continue;
+      pid_t pid = pids_[r];
+      pids_[r] = 0;
+      if (done < 0 || shellStatus(status) == 0) continue;
+      if (firstFailure_ == 0 && signal_ == 0 && !killed_) {
+        firstFailure_ = shellStatus(status);
+        std::fprintf(stderr, "prism-run: rank %zu (pid %d) %s; stopping the other ranks\n", r, pid,
+                     describeStatus(status).c_str());
+        if (!stopAt_) stopAt_ = Clock::now() + grace_;
+      }
+      if (block) return;
+    }
+  }
+
+  void killAll(int sig) {
+    for (pid_t pid : pids_) {
+      if (pid > 0) kill(-pid, sig);  // the rank's process group: its helpers too
+    }
+  }
+
+  std::chrono::milliseconds grace_;
+  std::vector<pid_t> pids_;    // rank order; 0 once reaped
+  std::vector<pid_t> groups_;  // every rank's process group, for the final sweep
+  std::optional<Clock::time_point> stopAt_;
+  int firstFailure_ = 0;
+  int signal_ = 0;
+  bool killed_ = false;
+};
+
+}  // namespace
+
+int runRankGroup(const std::vector<SpawnSpec>& ranks, std::chrono::milliseconds grace) {
+  RankGroup group(grace);
+  group.start(ranks);
+  return group.wait();
+}
+
+}  // namespace prism::run

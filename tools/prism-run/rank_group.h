@@ -1,0 +1,17 @@
+// Runs the ranks of one job as child processes and decides prism-run's exit status.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "process.h"
+
+namespace prism::run {
+
+/// Starts every rank (rank r is ranks[r]), forwards SIGINT/SIGTERM/SIGHUP to all of them,
+/// and waits. When a rank fails, it says which and how, gives the others `grace` to end on
+/// their own, then kills them. Returns 0 when every rank exited 0, else the first failing
+/// rank's status (128 + signal when it was killed), or 128 + the signal prism-run received.
+int runRankGroup(const std::vector<SpawnSpec>& ranks, std::chrono::milliseconds grace);
+
+}  // namespace prism::run
