@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace prism {
@@ -83,10 +84,19 @@ struct Step {
 };
 
 /// The input of a generator. Algorithms are pure functions of this; they do no I/O.
+/// A constructor rather than an aggregate, so that callers may leave the trailing fields
+/// out (`{collective, nranks, root}`) without missing-initializer warnings.
 struct ScheduleRequest {
-  Collective collective = Collective::AllReduce;
-  int nranks = 1;
-  int root = 0;  ///< for Broadcast, Reduce, Gather, Scatter
+  ScheduleRequest(Collective collective = Collective::AllReduce, int nranks = 1, int root = 0,
+                  std::vector<int> groupOf = {})
+      : collective(collective), nranks(nranks), root(root), groupOf(std::move(groupOf)) {}
+
+  Collective collective;
+  int nranks;
+  int root;  ///< for Broadcast, Reduce, Gather, Scatter
+  /// Topology group (e.g. host) of every rank, indexed by rank; empty means one group.
+  /// Only topology-aware generators ("hierarchical") read it.
+  std::vector<int> groupOf;
 };
 
 struct Schedule {
@@ -101,7 +111,12 @@ struct Schedule {
   /// Gather 1/n, Scatter n/1 (input/output).
   int inputBlocks = 1;
   int outputBlocks = 1;
-  std::vector<std::vector<Step>> steps;  ///< steps[rank] in execution order
+  /// Aggregation points in the fabric (in-network reduction, e.g. prism-innet): extra
+  /// participants nranks .. nranks+aggregators-1 with step lists of their own, peers of
+  /// the ranks. They contribute nothing (no input) and their output is scratch, never
+  /// checked; the executor cannot run such a schedule (the verifier and simulator can).
+  int aggregators = 0;
+  std::vector<std::vector<Step>> steps;  ///< steps[participant] in execution order
 };
 
 /// Flow control model. The executor runs a schedule once per round, on a slice of every

@@ -72,15 +72,19 @@ class Simulation {
   Simulation(const Schedule& s, bool inPlace)
       : s_(s),
         n_(s.nranks),
-        cells_(n_),
-        outputCell_(n_),
-        pc_(n_, 0),
-        sendDone_(n_, false),
-        fifos_(static_cast<size_t>(n_) * n_) {
-    for (int r = 0; r < n_; ++r) {
-      for (int b = 0; b < s.inputBlocks; ++b) cells_[r].push_back(Value::single(r, b, n_));
+        p_(s.nranks + s.aggregators),
+        cells_(p_),
+        outputCell_(p_),
+        pc_(p_, 0),
+        sendDone_(p_, false),
+        fifos_(static_cast<size_t>(p_) * p_) {
+    for (int r = 0; r < p_; ++r) {
+      // Aggregators (r >= n_) have no contribution: their input blocks are never set.
+      for (int b = 0; b < s.inputBlocks; ++b) {
+        cells_[r].push_back(r < n_ ? Value::single(r, b, n_) : Value());
+      }
       for (int b = 0; b < s.outputBlocks; ++b) {
-        const int alias = inPlace ? verify::aliasedInputBlock(s, r, b) : -1;
+        const int alias = inPlace && r < n_ ? verify::aliasedInputBlock(s, r, b) : -1;
         outputCell_[r].push_back(alias >= 0 ? alias : static_cast<int>(cells_[r].size()));
         if (alias < 0) cells_[r].emplace_back();
       }
@@ -88,7 +92,7 @@ class Simulation {
   }
 
   void checkSteps() const {
-    for (int r = 0; r < n_; ++r) {
+    for (int r = 0; r < p_; ++r) {
       for (size_t i = 0; i < s_.steps[r].size(); ++i) {
         const std::string problem = verify::checkStep(s_, r, s_.steps[r][i]);
         if (!problem.empty()) throw Failure{stepName(r, i, s_.steps[r][i]) + ": " + problem};
@@ -100,13 +104,13 @@ class Simulation {
     bool progress = true;
     while (progress) {
       progress = false;
-      for (int r = 0; r < n_; ++r) {
+      for (int r = 0; r < p_; ++r) {
         while (advance(r)) progress = true;
       }
     }
     std::string stuck;
     int shown = 0;
-    for (int r = 0; r < n_ && shown < 4; ++r) {
+    for (int r = 0; r < p_ && shown < 4; ++r) {
       if (pc_[r] == s_.steps[r].size()) continue;
       const Step& step = s_.steps[r][pc_[r]];
       stuck += (shown++ ? "; " : "") + stepName(r, pc_[r], step) + " waits for " + waitsFor(r);
@@ -115,8 +119,8 @@ class Simulation {
   }
 
   void checkResults() const {
-    for (int from = 0; from < n_; ++from) {
-      for (int to = 0; to < n_; ++to) {
+    for (int from = 0; from < p_; ++from) {
+      for (int to = 0; to < p_; ++to) {
         const Fifo& f = fifo(from, to);
         if (!f.empty()) {
           throw Failure{
@@ -139,8 +143,8 @@ class Simulation {
   }
 
  private:
-  Fifo& fifo(int from, int to) { return fifos_[static_cast<size_t>(from) * n_ + to]; }
-  const Fifo& fifo(int from, int to) const { return fifos_[static_cast<size_t>(from) * n_ + to]; }
+  Fifo& fifo(int from, int to) { return fifos_[static_cast<size_t>(from) * p_ + to]; }
+  const Fifo& fifo(int from, int to) const { return fifos_[static_cast<size_t>(from) * p_ + to]; }
 
   int cellIndex(int rank, BlockRef ref) const {
     return ref.buffer == BufferId::Input ? ref.block : outputCell_[rank][ref.block];
@@ -237,12 +241,13 @@ class Simulation {
   }
 
   const Schedule& s_;
-  const int n_;
-  std::vector<std::vector<Value>> cells_;     ///< per rank: input blocks, then own outputs
+  const int n_;                            ///< ranks: they contribute and their outputs are checked
+  const int p_;                            ///< participants: ranks, then aggregators
+  std::vector<std::vector<Value>> cells_;  ///< per rank: input blocks, then own outputs
   std::vector<std::vector<int>> outputCell_;  ///< per rank: output block -> cell
   std::vector<size_t> pc_;                    ///< per rank: next step
   std::vector<bool> sendDone_;                ///< per rank: send half of SendRecv* ran
-  std::vector<Fifo> fifos_;                   ///< [from * n + to]
+  std::vector<Fifo> fifos_;                   ///< [from * p + to]
 };
 
 }  // namespace

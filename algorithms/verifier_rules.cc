@@ -53,6 +53,8 @@ std::string describeBlock(BlockRef ref) {
 }
 
 bool ownsBuffer(const Schedule& s, int rank, BufferId buffer) {
+  // An aggregator contributes nothing; its output blocks are its scratch memory.
+  if (rank >= s.nranks) return buffer == BufferId::Output;
   if (rank == s.root) return true;
   switch (s.collective) {
     case Collective::Broadcast:
@@ -112,7 +114,10 @@ Value expectedOutput(const Schedule& s, int rank, int block) {
 
 std::string checkLayout(const Schedule& s) {
   if (s.nranks < 1) return "nranks must be at least 1";
-  if (static_cast<int>(s.steps.size()) != s.nranks) return "one step list per rank required";
+  if (s.aggregators < 0) return "aggregators must not be negative";
+  if (static_cast<int>(s.steps.size()) != s.nranks + s.aggregators) {
+    return "one step list per rank and aggregator required";
+  }
   if (rooted(s.collective) && (s.root < 0 || s.root >= s.nranks)) return "root out of range";
   if (s.inputBlocks < 1 || s.outputBlocks < 1) return "block counts must be positive";
   const build::BlockCounts shares = build::shareBlocks(s.collective, s.nranks);
@@ -131,9 +136,10 @@ std::string checkLayout(const Schedule& s) {
 
 std::string checkStep(const Schedule& s, int rank, const Step& step) {
   const StepKind k = step.kind;
-  std::string problem = checkPeer("sendPeer", step.sendPeer, stepSends(k), rank, s.nranks);
+  const int participants = s.nranks + s.aggregators;
+  std::string problem = checkPeer("sendPeer", step.sendPeer, stepSends(k), rank, participants);
   if (problem.empty()) {
-    problem = checkPeer("recvPeer", step.recvPeer, stepReceives(k), rank, s.nranks);
+    problem = checkPeer("recvPeer", step.recvPeer, stepReceives(k), rank, participants);
   }
   if (problem.empty() && readsSrc(k)) problem = checkBlock(s, rank, step.src, false, k);
   if (problem.empty() && writesDst(k)) problem = checkBlock(s, rank, step.dst, true, k);

@@ -86,9 +86,13 @@ struct LaunchInfo {
 /// missing when no launcher is recognized.
 LaunchInfo launchInfoFromEnvironment();
 
-/// A communicator. Calls return a Work at once; operations on one communicator complete
-/// in the order they were issued, as NCCL's ordering contract says. Every rank must issue
-/// the same collectives in the same order. Movable, not copyable.
+/// A communicator. Calls validate their arguments (throwing CommError at once) and return
+/// a Work; one progress thread per process runs the operations. Operations on one
+/// communicator complete in the order they were issued, as NCCL's ordering contract says;
+/// different communicators progress concurrently. Every rank must issue the same
+/// collectives in the same order. Buffers must stay valid until the Work completes. Use a
+/// Comm from one thread at a time. Movable, not copyable; the destructor waits for queued
+/// operations (each bounded by PRISM_TIMEOUT_S).
 class Comm {
  public:
   /// Joins the communicator of `nranks` ranks that `id` names (ncclCommInitRank).
@@ -98,20 +102,27 @@ class Comm {
   /// Takes ownership of an existing NCCL communicator.
   static Comm adopt(ncclComm_t comm);
 
+  /// An empty communicator (what split returns for NCCL_SPLIT_NOCOLOR). Every call on it
+  /// throws CommError(ncclInvalidUsage); valid() is false.
+  Comm();
   Comm(Comm&&) noexcept;
   Comm& operator=(Comm&&) noexcept;
   ~Comm();
 
+  /// False for an empty Comm.
+  bool valid() const { return impl_ != nullptr; }
   int rank() const;
   int size() const;
-  /// The C handle, for code that mixes both APIs. Still owned by this Comm.
+  /// The C handle, for code that mixes both APIs. Still owned by this Comm. Call
+  /// synchronize() before using it: queued native operations are driven by Prism's
+  /// progress thread, and the C API must not run on the communicator meanwhile.
   ncclComm_t handle() const;
 
   /// ncclCommSplit; collective over all ranks of this communicator.
   Comm split(int color, int key) const;
 
-  Work allReduce(const void* send, void* recv, size_t count, ncclDataType_t type,
-                 ncclRedOp_t op, Priority priority = Priority::Normal);
+  Work allReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
+                 Priority priority = Priority::Normal);
   Work broadcast(const void* send, void* recv, size_t count, ncclDataType_t type, int root,
                  Priority priority = Priority::Normal);
   Work reduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
@@ -132,8 +143,14 @@ class Comm {
   /// All of `ops` issued as one group; one handle for the batch.
   Work batch(std::span<const PeerOp> ops, Priority priority = Priority::Normal);
 
-  /// Waits for every operation launched on this communicator so far.
+  /// Waits for every operation launched on this communicator so far. Throws CommError if
+  /// one of them failed.
   void synchronize();
+  /// Stops the communicator (ncclCommRevoke): operations in flight or queued fail with
+  /// CommError at their next poll, and later calls throw. Any thread may call it; the Comm
+  /// must still be destroyed. Use it, not ncclCommAbort(handle()), which would free the
+  /// communicator under the Comm.
+  void abort();
 
   struct Impl;
 

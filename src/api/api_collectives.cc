@@ -5,55 +5,19 @@
 #include "api/guard.h"
 #include "api/handle.h"
 #include "api/validate.h"
-#include "device/device.h"
 
 using namespace prism;
 using namespace prism::api;
 
 namespace {
 
-/// Marks `o` as a device operation when its buffers are CUDA device memory. Both buffers a
-/// rank uses must be on the same side.
-void placeOperation(Operation& o, const void* send, const void* recv, cudaStream_t stream) {
-  device::Side sendSide = device::sideOf(send), recvSide = device::sideOf(recv);
-  if (send != nullptr && recv != nullptr) {
-    if (sendSide != recvSide)
-      throw Error(ncclInvalidArgument, std::string("sendbuff is ") +
-                                           (sendSide == device::Side::Device ? "device" : "host") +
-                                           " memory but recvbuff is " +
-                                           (recvSide == device::Side::Device ? "device" : "host") +
-                                           " memory; both must be on the same side");
-  }
-  o.onDevice = (send ? sendSide : recvSide) == device::Side::Device;
-  o.stream = stream;
-}
-
 ncclResult_t collective(const char* name, Collective kind, const void* sendbuff, void* recvbuff,
                         size_t count, ncclDataType_t datatype, int op, int root, ncclComm* comm,
                         cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
-    Operation o;
-    o.kind = OperationKind::Collective;
-    o.collective = kind;
-    o.type = checkedType(datatype);
-    o.count = count;
-    o.sendbuff = sendbuff;
-    o.recvbuff = recvbuff;
-    o.root = root;
-    checkedBytes(count, o.type, bufferShares(kind, c.size()), "a buffer");
-    bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
-                  kind == Collective::Gather || kind == Collective::Scatter;
-    if (rooted) checkRank(root, c.size(), "root");
-    bool isRoot = !rooted || root == c.rank();
-    bool usesSend = usesSendBuffer(kind, isRoot), usesRecv = usesRecvBuffer(kind, isRoot);
-    if (usesSend) checkBuffer(sendbuff, count, "sendbuff");
-    if (usesRecv) checkBuffer(recvbuff, count, "recvbuff");
-    if (isReduction(kind)) o.reduction = c.reductionFor(op, o.type);
-    if (count > 0) {
-      placeOperation(o, usesSend ? sendbuff : nullptr, usesRecv ? recvbuff : nullptr, stream);
-    }
-    group::submit(comm, o);
+    group::submit(
+        comm, collectiveOperation(c, kind, sendbuff, recvbuff, count, datatype, op, root, stream));
   });
 }
 
@@ -61,18 +25,7 @@ ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff
                           ncclDataType_t datatype, int peer, ncclComm* comm, cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
-    Operation o;
-    o.kind = kind;
-    o.type = checkedType(datatype);
-    o.count = count;
-    o.peer = peer;
-    checkRank(peer, c.size(), "peer");
-    checkedBytes(count, o.type, 1, "the message");
-    checkBuffer(buff, count, kind == OperationKind::Send ? "sendbuff" : "recvbuff");
-    o.sendbuff = buff;
-    o.recvbuff = const_cast<void*>(buff);
-    if (count > 0) placeOperation(o, buff, nullptr, stream);
-    group::submit(comm, o);
+    group::submit(comm, pointToPointOperation(c, kind, buff, count, datatype, peer, stream));
   });
 }
 

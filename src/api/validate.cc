@@ -3,9 +3,31 @@
 #include <string>
 
 #include "api/handle.h"
+#include "core/block_layout.h"
 #include "core/error.h"
+#include "device/device.h"
 
 namespace prism::api {
+
+namespace {
+
+/// Marks `o` as a device operation when its buffers are CUDA device memory. Both buffers a
+/// rank uses must be on the same side.
+void placeOperation(Operation& o, const void* send, const void* recv, cudaStream_t stream) {
+  device::Side sendSide = device::sideOf(send), recvSide = device::sideOf(recv);
+  if (send != nullptr && recv != nullptr) {
+    if (sendSide != recvSide)
+      throw Error(ncclInvalidArgument, std::string("sendbuff is ") +
+                                           (sendSide == device::Side::Device ? "device" : "host") +
+                                           " memory but recvbuff is " +
+                                           (recvSide == device::Side::Device ? "device" : "host") +
+                                           " memory; both must be on the same side");
+  }
+  o.onDevice = (send ? sendSide : recvSide) == device::Side::Device;
+  o.stream = stream;
+}
+
+}  // namespace
 
 Communicator& usableComm(ncclComm* comm) {
   check(comm != nullptr, ncclInvalidArgument, "comm is NULL");
@@ -46,6 +68,48 @@ void checkBuffer(const void* buffer, size_t count, const char* what) {
 
 void checkOutPointer(const void* pointer, const char* what) {
   if (pointer == nullptr) throw Error(ncclInvalidArgument, std::string(what) + " is NULL");
+}
+
+Operation collectiveOperation(Communicator& c, Collective kind, const void* sendbuff,
+                              void* recvbuff, size_t count, ncclDataType_t datatype, int op,
+                              int root, cudaStream_t stream) {
+  Operation o;
+  o.kind = OperationKind::Collective;
+  o.collective = kind;
+  o.type = checkedType(datatype);
+  o.count = count;
+  o.sendbuff = sendbuff;
+  o.recvbuff = recvbuff;
+  o.root = root;
+  checkedBytes(count, o.type, bufferShares(kind, c.size()), "a buffer");
+  bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
+                kind == Collective::Gather || kind == Collective::Scatter;
+  if (rooted) checkRank(root, c.size(), "root");
+  bool isRoot = !rooted || root == c.rank();
+  bool usesSend = usesSendBuffer(kind, isRoot), usesRecv = usesRecvBuffer(kind, isRoot);
+  if (usesSend) checkBuffer(sendbuff, count, "sendbuff");
+  if (usesRecv) checkBuffer(recvbuff, count, "recvbuff");
+  if (isReduction(kind)) o.reduction = c.reductionFor(op, o.type);
+  if (count > 0) {
+    placeOperation(o, usesSend ? sendbuff : nullptr, usesRecv ? recvbuff : nullptr, stream);
+  }
+  return o;
+}
+
+Operation pointToPointOperation(Communicator& c, OperationKind kind, const void* buff, size_t count,
+                                ncclDataType_t datatype, int peer, cudaStream_t stream) {
+  Operation o;
+  o.kind = kind;
+  o.type = checkedType(datatype);
+  o.count = count;
+  o.peer = peer;
+  checkRank(peer, c.size(), "peer");
+  checkedBytes(count, o.type, 1, "the message");
+  checkBuffer(buff, count, kind == OperationKind::Send ? "sendbuff" : "recvbuff");
+  o.sendbuff = buff;
+  o.recvbuff = const_cast<void*>(buff);
+  if (count > 0) placeOperation(o, buff, nullptr, stream);
+  return o;
 }
 
 }  // namespace prism::api

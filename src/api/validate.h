@@ -8,6 +8,7 @@
 
 #include "api/handle.h"
 #include "core/dtype.h"
+#include "core/operation.h"
 
 namespace prism::api {
 
@@ -22,5 +23,14 @@ void checkRank(int rank, int nranks, const char* what);
 size_t checkedBytes(size_t count, DataType type, size_t factor, const char* what);
 void checkBuffer(const void* buffer, size_t count, const char* what);
 void checkOutPointer(const void* pointer, const char* what);
+
+/// The Operation of a collective call on `c`, every argument checked (the C API and the
+/// native C++ API share it). Marks it a device operation when its buffers are CUDA memory.
+Operation collectiveOperation(Communicator& c, Collective kind, const void* sendbuff,
+                              void* recvbuff, size_t count, ncclDataType_t datatype, int op,
+                              int root, cudaStream_t stream);
+/// The same for ncclSend / ncclRecv (`kind` Send or Recv).
+Operation pointToPointOperation(Communicator& c, OperationKind kind, const void* buff, size_t count,
+                                ncclDataType_t datatype, int peer, cudaStream_t stream);
 
 }  // namespace prism::api

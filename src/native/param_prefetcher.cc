@@ -1,0 +1,91 @@
+// ParamPrefetcher: FSDP-style all-gathers ahead of use, bounded in flight.
+#include <algorithm>
+#include <prism/overlap.hpp>
+#include <string>
+
+namespace prism {
+
+ParamPrefetcher::ParamPrefetcher(Comm& comm, Options options) : comm_(comm), options_(options) {
+  if (options_.maxInFlight < 1)
+    throw CommError(ncclInvalidArgument, "ParamPrefetcher: maxInFlight must be at least 1");
+}
+
+size_t ParamPrefetcher::addUnit(size_t shardNumel) {
+  Unit unit;
+  unit.shard.assign(shardNumel, 0.0f);
+  unit.gradShard.assign(shardNumel, 0.0f);
+  units_.push_back(std::move(unit));
+  return units_.size() - 1;
+}
+
+std::span<float> ParamPrefetcher::shard(size_t unit) { return units_.at(unit).shard; }
+std::span<float> ParamPrefetcher::full(size_t unit) { return units_.at(unit).full; }
+std::span<float> ParamPrefetcher::gradShard(size_t unit) { return units_.at(unit).gradShard; }
+
+std::span<float> ParamPrefetcher::grad(size_t unit) {
+  Unit& u = units_.at(unit);
+  u.grad.resize(u.shard.size() * comm_.size());
+  return u.grad;
+}
+
+int ParamPrefetcher::inFlight() {
+  while (!gathering_.empty() && units_[gathering_.front()].gather.test()) gathering_.pop_front();
+  int count = 0;
+  for (size_t u : gathering_) count += !units_[u].gather.test();
+  return count;
+}
+
+Work ParamPrefetcher::unshard(size_t unit) {
+  Unit& u = units_.at(unit);
+  if (u.gathered) return u.gather;
+  // Bound the memory and bandwidth taken by prefetching: wait for the oldest gather.
+  while (inFlight() >= options_.maxInFlight) {
+    units_[gathering_.front()].gather.wait();
+    gathering_.pop_front();
+  }
+  u.full.resize(u.shard.size() * comm_.size());
+  u.gather = comm_.allGather(u.shard.data(), u.full.data(), u.shard.size(), ncclFloat32);
+  u.gathered = true;
+  gathering_.push_back(unit);
+  maxSeen_ = std::max(maxSeen_, inFlight());
+  if (options_.meter) options_.meter->record(u.gather, CommKind::AllGather, comm_.size());
+  return u.gather;
+}
+
+void ParamPrefetcher::reshard(size_t unit) {
+  Unit& u = units_.at(unit);
+  if (!u.gathered) return;
+  u.gather.wait();
+  u.gathered = false;
+  std::vector<float>().swap(u.full);
+}
+
+void ParamPrefetcher::prefetchForward(size_t unit, int depth) {
+  for (size_t next = unit + 1; next < units_.size() && next <= unit + depth; ++next) unshard(next);
+}
+
+void ParamPrefetcher::prefetchBackward(size_t unit, int depth) {
+  for (int d = 1; d <= depth && static_cast<size_t>(d) <= unit; ++d) unshard(unit - d);
+}
+
+Work ParamPrefetcher::reduceGrad(size_t unit, bool average) {
+  // Operations of a communicator run in issue order, so the next unit's all-gather is
+  // issued first or it would wait behind this reduce-scatter.
+  prefetchBackward(unit);
+  Unit& u = units_.at(unit);
+  grad(unit);
+  u.reduce = comm_.reduceScatter(u.grad.data(), u.gradShard.data(), u.shard.size(), ncclFloat32,
+                                 average ? ncclAvg : ncclSum);
+  if (options_.meter) options_.meter->record(u.reduce, CommKind::ReduceScatter, comm_.size());
+  return u.reduce;
+}
+
+void ParamPrefetcher::finalize() {
+  for (Unit& u : units_) {
+    u.gather.wait();
+    u.reduce.wait();
+  }
+  gathering_.clear();
+}
+
+}  // namespace prism

@@ -1,0 +1,244 @@
+#include "native/progress_engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <string>
+
+#include "core/communicator.h"
+#include "core/error.h"
+#include "native/device_stream.h"
+#include "native/work_state.h"
+#include "transports/transport.h"
+
+namespace prism::native {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Sweeps without progress before the thread yields, then naps on a doorbell.
+constexpr int kSpinSweeps = 64;
+constexpr int kYieldSweeps = 8;
+
+ProgressEngine* gEngine = nullptr;
+std::mutex gEngineMutex;
+
+/// Fails the head and every queued operation of `q`. Called with q.mutex held.
+void failAll(CommQueue& q, ncclResult_t code, const std::string& reason) {
+  bool first = true;
+  for (PendingOp& op : q.pending) {
+    op.work->fail(code, first ? reason
+                              : "an earlier operation on communicator " + q.comm.name() +
+                                    " failed: " + reason);
+    first = false;
+  }
+  q.pending.clear();
+  if (q.headStarted) q.comm.drivers().fetch_sub(1);
+  q.headStarted = false;
+  q.plan = nullptr;
+}
+
+void startHead(CommQueue& q, PendingOp& head) {
+  q.comm.checkUsable();
+  Clock::time_point now = Clock::now();
+  head.work->started(now);
+  q.lastMove = now;
+  if (head.onDevice) {
+    useDevice(q.comm.options().cudaDevice);
+    if (q.deviceStream == nullptr) q.deviceStream = createStream(q.comm.options().cudaDevice);
+    for (Operation& op : head.ops) op.stream = q.deviceStream;
+    q.comm.deviceEngine().run(head.ops);
+    head.work->markEnqueued(recordEvent(q.deviceStream));
+  } else {
+    q.plan = &q.comm.buildPlan(head.ops);
+  }
+  q.comm.drivers().fetch_add(1);
+  q.headStarted = true;
+}
+
+/// Advances the head of `q` (q.mutex held); true if anything moved.
+bool advanceHead(CommQueue& q) {
+  PendingOp& head = q.pending.front();
+  bool moved = false;
+  if (!q.headStarted) {
+    startHead(q, head);
+    moved = true;
+  }
+  bool finished = false;
+  q.comm.checkUsable();
+  if (head.onDevice) {
+    finished = eventDone(head.work->event);
+  } else {
+    moved |= q.comm.progress(*q.plan);
+    finished = q.plan->done();
+  }
+  if (!moved && !finished) return false;
+  Clock::time_point now = Clock::now();
+  q.lastMove = now;
+  if (finished) {
+    head.work->complete(now);
+    q.pending.pop_front();
+    q.headStarted = false;
+    q.plan = nullptr;
+    q.comm.drivers().fetch_sub(1);
+  }
+  return true;
+}
+
+}  // namespace
+
+ProgressEngine& ProgressEngine::instance() {
+  std::lock_guard lock(gEngineMutex);
+  if (gEngine == nullptr) {
+    static bool registered = false;
+    if (!registered) {
+      // A forked child has no progress thread: it starts its own engine on first use.
+      // The parent's engine is leaked there, never touched again.
+      pthread_atfork(nullptr, nullptr, [] { gEngine = nullptr; });
+      registered = true;
+    }
+    // Never destroyed: the thread may still sleep on its members at exit.
+    gEngine = new ProgressEngine();
+  }
+  return *gEngine;
+}
+
+ProgressEngine::ProgressEngine() {
+  thread_ = std::thread([this] { loop(); });
+  thread_.detach();
+}
+
+void ProgressEngine::attach(std::shared_ptr<CommQueue> queue) {
+  std::lock_guard lock(mutex_);
+  queues_.push_back(std::move(queue));
+  ++queuesVersion_;
+}
+
+void ProgressEngine::detach(const std::shared_ptr<CommQueue>& queue) {
+  {
+    std::lock_guard lock(queue->mutex);
+    queue->closed = true;
+  }
+  std::unique_lock lock(mutex_);
+  queues_.erase(std::remove(queues_.begin(), queues_.end(), queue), queues_.end());
+  ++queuesVersion_;
+  ++changes_;
+  wake_.notify_one();
+  // The iteration running now may still nap on the queue's doorbell; the next one starts
+  // from a list without it.
+  uint64_t target = generation_ + 1;
+  ++detachWaiters_;
+  iterated_.wait(lock, [&] { return generation_ >= target; });
+  --detachWaiters_;
+}
+
+void ProgressEngine::submit(CommQueue& queue, PendingOp op) {
+  {
+    std::lock_guard lock(queue.mutex);
+    queue.pending.push_back(std::move(op));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++changes_;
+  }
+  wake_.notify_one();
+}
+
+bool ProgressEngine::sweep(bool& pending) {
+  bool moved = false;
+  pending = false;
+  for (Priority pass : {Priority::High, Priority::Normal}) {
+    for (const std::shared_ptr<CommQueue>& q : snapshot_) {
+      std::lock_guard lock(q->mutex);
+      if (q->closed || q->pending.empty() || q->pending.front().priority != pass) continue;
+      try {
+        moved |= advanceHead(*q);
+      } catch (const Error& e) {
+        failAll(*q, e.code(), e.what());
+        moved = true;
+      } catch (const std::exception& e) {
+        failAll(*q, ncclInternalError, e.what());
+        moved = true;
+      }
+      pending |= !q->pending.empty();
+    }
+  }
+  return moved;
+}
+
+void ProgressEngine::checkTimeouts() {
+  Clock::time_point now = Clock::now();
+  for (const std::shared_ptr<CommQueue>& q : snapshot_) {
+    std::lock_guard lock(q->mutex);
+    if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+    if (now - q->lastMove <= std::chrono::seconds(q->comm.timeoutSeconds())) continue;
+    std::string reason = "rank " + std::to_string(q->comm.rank()) + " of " + q->comm.name() +
+                         ": timed out waiting for peers in " + q->comm.describeWait(*q->plan);
+    q->comm.setAsyncError(ncclSystemError);
+    failAll(*q, ncclSystemError, reason);
+  }
+}
+
+void ProgressEngine::nap() {
+  Doorbell* bell = nullptr;
+  int active = 0;
+  for (const std::shared_ptr<CommQueue>& q : snapshot_) {
+    std::lock_guard lock(q->mutex);
+    if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+    if (bell == nullptr) bell = &q->comm.transport().doorbell();
+    ++active;
+  }
+  if (bell == nullptr) {
+    // Only device operations (or nothing started yet): poll their events gently.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    return;
+  }
+  // One communicator sleeps until its peer rings; with several, the thread naps briefly
+  // and polls them all. A submission waits at most one nap.
+  uint32_t ticket = bell->arm();
+  bool pending = false;
+  if (!sweep(pending) && pending) {
+    bell->wait(ticket,
+               active == 1 ? std::chrono::microseconds(1000) : std::chrono::microseconds(200));
+  }
+  bell->disarm();
+}
+
+void ProgressEngine::loop() {
+  int idle = 0;
+  while (true) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard lock(mutex_);
+      ++generation_;
+      if (detachWaiters_ > 0) iterated_.notify_all();
+      if (snapshotVersion_ != queuesVersion_) {
+        snapshot_ = queues_;
+        snapshotVersion_ = queuesVersion_;
+      }
+      seen = changes_;
+    }
+    bool pending = false;
+    if (sweep(pending)) {
+      idle = 0;
+      continue;
+    }
+    if (!pending) {
+      idle = 0;
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return changes_ != seen; });
+      continue;
+    }
+    if (++idle < kSpinSweeps) continue;
+    if (idle < kSpinSweeps + kYieldSweeps) {
+      sched_yield();
+      continue;
+    }
+    checkTimeouts();
+    nap();
+  }
+}
+
+}  // namespace prism::native
