@@ -94,6 +94,7 @@ void submit(ncclComm* comm, const Operation& op) {
   }
   if (op.onDevice) return comm->get().deviceEngine().run({&op, 1});
   if (comm->get().tryDirect(op)) return;
+  if (comm->get().tryInNetwork(op)) return;
   comm->get().run({&op, 1});
 }
 
