@@ -1,0 +1,41 @@
+// prism-train: trains the reference GPT with one parallel mode and prints, per step, the
+// loss, the step time, the traffic per collective type and the exposed communication.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "parallel/options.h"
+#include "parallel/thread_ranks.h"
+#include "parallel/trainer.h"
+
+int main(int argc, char** argv) {
+  using namespace prism::train;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& a : args)
+    if (a == "--help" || a == "-h") {
+      std::cout << usage();
+      return 0;
+    }
+  try {
+    const Options options = parseOptions(args);
+    std::ostream* log = options.quiet ? nullptr : &std::cout;
+    auto run = [&](prism::Comm& world) {
+      if (log && world.rank() == 0)
+        *log << "prism-train mode " << modeName(options.mode) << "  ranks " << world.size()
+             << "  dp " << options.mesh.dp << " tp " << options.mesh.tp << " pp " << options.mesh.pp
+             << " cp " << options.mesh.cp << " ep " << options.mesh.ep << "  microbatches "
+             << options.microbatches << std::endl;
+      train(world, options, log);
+    };
+    if (options.threads > 0 || options.worldSize() == 1) {
+      runThreadRanks(options.threads > 0 ? options.threads : 1, run);
+    } else {
+      prism::Comm world = prism::Comm::fromEnvironment();
+      run(world);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "prism-train: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

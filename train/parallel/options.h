@@ -1,0 +1,47 @@
+/// What prism-train runs: the model and training sizes, the parallel mode and the mesh
+/// degrees, parsed from the command line and checked against each other.
+#pragma once
+
+#include <prism/comm.hpp>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace prism::train {
+
+enum class Mode { Single, Dp, Zero1, Zero2, Zero3, Tp, Sp, Pp, Cp, Ep, Hybrid };
+enum class PipeSchedule { GPipe, OneFOneB };
+
+struct Options {
+  Mode mode = Mode::Single;
+  MeshShape mesh;
+  PipeSchedule schedule = PipeSchedule::OneFOneB;
+  int microbatches = 1;
+  bool sequenceParallel = false;  ///< sp mode, or --sp with hybrid
+  int zeroStage = 0;              ///< 1..3 in the zero modes
+  ModelConfig model;
+  TrainConfig train;
+  int threads = 0;  ///< > 0: run that many ranks as threads of this process
+  bool quiet = false;
+
+  int worldSize() const { return mesh.dp * mesh.tp * mesh.pp * mesh.cp; }
+};
+
+Mode parseMode(const std::string& name);
+const char* modeName(Mode mode);
+
+/// Parses prism-train's flags (see --help). Throws prism::Error(ncclInvalidArgument) on an
+/// unknown flag or a malformed value. Applies the mode's implications: zero stage, sequence
+/// parallelism, experts (ep mode turns the MLPs into mixtures of experts and sets dp = ep).
+Options parseOptions(const std::vector<std::string>& args);
+/// Applies what a mode implies to options whose degrees are already set.
+void applyMode(Options& options);
+std::string usage();
+
+/// Throws prism::Error(ncclInvalidArgument) naming the first constraint that `options`
+/// violates for `worldSize` ranks: degrees multiplying to the world size, heads % tp,
+/// ffn % tp, seq % (2 * cp), experts % ep, layers % pp, batch % dp, micro-batches, ...
+void validateOptions(const Options& options, int worldSize);
+
+}  // namespace prism::train
