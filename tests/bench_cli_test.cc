@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "perf/bench/collectives.h"
+#include "perf/bench/compare.h"
 #include "perf/bench/element_codec.h"
 #include "perf/bench/json_report.h"
 #include "perf/bench/names.h"
@@ -555,6 +556,59 @@ TEST(BenchReport, SummaryAndFooter) {
   EXPECT_EQ(j["options"]["mem"], "device");
   EXPECT_EQ(j["options"]["nthreads"], 4);
   EXPECT_EQ(j["options"]["cudagraph"], 3);
+}
+
+}  // namespace
+}  // namespace prism::bench
+
+namespace prism::bench {
+namespace {
+
+TEST(BenchCompare, ParsesPeerRowsAndSkipsComments) {
+  const std::string text =
+      "# mpi_bench allreduce: 2 ranks, float sum\n"
+      "#        size        count     type   time(us)    algbw    busbw #wrong\n"
+      "            8            2    float       0.45     0.02     0.02      0\n"
+      "      1048576       262144    float     300.00     3.50     3.50      1\n"
+      "garbage line\n";
+  const std::vector<PeerRow> rows = parsePeerRows(text);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].bytes, 8u);
+  EXPECT_DOUBLE_EQ(rows[0].timeUs, 0.45);
+  EXPECT_EQ(rows[1].bytes, 1048576u);
+  EXPECT_DOUBLE_EQ(rows[1].busBw, 3.5);
+  EXPECT_EQ(rows[1].wrong, 1);
+}
+
+TEST(BenchCompare, RatioIsTimeForSmallAndBusBwForLargeSizes) {
+  Report prism(Collective::AllReduce, 2);
+  ResultRow small;
+  small.bytes = 8;
+  small.outOfPlace.timeUs = 0.5;
+  prism.add(small);
+  ResultRow large;
+  large.bytes = 1000000;
+  large.outOfPlace.timeUs = 100;  // algbw 10 GB/s, busbw 10 on 2 ranks
+  prism.add(large);
+  PeerResult peer;
+  peer.name = "peer";
+  peer.rows = {{8, 1.0, 0.01, 0}, {1000000, 400, 2.5, 0}};
+  const std::string table = formatComparison(prism, peer);
+  EXPECT_NE(table.find("2.00x"), std::string::npos) << table;  // 1.0 us / 0.5 us
+  EXPECT_NE(table.find("4.00x"), std::string::npos) << table;  // 10 / 2.5 GB/s
+  EXPECT_NE(table.find("Median ratio: 3.00x"), std::string::npos) << table;
+  peer.error = "no MPI";
+  EXPECT_NE(formatComparison(prism, peer).find("not compared: no MPI"), std::string::npos);
+}
+
+TEST(BenchCompare, ExplainsWhatCannotBeCompared) {
+  Options options;
+  options.collective = Collective::Gather;
+  options.stepFactor = 2;
+  EXPECT_FALSE(compareUnsupported(options).empty());
+  options.collective = Collective::AllReduce;
+  options.types = {ncclBfloat16};
+  EXPECT_FALSE(compareUnsupported(options).empty());
 }
 
 }  // namespace

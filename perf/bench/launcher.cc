@@ -186,4 +186,18 @@ int launchLocalRanks(int nprocs, int nthreads, const RankMain& body) {
   return std::max(status, others);
 }
 
+int runLaunchedRanks(int process, int nprocs, int nthreads, const ncclUniqueId& id,
+                     const RankMain& body) {
+  RankContext context;
+  context.process = process;
+  context.nthreads = nthreads;
+  context.rank = process * nthreads;
+  context.nranks = nprocs * nthreads;
+  context.id = id;
+  context.launched = true;
+  int status = runThreadRanks(context, body);
+  std::fflush(nullptr);
+  return status;
+}
+
 }  // namespace prism::bench

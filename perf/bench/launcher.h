@@ -16,7 +16,8 @@ struct RankContext {
   int process = 0;         ///< which forked process runs this rank (0: the launching one)
   int nthreads = 1;        ///< ranks per process
   ncclUniqueId id{};       ///< created by process 0 before any fork
-  std::vector<long> pids;  ///< every process's pid; complete only in process 0
+  std::vector<long> pids;  ///< every process's pid; complete only in process 0 of a fork
+  bool launched = false;   ///< started by a launcher: other processes' pids are unknown
 };
 
 /// A rank's whole life; returns its exit status: 0 success, 1 failure, 2 a setup error
@@ -29,5 +30,12 @@ using RankMain = std::function<int(const RankContext&)>;
 /// status any rank returned (1 for a process that died). A rank that dies or fails does
 /// not hang the run: the survivors are killed after a grace period.
 int launchLocalRanks(int nprocs, int nthreads, const RankMain& body);
+
+/// The launcher-world variant (prism-run, mpirun, srun, torchrun started every process):
+/// this process is `process` of `nprocs` and runs `nthreads` ranks of the world `id` names,
+/// as threads when there are several. Nothing is forked; the launcher waits for the
+/// processes and decides the job's status. Returns this process's worst rank status.
+int runLaunchedRanks(int process, int nprocs, int nthreads, const ncclUniqueId& id,
+                     const RankMain& body);
 
 }  // namespace prism::bench

@@ -14,6 +14,7 @@
 #include "perf/bench/options.h"
 #include "perf/bench/report.h"
 #include "perf/bench/runner.h"
+#include "src/launch/launch_env.h"
 
 namespace {
 
@@ -49,6 +50,23 @@ int main(int argc, char** argv) {
     if (!options.collective) return 0;
   }
   if (options.mem == MemKind::Device && !deviceMemoryUsable()) return 2;
+  // Started by a launcher (prism-run, mpirun, srun, torchrun) without -np: this process is
+  // one rank process of the launcher's world.
+  if (options.nranks == 1) {
+    int process = 0, nprocs = 1;
+    ncclUniqueId id{};
+    if (prismLaunchWorld(&process, &nprocs, &id) != ncclSuccess) {
+      std::fprintf(stderr, "prism-bench: launcher environment: %s\n", ncclGetLastError(nullptr));
+      return 2;
+    }
+    if (nprocs > 1) {
+      Options world = options;
+      world.nranks = nprocs;
+      return runLaunchedRanks(
+          process, nprocs, options.nthreads, id,
+          [&world](const RankContext& context) { return runRank(world, context); });
+    }
+  }
   return launchLocalRanks(options.nranks, options.nthreads, [&options](const RankContext& context) {
     return runRank(options, context);
   });

@@ -5,6 +5,8 @@
 #include <limits>
 #include <ostream>
 
+#include "perf/bench/compare.h"
+
 namespace prism::bench {
 namespace {
 
@@ -173,6 +175,10 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
                  "capture each size's iterations in a CUDA graph and time this many launches "
                  "of it (needs --mem device); default 0: no graph");
   app.add_option("--json", o.jsonPath, "also write the results to this JSON file");
+  app.add_option("--compare", o.compare,
+                 "mpi: afterwards run Open MPI's collective on the same sizes, iterations and "
+                 "busbw formula (mpirun, float32 sum) and print the ratio per size")
+      ->check(CLI::IsMember({"mpi"}));
   app.add_flag("--print-config", o.printConfig,
                "print the PRISM_* and NCCL_* settings (and exit without a collective)");
 
@@ -241,6 +247,13 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   o.blocking = blocking != 0;
   o.average = static_cast<Average>(average);
   if (!validate(o, err)) return failed;
+  if (!o.compare.empty()) {
+    const std::string why = compareUnsupported(o);
+    if (!why.empty()) {
+      err << "prism-bench: --compare " << o.compare << ": " << why << "\n";
+      return failed;
+    }
+  }
   return ParseOutcome{o, 0};
 }
 

@@ -48,6 +48,7 @@ struct Options {
   MemKind mem = MemKind::Host;
   int graphLaunches = 0;  ///< -G: launches of one captured CUDA graph; 0: no graph
   std::string jsonPath;   ///< empty: no JSON file
+  std::string compare;    ///< "mpi": also run Open MPI on the same sweep; empty: no peer
   bool printConfig = false;
 
   /// Ranks in the communicator: processes x threads.

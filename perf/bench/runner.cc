@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "perf/bench/collective_call.h"
+#include "perf/bench/compare.h"
 #include "perf/bench/element_codec.h"
 #include "perf/bench/json_report.h"
 #include "perf/bench/rank_memory.h"
@@ -56,8 +57,9 @@ class RankBench {
         report_(collective_, nranks_),
         memory_(RankMemory::create(options.mem, context.rank)) {
     check(ncclCommInitRank(&comm_, nranks_, context.id, rank_), "ncclCommInitRank");
+    std::vector<RankInfo> ranks = rankInfos(context);
     if (rank_ == 0) {
-      std::fputs(formatHeader(options_, rankInfos(context)).c_str(), stdout);
+      std::fputs(formatHeader(options_, ranks).c_str(), stdout);
       std::fflush(stdout);
     }
     send_ = memory_->allocate(options_.maxBytes);
@@ -101,6 +103,10 @@ class RankBench {
     std::fflush(stdout);
     bool jsonOk =
         options_.jsonPath.empty() || writeJsonReport(options_.jsonPath, report_, options_);
+    if (!options_.compare.empty()) {
+      std::fputs(formatComparison(report_, runMpiPeer(options_)).c_str(), stdout);
+      std::fflush(stdout);
+    }
     return report_.totalWrong() == 0 && jsonOk ? 0 : 1;
   }
 
@@ -120,15 +126,33 @@ class RankBench {
     throw BenchError(message);
   }
 
-  // Every rank's process and device; the devices are this host's, as every rank is local.
-  std::vector<RankInfo> rankInfos(const RankContext& context) const {
+  // Every rank's process, host and device. Forked ranks know each other's pids already;
+  // ranks a launcher started learn them with one small AllGather over host memory, so
+  // every rank must call this.
+  std::vector<RankInfo> rankInfos(const RankContext& context) {
+    struct Identity {
+      long pid;
+      char host[64];
+    };
+    std::vector<Identity> all(static_cast<size_t>(nranks_));
+    if (context.launched) {
+      Identity mine{static_cast<long>(getpid()), {}};
+      std::strncpy(mine.host, hostName().c_str(), sizeof(mine.host) - 1);
+      check(ncclAllGather(&mine, all.data(), sizeof(Identity), ncclUint8, comm_, nullptr),
+            "ncclAllGather of rank identities");
+    } else {
+      std::string host = hostName();
+      for (int r = 0; r < nranks_; ++r) {
+        all[r].pid = context.pids[r / context.nthreads];
+        std::strncpy(all[r].host, host.c_str(), sizeof(all[r].host) - 1);
+        all[r].host[sizeof(all[r].host) - 1] = '\0';
+      }
+    }
     std::vector<RankInfo> ranks;
-    std::string host = hostName();
     int devices = memory_->deviceCount();
     for (int r = 0; r < nranks_; ++r) {
       int device = devices > 0 ? r % devices : -1;
-      ranks.push_back(
-          {r, context.pids[r / context.nthreads], host, device, memory_->describe(device)});
+      ranks.push_back({r, all[r].pid, all[r].host, device, memory_->describe(device)});
     }
     return ranks;
   }
