@@ -34,8 +34,11 @@ std::vector<const AlgorithmInfo*> namedAlgorithms(std::string_view list, Collect
 /// "^a,b" excludes them; when that leaves nothing usable, every supporting one competes.
 std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
   std::vector<const AlgorithmInfo*> all;
+  const ScheduleRequest schedule = scheduleRequestFor(request, 0);
   for (const AlgorithmInfo& info : allAlgorithms()) {
-    if (info.supports(request.collective)) all.push_back(&info);
+    if (info.supports(request.collective) && (!info.applies || info.applies(schedule))) {
+      all.push_back(&info);
+    }
   }
   std::string_view forced = trim(request.forced);
   if (forced.empty()) return all;
@@ -48,7 +51,9 @@ std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
       if (std::find(named.begin(), named.end(), info) == named.end()) chosen.push_back(info);
     }
   } else {
-    chosen = named;
+    for (const AlgorithmInfo* info : named) {
+      if (std::find(all.begin(), all.end(), info) != all.end()) chosen.push_back(info);
+    }
   }
   if (chosen.empty()) {
     log::info(log::kTuning, "algorithm override '%.*s' has nothing for %s, using the model",
@@ -61,12 +66,21 @@ std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
 
 }  // namespace
 
+ScheduleRequest scheduleRequestFor(const SelectionRequest& request, int root) {
+  std::vector<int> groups;
+  if (request.groupOf != nullptr &&
+      request.groupOf->size() == static_cast<size_t>(request.nranks)) {
+    groups = *request.groupOf;
+  }
+  return ScheduleRequest(request.collective, request.nranks, root, std::move(groups));
+}
+
 Prediction predict(const AlgorithmInfo& algorithm, const SelectionRequest& request) {
   Prediction none;
   none.micros = std::numeric_limits<double>::infinity();
   none.completes = false;
   if (!algorithm.supports(request.collective) || request.nranks < 1) return none;
-  const Schedule schedule = algorithm.generate({request.collective, request.nranks, 0});
+  const Schedule schedule = algorithm.generate(scheduleRequestFor(request, 0));
   // `bytes` is the larger buffer (nccl-tests' size); both are cut into equal blocks.
   const double blocks = std::max(schedule.inputBlocks, schedule.outputBlocks);
   const double blockBytes = static_cast<double>(request.bytes) / blocks;

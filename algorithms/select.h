@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "algorithms/fabric.h"
 #include "algorithms/registry.h"
@@ -20,7 +21,13 @@ struct SelectionRequest {
   /// The fabric between the ranks; null means one host of shared-memory FIFOs with the
   /// default CostProfile.
   const FabricModel* fabric = nullptr;
+  /// The topology group (host) of every rank, for topology-aware generators; null or
+  /// empty means one group.
+  const std::vector<int>* groupOf = nullptr;
 };
+
+/// The request a generator gets for `request` and `root`.
+ScheduleRequest scheduleRequestFor(const SelectionRequest& request, int root);
 
 /// Chooses among allAlgorithms() with a latency/bandwidth cost model. Never returns null.
 const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request);

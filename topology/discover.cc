@@ -169,7 +169,9 @@ void addGpus(Graph& g, int host, const std::vector<std::pair<hwloc_obj_t, int>>&
 std::string hostIdentity() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  return std::string(host) + ":" + readLine("/proc/sys/kernel/random/boot_id");
+  char netns[64] = {};  // "net:[4026531840]"
+  if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0) netns[0] = '\0';
+  return std::string(host) + ":" + readLine("/proc/sys/kernel/random/boot_id") + ":" + netns;
 }
 
 double nicSpeed(const std::string& ifname) {

@@ -10,8 +10,9 @@
 
 namespace prism::topo {
 
-/// Identifies this machine: hostname plus the kernel boot id, so that two containers with
-/// the same hostname are not mistaken for one host.
+/// Identifies a host: hostname, the kernel boot id (two containers with one hostname are
+/// not one host) and the network namespace (ranks in different namespaces of one machine,
+/// emulated hosts, count as different hosts; ranks in one namespace share memory).
 std::string hostIdentity();
 
 /// The local machine as a graph with one Host node ("host0", address = hostIdentity()).

@@ -52,14 +52,24 @@ const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int
   const SelectionKey chosenKey{collective, nranks, root, sizeClass};
   auto chosen = chosen_.find(chosenKey);
   if (chosen != chosen_.end()) return *chosen->second;
-  const AlgorithmInfo& algo = selectAlgorithm({collective, nranks, bytes, algoOverride_});
+  const SelectionRequest request = selectionFor(collective, nranks, bytes);
+  const AlgorithmInfo& algo = selectAlgorithm(request);
   auto key = std::make_tuple(static_cast<const void*>(&algo), collective, nranks, root);
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
-    it = schedules_.emplace(key, algo.generate({collective, nranks, root})).first;
+    it = schedules_.emplace(key, algo.generate(scheduleRequestFor(request, root))).first;
   }
   chosen_.emplace(chosenKey, &it->second);
   return it->second;
+}
+
+SelectionRequest Communicator::selectionFor(Collective collective, int nranks, size_t bytes) const {
+  SelectionRequest request{collective, nranks, bytes, algoOverride_};
+  if (nranks == size_) {
+    request.fabric = &fabric_;
+    request.groupOf = &hostOf_;
+  }
+  return request;
 }
 
 double Communicator::predictMicros(const Operation& op) const {
@@ -68,7 +78,7 @@ double Communicator::predictMicros(const Operation& op) const {
     // A point-to-point message behaves like a one-step chain.
     return prism::predictMicros(*findAlgorithm("ring"), {Collective::Broadcast, 2, bytes, ""});
   }
-  SelectionRequest request{op.collective, size_, bytes, algoOverride_};
+  const SelectionRequest request = selectionFor(op.collective, size_, bytes);
   return prism::predictMicros(selectAlgorithm(request), request);
 }
 

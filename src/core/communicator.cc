@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/comm_topology.h"
+#include "core/cost_profile.h"
 #include "core/direct_host.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/setup_channel.h"
 #include "logging/log.h"
+#include "topology/system.h"
 #include "transports/hybrid/hybrid_transport.h"
 #include "transports/tcp/tcp_transport.h"
 #include "transports/transport.h"
@@ -22,38 +25,6 @@
 namespace prism {
 
 namespace {
-
-/// Identifies a host: hostname, the kernel boot id (two containers with one hostname are
-/// not one host) and the network namespace (ranks in different namespaces of one machine,
-/// emulated hosts, count as different hosts; ranks in one namespace share memory).
-struct HostIdentity {
-  char text[256] = {};
-};
-
-HostIdentity thisHost() {
-  HostIdentity id;
-  char host[64] = {};
-  gethostname(host, sizeof(host) - 1);
-  std::string boot;
-  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
-  char netns[64] = {};  // "net:[4026531840]"
-  if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0) netns[0] = '\0';
-  std::snprintf(id.text, sizeof(id.text), "%s/%s/%s", host, boot.c_str(), netns);
-  return id;
-}
-
-/// Dense host index of every rank, in order of first appearance.
-std::vector<int> hostIndices(const std::vector<HostIdentity>& all) {
-  std::vector<int> hostOf(all.size());
-  std::vector<const char*> seen;
-  for (size_t r = 0; r < all.size(); ++r) {
-    auto same = [&](const char* text) { return std::strcmp(text, all[r].text) == 0; };
-    auto it = std::find_if(seen.begin(), seen.end(), same);
-    hostOf[r] = static_cast<int>(it - seen.begin());
-    if (it == seen.end()) seen.push_back(all[r].text);
-  }
-  return hostOf;
-}
 
 ShmTransportOptions shmOptions(const std::string& name) {
   ShmTransportOptions options;
@@ -110,10 +81,9 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
       transport_(nullptr),
       executor_(nullptr) {
   logSettingsOnce();
-  HostIdentity mine = thisHost();
-  std::vector<HostIdentity> all(static_cast<size_t>(size_));
-  setup.allGather(&mine, all.data(), sizeof(mine));
-  hostOf_ = hostIndices(all);
+  topology_ = gatherSystemTopology(setup, options_.cudaDevice);
+  hostOf_ = topology_->hostOf();
+  fabric_ = fabricFromTopology(*topology_, activeCostProfile());
   algoOverride_ = config::getString(config::Setting::Algo);
   spinCount_ = config::getInt(config::Setting::SpinCount);
   // With more ranks than cores a spinning rank steals the core from the peer it waits

@@ -14,14 +14,19 @@
 #include <tuple>
 #include <vector>
 
+#include "algorithms/fabric.h"
 #include "algorithms/schedule.h"
 #include "core/executor.h"
 #include "core/operation.h"
 #include "device/device.h"
 
 namespace prism {
+namespace topo {
+class SystemTopology;
+}
 
 class DirectHost;
+struct SelectionRequest;
 class InNetwork;
 /// Deletes an InNetwork where its type is complete (comm_innet.cc).
 struct InNetworkDeleter {
@@ -62,6 +67,10 @@ class Communicator {
   /// The host index of every rank (dense, in order of first appearance): ranks with equal
   /// indices share memory; different indices are different hosts or network namespaces.
   const std::vector<int>& hostOf() const { return hostOf_; }
+  /// Where the ranks are: hosts, NUMA nodes, devices, NICs and the routes between them.
+  const topo::SystemTopology& topology() const { return *topology_; }
+  /// The cost model's view of the same (algorithms/fabric.h).
+  const FabricModel& fabric() const { return fabric_; }
   /// Polls before a waiting rank yields (PRISM_SPIN), read at creation.
   int64_t spinCount() const { return spinCount_; }
   /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
@@ -118,6 +127,10 @@ class Communicator {
 
  private:
   const Schedule& scheduleFor(Collective collective, int nranks, int root, size_t bytes);
+  /// What the selector needs for a call over `nranks` ranks: the fabric and host groups
+  /// when the call spans the whole communicator (internal subset calls run on one host's
+  /// model).
+  SelectionRequest selectionFor(Collective collective, int nranks, size_t bytes) const;
   Program bindCollective(const Operation& op);
   void addPointToPoint(std::span<const Operation> ops);
   std::unique_ptr<Transport> createTransport(SetupChannel& setup);
@@ -128,6 +141,9 @@ class Communicator {
   std::string name_;
   CommOptions options_;
   std::vector<int> hostOf_;
+  std::unique_ptr<topo::SystemTopology> topology_;
+  /// The cost model's view of the ranks' placement (sharedMemoryFabric on one host).
+  FabricModel fabric_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<DirectHost> direct_;
   std::unique_ptr<InNetwork, InNetworkDeleter> innet_;  ///< created at the first AllReduce

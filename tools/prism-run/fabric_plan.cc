@@ -1,6 +1,8 @@
 #include "fabric_plan.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
 
 namespace prism::run {
 
@@ -80,6 +82,30 @@ double parseDelayMicros(const std::string& text) {
   if (unit == "ms") return value * 1e3;
   if (unit == "s") return value * 1e6;
   return -1;
+}
+
+std::string emulatedTopologyJson(int hosts, uint64_t bitsPerSecond, double delayMicros,
+                                 const std::string& innetEndpoint) {
+  const double gbPerSecond = static_cast<double>(bitsPerSecond) / 8e9;
+  // Software latency of a veth hop plus any netem delay, in microseconds.
+  const double latency = 20 + std::max(delayMicros, 0.0);
+  std::string json = "{\n  \"prism_topology\": 1,\n  \"description\": \"prism-run emulation: " +
+                     std::to_string(hosts) + " hosts on one switch\",\n";
+  json += "  \"hosts\": {\"count\": " + std::to_string(hosts) +
+          ", \"host\": {\"nics\": {\"count\": 1, \"bw\": " + std::to_string(gbPerSecond) + "}}},\n";
+  json += "  \"switches\": [{\"name\": \"switch0\", \"tier\": 1}],\n";
+  if (!innetEndpoint.empty()) {
+    json += "  \"aggregation\": [{\"name\": \"innet0\", \"switch\": \"switch0\", \"address\": \"" +
+            innetEndpoint + "\", \"bw\": " + std::to_string(gbPerSecond) + "}],\n";
+  }
+  json += "  \"links\": [";
+  for (int h = 0; h < hosts; ++h) {
+    json += std::string(h ? ",\n    " : "\n    ") + "{\"a\": \"host" + std::to_string(h) +
+            "/nic0\", \"b\": \"switch0\", \"kind\": \"network\", \"bw\": " +
+            std::to_string(gbPerSecond) + ", \"lat\": " + std::to_string(latency) + "}";
+  }
+  json += "\n  ]\n}\n";
+  return json;
 }
 
 }  // namespace prism::run

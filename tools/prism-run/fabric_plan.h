@@ -42,6 +42,14 @@ struct FabricNames {
 
 inline constexpr int kMaxHosts = 253;
 
+/// The emulated fabric as a Prism topology file (docs/topology-format.md): `hosts` hosts
+/// with one NIC each at `bitsPerSecond`, one switch, and an aggregation point at
+/// `innetEndpoint` when one runs. prism-run hands it to the ranks as PRISM_TOPO_FILE so the
+/// cost model knows the shaped link rate (veth reports 10 Gbit/s whatever tc does); which
+/// rank runs on which host the library still discovers itself.
+std::string emulatedTopologyJson(int hosts, uint64_t bitsPerSecond, double delayMicros,
+                                 const std::string& innetEndpoint);
+
 /// Parses "1gbit", "100mbit", "500kbit", "1gbps" (bytes), "2.5gbit" into bits per second.
 /// Returns 0 when malformed.
 uint64_t parseBitsPerSecond(const std::string& text);

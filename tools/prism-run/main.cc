@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -112,6 +113,27 @@ int runLocal(const Options& o, std::chrono::milliseconds grace) {
   return runRankGroup(ranks, grace);
 }
 
+/// What an unshaped veth pair reports as its speed.
+constexpr uint64_t kUnshapedBitsPerSecond = 10'000'000'000;
+
+/// A file that exists for the life of the object.
+class TopologyFile {
+ public:
+  TopologyFile(std::string path, const std::string& text) : path_(std::move(path)) {
+    if (std::FILE* f = std::fopen(path_.c_str(), "w")) {
+      std::fputs(text.c_str(), f);
+      std::fclose(f);
+    }
+  }
+  ~TopologyFile() { std::remove(path_.c_str()); }
+  TopologyFile(const TopologyFile&) = delete;
+  TopologyFile& operator=(const TopologyFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 int runEmulated(const Options& o, std::chrono::milliseconds grace) {
   FabricNames names(static_cast<long>(getpid()));
   FabricOptions fabric;
@@ -130,9 +152,18 @@ int runEmulated(const Options& o, std::chrono::milliseconds grace) {
   int nranks = static_cast<int>(slots.size());
   std::string rendezvous = names.hostAddress(slots[0].host) + ":" + std::to_string(o.port);
   std::string secret = randomHex(32);
+  // The shaped link rate, as a topology file for the cost model (unless the user gave one).
+  TopologyFile topology(
+      "/tmp/" + names.prefix + "-topology.json",
+      emulatedTopologyJson(
+          o.hosts, o.bandwidth.empty() ? kUnshapedBitsPerSecond : parseBitsPerSecond(o.bandwidth),
+          o.delay.empty() ? 0 : parseDelayMicros(o.delay), net.innetEndpoint()));
   std::vector<SpawnSpec> ranks;
   for (int r = 0; r < nranks; ++r) {
     SpawnSpec spec = rankSpec(o, r, nranks, slots[r], rendezvous, secret);
+    if (std::getenv("PRISM_TOPO_FILE") == nullptr && std::getenv("NCCL_TOPO_FILE") == nullptr) {
+      spec.env.push_back("PRISM_TOPO_FILE=" + topology.path());
+    }
     spec.netns = names.hostNamespace(slots[r].host);
     spec.env.push_back("PRISM_SOCKET_IFNAME=" + names.hostLink(slots[r].host));
     if (!net.innetEndpoint().empty()) spec.env.push_back("PRISM_INNET_ADDR=" + net.innetEndpoint());

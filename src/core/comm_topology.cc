@@ -1,0 +1,101 @@
+#include "core/comm_topology.h"
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/setup_channel.h"
+#include "logging/log.h"
+#include "topology/discover.h"
+#include "topology/fabric_file.h"
+
+namespace prism {
+namespace {
+
+/// The machine does not change while the process runs: discover it once.
+const topo::Graph& localMachine() {
+  static const topo::Graph graph = topo::discoverLocal();
+  return graph;
+}
+
+bool crossesNetwork(topo::LinkKind kind) {
+  return kind == topo::LinkKind::Network || kind == topo::LinkKind::Optical;
+}
+
+/// The direction a path takes through each of its links: the node it enters each link from.
+/// A path's links are consecutive, so each link's entry is the end it shares with the
+/// previous link (the first link's entry is the end it does not share with the second).
+std::vector<int> entryNodes(const topo::Graph& g, const std::vector<int>& links) {
+  std::vector<int> entry(links.size(), -1);
+  if (links.empty()) return entry;
+  const topo::Link& first = g.links[static_cast<size_t>(links[0])];
+  int at = first.a;
+  if (links.size() > 1) {
+    const topo::Link& second = g.links[static_cast<size_t>(links[1])];
+    at = (first.a == second.a || first.a == second.b) ? first.b : first.a;
+  }
+  for (size_t i = 0; i < links.size(); ++i) {
+    const topo::Link& link = g.links[static_cast<size_t>(links[i])];
+    entry[i] = at;
+    at = at == link.a ? link.b : link.a;
+  }
+  return entry;
+}
+
+}  // namespace
+
+std::unique_ptr<topo::SystemTopology> gatherSystemTopology(SetupChannel& setup, int cudaDevice) {
+  topo::RankInfo mine = topo::describeLocalRank(localMachine(), cudaDevice);
+  mine.host = topo::hostIdentity();
+  const auto record = topo::encodeRank(mine);
+  std::vector<std::byte> all(record.size() * static_cast<size_t>(setup.size()));
+  setup.allGather(record.data(), all.data(), record.size());
+  std::vector<topo::RankInfo> ranks;
+  for (int r = 0; r < setup.size(); ++r) {
+    ranks.push_back(topo::decodeRank(all.data() + record.size() * r, record.size()));
+  }
+  const std::optional<topo::Graph> fabric = topo::loadConfiguredFabric();
+  auto topology = std::make_unique<topo::SystemTopology>(ranks, fabric ? &*fabric : nullptr);
+  if (setup.rank() == 0) topo::dumpIfRequested(topology->graph());
+  log::info(log::kGraph, "topology: %d ranks on %d hosts%s", topology->nranks(), topology->nhosts(),
+            fabric ? " (fabric from PRISM_TOPO_FILE)" : "");
+  return topology;
+}
+
+FabricModel fabricFromTopology(const topo::SystemTopology& topology, const CostProfile& profile) {
+  const topo::Graph& g = topology.graph();
+  FabricModel f = sharedMemoryFabric(topology.nranks(), profile);
+  std::map<std::pair<int, int>, int> directed;  // (graph link, entry node) -> fabric link
+  auto fabricLink = [&](int link, int entry) {
+    auto [it, added] = directed.emplace(std::make_pair(link, entry), 0);
+    if (added) {
+      const topo::Link& l = g.links[static_cast<size_t>(link)];
+      const int exit = entry == l.a ? l.b : l.a;
+      it->second = static_cast<int>(f.links.size());
+      f.links.push_back({g.nodes[static_cast<size_t>(entry)].name + " -> " +
+                             g.nodes[static_cast<size_t>(exit)].name,
+                         l.bandwidth * 1e3, l.latency, true});
+    }
+    return it->second;
+  };
+  for (int a = 0; a < f.nranks; ++a) {
+    for (int b = 0; b < f.nranks; ++b) {
+      if (a == b || topology.hostOf(a) == topology.hostOf(b)) continue;
+      const topo::Path route = topology.path(a, b);
+      const std::vector<int> entry = entryNodes(g, route.links);
+      std::vector<int>& path = f.paths[static_cast<size_t>(a) * f.nranks + b];
+      const int inPort = path.back();  // sharedMemoryFabric: {a out, b in}
+      path.pop_back();
+      for (size_t i = 0; i < route.links.size(); ++i) {
+        if (crossesNetwork(g.links[static_cast<size_t>(route.links[i])].kind)) {
+          path.push_back(fabricLink(route.links[i], entry[i]));
+        }
+      }
+      path.push_back(inPort);
+    }
+  }
+  return f;
+}
+
+}  // namespace prism
