@@ -32,7 +32,8 @@ FabricModel switchedFabric(const std::vector<int>& hostOf, double linkBytesPerMi
   const int ports = addRankPorts(f, f.nranks);
   const int hosts = hostOf.empty() ? 0 : *std::max_element(hostOf.begin(), hostOf.end()) + 1;
   const int uplinks = static_cast<int>(f.links.size());
-  for (int h = 0; h < hosts; ++h) {
+  // One host has no network links; the ports are its whole fabric.
+  for (int h = 0; h < (hosts > 1 ? hosts : 0); ++h) {
     f.links.push_back(
         {"host " + std::to_string(h) + " uplink", linkBytesPerMicro, linkLatencyMicros, true});
     f.links.push_back(

@@ -1,12 +1,17 @@
 // The communicator's hook into the in-network aggregation path (core/in_network.h): the
 // path object is made at the first host collective that asks, and connects at its first
 // eligible call.
+#include <algorithm>
 #include <cctype>
 #include <string>
 
+#include "algorithms/in_network_model.h"
+#include "algorithms/select.h"
 #include "config/config.h"
 #include "core/communicator.h"
 #include "core/in_network.h"
+#include "logging/log.h"
+#include "topology/system.h"
 
 namespace prism {
 
@@ -31,11 +36,49 @@ bool namesInNetwork(const std::string& algos) {
 
 void InNetworkDeleter::operator()(InNetwork* p) const { delete p; }
 
+bool Communicator::inNetworkPreferred(size_t bytes) {
+  const int sizeClass = bytes == 0 ? 0 : 64 - __builtin_clzll(bytes);
+  if (auto it = innetChoice_.find(sizeClass); it != innetChoice_.end()) return it->second;
+  // Each rank streams its S bytes up and the result down through its host's link, which
+  // all ranks of the host share; the chunks pipeline, so one round trip of latency.
+  double linkBytesPerMicro = 0, latencyMicros = 0;
+  for (const FabricLink& link : fabric_.links) {
+    if (!link.network) continue;
+    if (linkBytesPerMicro == 0 || link.bytesPerMicro < linkBytesPerMicro) {
+      linkBytesPerMicro = link.bytesPerMicro;
+      latencyMicros = link.latencyMicros;
+    }
+  }
+  bool prefer = false;
+  if (linkBytesPerMicro > 0) {  // a single host has no network link to save
+    int perHost = 0;
+    for (int h : hostOf_)
+      perHost = std::max<int>(perHost, std::count(hostOf_.begin(), hostOf_.end(), h));
+    const double effective = linkBytesPerMicro * fabric_.profile.networkEfficiency / perHost;
+    const double innet = predictInNetworkMicros(bytes, size_, effective, latencyMicros) +
+                         2 * fabric_.profile.networkStepMicros;
+    const SelectionRequest request = selectionFor(Collective::AllReduce, size_, bytes);
+    const double plans = prism::predictMicros(selectAlgorithm(request), request);
+    prefer = innet < plans;
+    log::info(log::kTuning,
+              "AllReduce nranks %d bytes %zu: innet predicted %.2f us, plans %.2f us%s", size_,
+              bytes, innet, plans, prefer ? ": selected innet" : "");
+  }
+  innetChoice_.emplace(sizeClass, prefer);
+  return prefer;
+}
+
 bool Communicator::tryInNetwork(const Operation& op) {
   if (op.kind != OperationKind::Collective || op.collective != Collective::AllReduce) return false;
   if (!innet_) {
     InNetworkOptions options;
+    // PRISM_INNET_ADDR, else the fabric's first aggregation point: the selector uses a
+    // service only where one exists.
     options.address = config::getString(config::Setting::InnetAddr);
+    if (options.address.empty()) {
+      const auto points = topology_->aggregationPoints();
+      if (!points.empty()) options.address = points.front().address;
+    }
     options.token = name_;
     options.rank = rank_;
     options.nranks = size_;
@@ -46,6 +89,9 @@ bool Communicator::tryInNetwork(const Operation& op) {
     if (excluded && named) options.address.clear();
     options.forced = named && !excluded;
     options.whileWaiting = [this] { checkUsable(); };
+    // A PRISM_ALGO list that allows only other algorithms keeps the service out.
+    const bool othersOnly = !algoOverride_.empty() && !excluded && !named;
+    if (!othersOnly) options.prefer = [this](size_t bytes) { return inNetworkPreferred(bytes); };
     innet_.reset(new InNetwork(std::move(options)));
   }
   if (!innet_->eligible(op)) return false;

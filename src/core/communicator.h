@@ -131,6 +131,9 @@ class Communicator {
   /// when the call spans the whole communicator (internal subset calls run on one host's
   /// model).
   SelectionRequest selectionFor(Collective collective, int nranks, size_t bytes) const;
+  /// Whether the cost model prefers the in-network service for an AllReduce of `bytes`
+  /// per rank over the best schedule (remembered per size class).
+  bool inNetworkPreferred(size_t bytes);
   Program bindCollective(const Operation& op);
   void addPointToPoint(std::span<const Operation> ops);
   std::unique_ptr<Transport> createTransport(SetupChannel& setup);
@@ -157,7 +160,8 @@ class Communicator {
   using SelectionKey = std::tuple<Collective, int, int, int>;
   std::map<std::tuple<const void*, Collective, int, int>, Schedule> schedules_;
   std::map<SelectionKey, const Schedule*> chosen_;
-  std::string algoOverride_;  ///< PRISM_ALGO / NCCL_ALGO, read once
+  std::map<int, bool> innetChoice_;  ///< inNetworkPreferred by size class
+  std::string algoOverride_;         ///< PRISM_ALGO / NCCL_ALGO, read once
   int64_t spinCount_ = 0;
   int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;

@@ -59,7 +59,8 @@ bool InNetwork::eligible(const Operation& op) const {
     return false;
   }
   if (options_.forced) return true;
-  return options_.nranks >= 2 && op.count * dataTypeSize(op.type) >= kMinAutoBytes;
+  return options_.nranks >= 2 && options_.prefer &&
+         options_.prefer(op.count * dataTypeSize(op.type));
 }
 
 void InNetwork::fail(ncclResult_t code, const std::string& reason) {

@@ -27,15 +27,15 @@ struct InNetworkOptions {
   int nranks = 1;
   int64_t timeoutSeconds = 60;  ///< bound on every wait (PRISM_TIMEOUT_S)
   bool forced = false;          ///< PRISM_ALGO names "innet": every host AllReduce goes here
+  /// Otherwise: whether an AllReduce of this many bytes per rank should use the service
+  /// (the communicator asks its cost model); null means never.
+  std::function<bool(size_t bytes)> prefer;
   /// Called at least every 100 ms while a call waits; throws to stop it (ncclCommAbort).
   std::function<void()> whileWaiting;
 };
 
 class InNetwork {
  public:
-  /// Calls of at least this many bytes use the service when it is not forced.
-  static constexpr size_t kMinAutoBytes = 64 * 1024;
-
   /// Connects nothing yet: the service is contacted at the first call that uses it.
   explicit InNetwork(InNetworkOptions options);
   /// Leaves the job cleanly (a Bye frame), so the service does not report a failure.
@@ -44,7 +44,7 @@ class InNetwork {
   InNetwork& operator=(const InNetwork&) = delete;
 
   /// True when `op` takes this path: a whole-communicator host AllReduce, the service
-  /// address set, and either forced or at least kMinAutoBytes on two or more ranks.
+  /// address set, and either forced or preferred by the cost model on two or more ranks.
   bool eligible(const Operation& op) const;
   /// Runs `op` through the service. Collective over the communicator. Throws
   /// ncclSystemError (cannot reach the service) or ncclRemoteError (the service or a peer
