@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "perf/bench/calibrate.h"
 #include "perf/bench/collectives.h"
 #include "perf/bench/compare.h"
 #include "perf/bench/element_codec.h"
@@ -489,7 +490,8 @@ TEST(BenchReport, ColumnHeaderAndRowsAlign) {
                         "(GB/s)            (us)  (GB/s)  (GB/s)\n"),
             std::string::npos);
 
-  ResultRow row{1048576, 262144, "float", "sum", -1, {100.0, 0}, {50.0, std::nullopt}};
+  ResultRow row{1048576,     262144, "float", "sum", -1, {100.0, 0}, {50.0, std::nullopt},
+                std::nullopt};
   std::string text = formatRow(row, Collective::AllReduce, 4);
   EXPECT_EQ(text,
             "     1048576        262144     float     sum      -1   100.00   10.49   15.73      0"
@@ -532,8 +534,8 @@ TEST(BenchReport, HeaderDescribesMemoryThreadsAndGraphs) {
 
 TEST(BenchReport, SummaryAndFooter) {
   Report report(Collective::AllGather, 2);
-  report.add({1000, 125, "float", "none", -1, {1.0, 0}, {1.0, 3}});
-  report.add({2000, 250, "float", "none", -1, {1.0, 1}, {2.0, 0}});
+  report.add({1000, 125, "float", "none", -1, {1.0, 0}, {1.0, 3}, std::nullopt});
+  report.add({2000, 250, "float", "none", -1, {1.0, 1}, {2.0, 0}, std::nullopt});
   EXPECT_EQ(report.totalWrong(), 4);
   EXPECT_DOUBLE_EQ(report.avgBusBw(), (1.0 + 1.0 + 2.0 + 1.0) * 0.5 / 4);
   EXPECT_EQ(formatFooter(0, 1.5),
@@ -609,6 +611,70 @@ TEST(BenchCompare, ExplainsWhatCannotBeCompared) {
   options.collective = Collective::AllReduce;
   options.types = {ncclBfloat16};
   EXPECT_FALSE(compareUnsupported(options).empty());
+}
+
+TEST(BenchCalibrateArgs, CalibrateNeedsNoCollectiveAndOnlyHostMemory) {
+  ParseOutcome p = parse({"--calibrate", "/tmp/profile.json", "-np", "2", "--link-gbit", "25"});
+  ASSERT_TRUE(p.options);
+  EXPECT_FALSE(p.options->collective.has_value());
+  EXPECT_EQ(p.options->calibratePath, "/tmp/profile.json");
+  EXPECT_EQ(p.options->nranks, 2);
+  EXPECT_DOUBLE_EQ(p.options->linkGbit, 25.0);
+  EXPECT_FALSE(p.options->predict);
+
+  p = parse({"allreduce", "--calibrate", "f.json", "-t", "2"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->collective, Collective::AllReduce);
+  EXPECT_EQ(p.options->nthreads, 2);
+
+  std::string errors;
+  EXPECT_FALSE(parse({"allreduce", "--calibrate", "f.json", "--mem", "device"}, &errors).options);
+  EXPECT_NE(errors.find("--calibrate measures the host path"), std::string::npos) << errors;
+  EXPECT_FALSE(parse({"--calibrate", "f.json", "--link-gbit", "-1"}, &errors).options);
+  EXPECT_NE(errors.find("link-gbit"), std::string::npos) << errors;
+  // Without --calibrate a collective is still required.
+  EXPECT_FALSE(parse({"--predict"}, &errors).options);
+}
+
+TEST(BenchCalibrateArgs, PredictFlag) {
+  ParseOutcome p = parse({"allgather", "--predict"});
+  ASSERT_TRUE(p.options);
+  EXPECT_TRUE(p.options->predict);
+  EXPECT_TRUE(p.options->calibratePath.empty());
+  EXPECT_DOUBLE_EQ(p.options->linkGbit, 0.0);
+}
+
+TEST(BenchReport, PredictionColumnsFollowTheNcclTestsOnes) {
+  Options o;
+  o.predict = true;
+  const std::string header = formatHeader(o, {});
+  const std::string columns =
+      "#       size         count      type   redop    root     time   algbw   busbw #wrong     "
+      "time   algbw   busbw #wrong      pred meas/pred\n";
+  EXPECT_NE(header.find(columns), std::string::npos) << header;
+  EXPECT_NE(header.find("(GB/s)  (GB/s)             (us)     (oop)\n"), std::string::npos)
+      << header;
+
+  ResultRow row{1048576, 262144, "float", "sum", -1, {100.0, 0}, {50.0, 0}, 80.0};
+  const std::string text = formatRow(row, Collective::AllReduce, 4);
+  EXPECT_EQ(text,
+            "     1048576        262144     float     sum      -1   100.00   10.49   15.73      0"
+            "    50.00   20.97   31.46      0     80.00     1.250\n");
+  EXPECT_EQ(text.size(), columns.size());
+  EXPECT_DOUBLE_EQ(measuredOverPredicted(100, 80), 1.25);
+  EXPECT_DOUBLE_EQ(measuredOverPredicted(100, 0), 0.0);
+
+  Report report(Collective::AllReduce, 4);
+  report.add(row);
+  row.predictedUs.reset();
+  report.add(row);
+  const nlohmann::json j = reportToJson(report, o);
+  EXPECT_TRUE(j.at("options").at("predict").get<bool>());
+  const nlohmann::json& first = j.at("results").at(0);
+  EXPECT_DOUBLE_EQ(first.at("predicted_us").get<double>(), 80.0);
+  EXPECT_DOUBLE_EQ(first.at("measured_over_predicted").at("out_of_place").get<double>(), 1.25);
+  EXPECT_DOUBLE_EQ(first.at("measured_over_predicted").at("in_place").get<double>(), 0.625);
+  EXPECT_FALSE(j.at("results").at(1).contains("predicted_us"));
 }
 
 }  // namespace

@@ -21,13 +21,20 @@ nlohmann::json reportToJson(const Report& report, const Options& options) {
   double factor = busBwFactor(report.collective(), report.nranks());
   nlohmann::json results = nlohmann::json::array();
   for (const ResultRow& row : report.rows()) {
-    results.push_back({{"size", row.bytes},
-                       {"count", row.count},
-                       {"type", row.type},
-                       {"redop", row.redop},
-                       {"root", row.root},
-                       {"out_of_place", measurementToJson(row.outOfPlace, row.bytes, factor)},
-                       {"in_place", measurementToJson(row.inPlace, row.bytes, factor)}});
+    nlohmann::json result{{"size", row.bytes},
+                          {"count", row.count},
+                          {"type", row.type},
+                          {"redop", row.redop},
+                          {"root", row.root},
+                          {"out_of_place", measurementToJson(row.outOfPlace, row.bytes, factor)},
+                          {"in_place", measurementToJson(row.inPlace, row.bytes, factor)}};
+    if (row.predictedUs) {
+      result["predicted_us"] = *row.predictedUs;
+      result["measured_over_predicted"] = {
+          {"out_of_place", measuredOverPredicted(row.outOfPlace.timeUs, *row.predictedUs)},
+          {"in_place", measuredOverPredicted(row.inPlace.timeUs, *row.predictedUs)}};
+    }
+    results.push_back(std::move(result));
   }
   nlohmann::json opts{{"minbytes", options.minBytes},
                       {"maxbytes", options.maxBytes},
@@ -41,7 +48,8 @@ nlohmann::json reportToJson(const Report& report, const Options& options) {
                       {"nprocs", options.nranks},
                       {"nthreads", options.nthreads},
                       {"mem", memKindName(options.mem)},
-                      {"cudagraph", options.graphLaunches}};
+                      {"cudagraph", options.graphLaunches},
+                      {"predict", options.predict}};
   return {{"collective", collectiveName(report.collective())},
           {"nranks", report.nranks()},
           {"options", opts},

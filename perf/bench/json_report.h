@@ -13,6 +13,8 @@ namespace prism::bench {
 /// "nthreads", "mem", "cudagraph"}, "results": [{"size", "count", "type",
 /// "redop", "root", "out_of_place": {"time_us", "algbw_gbps", "busbw_gbps", "wrong"},
 /// "in_place": {...}}], "avg_busbw_gbps", "wrong"}. "wrong" is null where unchecked.
+/// With --predict each result also has "predicted_us" and "measured_over_predicted":
+/// {"out_of_place", "in_place"} (measured time / predicted time).
 nlohmann::json reportToJson(const Report& report, const Options& options);
 
 /// Writes reportToJson to `path`; false (with a message on stderr) if it cannot.

@@ -38,7 +38,7 @@ bool validate(const Options& o, std::ostream& err) {
     err << "prism-bench: " << message << "\n";
     return false;
   };
-  if (!o.collective && !o.printConfig) {
+  if (!o.collective && !o.printConfig && o.calibratePath.empty()) {
     return fail(std::string("a collective is required: ") + collectiveNameList());
   }
   if (o.minBytes > o.maxBytes) return fail("minbytes is larger than maxbytes");
@@ -62,6 +62,11 @@ bool validate(const Options& o, std::ostream& err) {
   // Capturing needs a stream that the calls run on, which only device memory has.
   if (o.graphLaunches > 0 && o.mem != MemKind::Device) {
     return fail(std::string("-G (CUDA graph) needs --mem device, not --mem ") + memKindName(o.mem));
+  }
+  if (o.linkGbit < 0) return fail("link-gbit must not be negative");
+  // The cost model describes the host path; device buffers take another engine.
+  if (!o.calibratePath.empty() && (o.mem != MemKind::Host || o.graphLaunches > 0)) {
+    return fail("--calibrate measures the host path: use --mem host without -G");
   }
   return true;
 }
@@ -179,6 +184,15 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
                  "mpi: afterwards run Open MPI's collective on the same sizes, iterations and "
                  "busbw formula (mpirun, float32 sum) and print the ratio per size")
       ->check(CLI::IsMember({"mpi"}));
+  app.add_option("--calibrate", o.calibratePath,
+                 "measure the cost model's constants (ring allreduce and allgather) on these "
+                 "ranks and write them as a PRISM_TUNING_FILE profile to this file");
+  app.add_option("--link-gbit", o.linkGbit,
+                 "with --calibrate across hosts: the network link rate in Gbit/s, to derive "
+                 "network_efficiency; default: keep the built-in value");
+  app.add_flag("--predict", o.predict,
+               "add the cost model's predicted time (ncclGroupSimulateEnd) and measured / "
+               "predicted to every row");
   app.add_flag("--print-config", o.printConfig,
                "print the PRISM_* and NCCL_* settings (and exit without a collective)");
 

@@ -30,7 +30,7 @@ std::optional<MemKind> parseMemKind(std::string_view name);
 
 /// Everything the command line controls. Defaults are nccl-tests' defaults.
 struct Options {
-  std::optional<Collective> collective;  ///< empty only with --print-config
+  std::optional<Collective> collective;  ///< empty only with --print-config or --calibrate
   size_t minBytes = size_t{32} << 20;
   size_t maxBytes = size_t{32} << 20;
   size_t stepBytes = size_t{1} << 20;  ///< used when stepFactor is 1
@@ -50,6 +50,13 @@ struct Options {
   std::string jsonPath;   ///< empty: no JSON file
   std::string compare;    ///< "mpi": also run Open MPI on the same sweep; empty: no peer
   bool printConfig = false;
+  /// --calibrate: measure the cost model's constants and write the profile here instead
+  /// of running the sweep; empty: no calibration.
+  std::string calibratePath;
+  /// --link-gbit: the network link rate, for calibrating network_efficiency; 0: unknown.
+  double linkGbit = 0;
+  /// --predict: add the cost model's predicted time (ncclGroupSimulateEnd) to every row.
+  bool predict = false;
 
   /// Ranks in the communicator: processes x threads.
   int totalRanks() const { return nranks * nthreads; }

@@ -27,6 +27,13 @@ std::string formatMeasurement(const Measurement& m, size_t bytes, double factor)
          formatf(" %7.2f %7.2f %6s", alg, alg * factor, wrong.c_str());
 }
 
+// " pred meas/pred" after the nccl-tests columns; empty without a prediction.
+std::string formatPrediction(const ResultRow& row) {
+  if (!row.predictedUs) return "";
+  return formatf(" %9.2f %9.3f", *row.predictedUs,
+                 measuredOverPredicted(row.outOfPlace.timeUs, *row.predictedUs));
+}
+
 std::string memoryDescription(MemKind kind) {
   switch (kind) {
     case MemKind::Host:
@@ -47,6 +54,10 @@ std::string rankDescription(const Options& o) {
 }
 
 }  // namespace
+
+double measuredOverPredicted(double measuredUs, double predictedUs) {
+  return predictedUs > 0 ? measuredUs / predictedUs : 0.0;
+}
 
 double algBw(size_t bytes, double timeUs) {
   return timeUs > 0 ? static_cast<double>(bytes) / timeUs / 1e3 : 0.0;
@@ -71,13 +82,19 @@ std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
                    r.host.c_str(), r.device, r.deviceText.c_str());
   }
   out += "#\n";
+  // --predict appends its columns, so the nccl-tests ones keep their positions.
+  const std::string names = o.predict ? formatf(" %9s %9s", "pred", "meas/pred") : "";
+  const std::string units = o.predict ? formatf("%7s %9s %9s", "", "(us)", "(oop)") : "";
   out +=
       "#                                                              out-of-place                 "
       "      in-place\n"
       "#       size         count      type   redop    root     time   algbw   busbw #wrong     "
-      "time   algbw   busbw #wrong\n"
+      "time   algbw   busbw #wrong" +
+      names +
+      "\n"
       "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            "
-      "(us)  (GB/s)  (GB/s)\n";
+      "(us)  (GB/s)  (GB/s)" +
+      units + "\n";
   return out;
 }
 
@@ -86,7 +103,7 @@ std::string formatRow(const ResultRow& row, Collective collective, int nranks) {
   return formatf("%12zu  %12zu  %8s  %6s  %6d", row.bytes, row.count, row.type.c_str(),
                  row.redop.c_str(), row.root) +
          formatMeasurement(row.outOfPlace, row.bytes, factor) +
-         formatMeasurement(row.inPlace, row.bytes, factor) + "\n";
+         formatMeasurement(row.inPlace, row.bytes, factor) + formatPrediction(row) + "\n";
 }
 
 std::string formatFooter(int64_t wrong, double avgBusBw) {

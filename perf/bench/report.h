@@ -28,6 +28,8 @@ struct ResultRow {
   int root = -1;      ///< -1 where no root applies
   Measurement outOfPlace;
   Measurement inPlace;
+  /// --predict: the cost model's time for the call (ncclGroupSimulateEnd), microseconds.
+  std::optional<double> predictedUs;
 };
 
 /// A rank as listed under "# Using devices".
@@ -39,14 +41,18 @@ struct RankInfo {
   std::string deviceText = "[host] host memory";  ///< what follows the device number
 };
 
+/// Measured time over predicted time; 0 when nothing was predicted.
+double measuredOverPredicted(double measuredUs, double predictedUs);
+
 /// Bytes per microsecond as GB/s (1 GB = 1e9 bytes); 0 for a zero time.
 double algBw(size_t bytes, double timeUs);
 
 /// The comment block before the rows: parameters, ranks and the two column-header lines.
 /// Where memory, threads or graphs differ from the defaults, a "#  Memory: ..." line
-/// under "# Using devices" says how.
+/// under "# Using devices" says how. --predict adds the two prediction column headers.
 std::string formatHeader(const Options& options, const std::vector<RankInfo>& ranks);
-/// One result row, ending in a newline.
+/// One result row, ending in a newline. With a prediction, two columns follow the
+/// nccl-tests ones, so that their positions stay: pred(us) and out-of-place time / pred.
 std::string formatRow(const ResultRow& row, Collective collective, int nranks);
 /// The closing lines: total wrong values and the mean bus bandwidth over all placements.
 std::string formatFooter(int64_t wrong, double avgBusBw);

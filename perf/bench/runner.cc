@@ -175,7 +175,9 @@ class RankBench {
                     usesRedOp(collective_) ? benchOpName(benchOp) : "none",
                     root,
                     measure(c, layout, false),
-                    measure(c, layout, true)};
+                    measure(c, layout, true),
+                    std::nullopt};
+      if (options_.predict) row.predictedUs = predict(c, layout);
       if (rank_ == 0) {
         std::fputs(formatRow(row, collective_, nranks_).c_str(), stdout);
         std::fflush(stdout);
@@ -185,12 +187,29 @@ class RankBench {
     if (mulSum) check(ncclRedOpDestroy(c.op, comm_), "ncclRedOpDestroy");
   }
 
-  Measurement measure(const Case& c, const Layout& layout, bool inPlace) {
+  CallArgs callArgs(const Case& c, const Layout& layout, bool inPlace) {
     const size_t typeSize = dataTypeSize(c.type);
     char* send = inPlace ? recv_.get() + layout.inPlaceSendOffset * typeSize : send_.get();
     char* recv = recv_.get() + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
-    CallArgs args{collective_, send,  recv,    layout.count, c.type,           c.op,
-                  c.root,      rank_, nranks_, comm_,        memory_->stream()};
+    return CallArgs{collective_, send,  recv,    layout.count, c.type,           c.op,
+                    c.root,      rank_, nranks_, comm_,        memory_->stream()};
+  }
+
+  // The cost model's time for the call (out of place; the model does not tell the two
+  // apart): the call issued inside a group that ncclGroupSimulateEnd closes, which
+  // predicts the group and discards it without running anything.
+  double predict(const Case& c, const Layout& layout) {
+    ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
+    check(ncclGroupStart(), "ncclGroupStart");
+    const ncclResult_t issued = issueCollective(callArgs(c, layout, false));
+    const ncclResult_t simulated = ncclGroupSimulateEnd(&sim);
+    check(issued, ncclFunctionName(collective_));
+    check(simulated, "ncclGroupSimulateEnd");
+    return sim.estimatedTime;
+  }
+
+  Measurement measure(const Case& c, const Layout& layout, bool inPlace) {
+    const CallArgs args = callArgs(c, layout, inPlace);
     for (int i = 0; i < options_.warmupIters; ++i) call(args);
     memory_->synchronize();
 
