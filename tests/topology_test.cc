@@ -2,6 +2,7 @@
 // them, the JSON round trip, NCCL XML import and the errors bad files must give.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -343,7 +344,14 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFile{"unknown_key.json", "hosts.host.gpu: unknown key"},
                       BadFile{"link_bandwidth.json", "links[0].bw"},
                       BadFile{"unclosed.xml", "unclosed.xml:5:"},
-                      BadFile{"nvlink_target.xml", "nvlink_target.xml:5:"}));
+                      BadFile{"nvlink_target.xml", "nvlink_target.xml:5:"}),
+    [](const ::testing::TestParamInfo<BadFile>& info) {
+      std::string name = info.param.name;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 TEST(TopologyFile, MissingFileIsAnError) { EXPECT_THROW(load("no_such_file.json"), Error); }
 
