@@ -86,7 +86,11 @@ DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
   }
   std::vector<int32_t> votes(size_);
   setup.allGather(&reachable, votes.data(), sizeof(int32_t));
-  usable_ = size_ > 1 && minBytes_ > 0 &&
+  // Ranks on other hosts (or other network namespaces, emulated hosts) do not share
+  // memory, even where cross-memory attach could technically reach them.
+  const std::vector<int>& hosts = comm_.hostOf();
+  const bool oneHost = std::all_of(hosts.begin(), hosts.end(), [](int h) { return h == 0; });
+  usable_ = size_ > 1 && minBytes_ > 0 && oneHost &&
             std::all_of(votes.begin(), votes.end(), [](int32_t v) { return v != 0; });
   if (usable_) {
     chunk_.resize(kChunkBytes);
