@@ -4,12 +4,6 @@
 #include <limits>
 
 namespace prism::train {
-namespace {
-// Small buckets: the reference model is small, and several buckets are needed for any
-// overlap at all.
-constexpr size_t kFirstBucketBytes = size_t{64} << 10;
-constexpr size_t kBucketBytes = size_t{256} << 10;
-}  // namespace
 
 struct GradSync::Group {
   int id = 0;
@@ -70,7 +64,9 @@ GradSync::GradSync(Gpt& model, SyncComms comms, float lr, float momentum)
     groups_.push_back(std::move(g));
   }
   if (comms_.zeroStage == 3) {
-    prefetcher_ = std::make_unique<ParamPrefetcher>(comms_.dp->comm());
+    ParamPrefetcher::Options po;
+    po.maxInFlight = comms_.prefetch + 1;  // the group needed now and those ahead of it
+    prefetcher_ = std::make_unique<ParamPrefetcher>(comms_.dp->comm(), po);
     for (auto& g : groups_) {
       const size_t unit = prefetcher_->addUnit(g->shard);
       unitOf_[g->id] = unit;
@@ -83,8 +79,10 @@ GradSync::GradSync(Gpt& model, SyncComms comms, float lr, float momentum)
     GradBucketer::Options bo;
     bo.mode = GradBucketer::Mode::Hook;  // launched through TracedComm, so it is counted
     bo.average = false;                  // the loss is already scaled by the global batch
-    bo.firstBucketCapBytes = kFirstBucketBytes;
-    bo.bucketCapBytes = kBucketBytes;
+    // Small buckets by default: the reference model is small, and several buckets are
+    // needed for any overlap at all. The first is launched earliest, so it is smaller.
+    bo.firstBucketCapBytes = comms_.bucketBytes / 4;
+    bo.bucketCapBytes = comms_.bucketBytes;
     TracedComm* dpComm = comms_.dp;
     bo.hook = [dpComm](Comm&, std::span<float> bucket) {
       return dpComm->allReduce(bucket.data(), bucket.size());
@@ -121,9 +119,12 @@ Work GradSync::unshard(size_t unit) {
 void GradSync::gatherParams(Group& g, bool backward) {
   const size_t unit = unitOf_.at(g.id);
   const Work w = unshard(unit);
-  // Prefetch the group that runs next while this one computes.
-  if (!backward && unit + 1 < prefetcher_->unitCount()) unshard(unit + 1);
-  if (backward && unit > 0) unshard(unit - 1);
+  // Prefetch the groups that run next while this one computes. More than one ahead lets
+  // a rank that was delayed catch up without its peer waiting at every group.
+  for (size_t d = 1; d <= static_cast<size_t>(comms_.prefetch); ++d) {
+    if (!backward && unit + d < prefetcher_->unitCount()) unshard(unit + d);
+    if (backward && unit >= d) unshard(unit - d);
+  }
   comms_.dp->wait(w);
   const std::span<float> full = prefetcher_->full(unit);
   g.unpackWeights(Vec(full.begin(), full.end()));

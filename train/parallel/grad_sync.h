@@ -10,8 +10,9 @@
 ///   stage 2: reduce-scatter the gradients instead of all-reducing them.
 ///   stage 3: parameters live as shards in a prism::ParamPrefetcher (one unit per group);
 ///            a group is all-gathered before its forward and again before its backward,
-///            the next group's gather is launched while this one computes, and the
-///            parameters are dropped (filled with NaN) after use.
+///            the next groups' gathers (SyncComms::prefetch of them) are launched while
+///            this one computes, and the parameters are dropped (filled with NaN) after
+///            use.
 /// Before the data-parallel step, gradients that are partial over other dimensions are
 /// summed: replicated parameters over tp under sequence parallelism, all over cp.
 #pragma once
@@ -32,6 +33,8 @@ struct SyncComms {
   TracedComm* cp = nullptr;  ///< context group, or null
   TracedComm* tp = nullptr;  ///< tensor group when sequence parallel, else null
   int zeroStage = 0;
+  size_t bucketBytes = size_t{256} << 10;  ///< stage 0: bucket cap (the first: a quarter)
+  int prefetch = 1;                        ///< stage 3: groups gathered ahead
 };
 
 class GradSync {

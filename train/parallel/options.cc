@@ -55,10 +55,14 @@ std::string usage() {
          "  [--dp N] [--tp N] [--pp N] [--cp N] [--ep N] [--sp]\n"
          "  [--schedule gpipe|1f1b] [--microbatches M] [--steps S] [--batch B]\n"
          "  [--layers L] [--hidden H] [--heads A] [--vocab V] [--seq T] [--experts E]\n"
-         "  [--lr X] [--threads N] [--quiet]\n"
+         "  [--lr X] [--threads N] [--quiet] [--serialize]\n"
+         "  [--bucket-kb K] [--prefetch D]\n"
          "Ranks come from the launcher (prism-run -np N -- prism-train ...) or, with\n"
          "--threads N, are threads of this process. A run whose degrees multiply to 1 needs\n"
-         "no launcher.\n";
+         "no launcher. --serialize waits for every communication right after its launch\n"
+         "(the baseline against which overlap is measured). --bucket-kb caps dp's gradient\n"
+         "buckets (default 256); --prefetch is how many ZeRO-3 groups are gathered ahead\n"
+         "(default 1).\n";
 }
 
 void applyMode(Options& o) {
@@ -117,6 +121,12 @@ Options parseOptions(const std::vector<std::string>& args) {
       o.threads = parseInt(flag, value());
     else if (flag == "--quiet")
       o.quiet = true;
+    else if (flag == "--serialize")
+      o.serialize = true;
+    else if (flag == "--bucket-kb")
+      o.bucketKb = parseInt(flag, value());
+    else if (flag == "--prefetch")
+      o.prefetch = parseInt(flag, value());
     else if (flag == "--lr")
       o.train.lr = std::stof(value());
     else if (flag == "--schedule") {
@@ -135,6 +145,8 @@ void validateOptions(const Options& o, int worldSize) {
   const MeshShape& m = o.mesh;
   const ModelConfig& c = o.model;
   const auto s = [](int v) { return std::to_string(v); };
+  need(o.bucketKb >= 4, "--bucket-kb must be at least 4, got " + s(o.bucketKb));
+  need(o.prefetch >= 1, "--prefetch must be at least 1, got " + s(o.prefetch));
   need(m.dp >= 1 && m.tp >= 1 && m.pp >= 1 && m.cp >= 1 && m.ep >= 1,
        "mesh degrees must be positive");
   need(o.worldSize() == worldSize, "dp*tp*pp*cp (" + s(o.worldSize()) +

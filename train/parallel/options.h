@@ -24,6 +24,13 @@ struct Options {
   TrainConfig train;
   int threads = 0;  ///< > 0: run that many ranks as threads of this process
   bool quiet = false;
+  /// A/B baseline for overlap: every launch is waited for at once (OverlapMeter::serialize),
+  /// so no communication hides behind compute.
+  bool serialize = false;
+  /// Gradient bucket cap for dp (stage 0), KiB; the first bucket takes a quarter of it.
+  int bucketKb = 256;
+  /// ZeRO-3: parameter groups all-gathered ahead of the one computing.
+  int prefetch = 1;
 
   int worldSize() const { return mesh.dp * mesh.tp * mesh.pp * mesh.cp; }
 };

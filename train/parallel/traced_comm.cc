@@ -64,6 +64,9 @@ Work TracedComm::batch(std::span<const PeerOp> ops, Priority priority) {
 }
 
 Work TracedComm::track(Work work, CommKind kind) {
+  // Serialized (the A/B baseline): wait at once, and the wait is not compute, so all of
+  // this operation is exposed.
+  if (meter_->serialize()) wait(work);
   meter_->record(work, kind, size());
   return work;
 }

@@ -1,10 +1,11 @@
 /// A communicator that counts what the training driver sends: calls and bytes per
 /// collective type. Every launched Work goes to the rank's OverlapMeter, and every wait
 /// closes the current compute interval, so the meter can tell how much communication was
-/// hidden behind compute (exposed = communication time not covered by compute). Bytes
-/// follow nccl-tests: the
-/// per-rank buffer size of the call (allReduce count, allGather/reduceScatter the full
-/// buffer, allToAll the full buffer, send and recv their count), in bytes.
+/// hidden behind compute (exposed = communication time not covered by compute). When the
+/// meter serializes (prism-train --serialize), every launch is waited for at once, outside
+/// compute: the baseline in which nothing is hidden. Bytes follow nccl-tests: the per-rank
+/// buffer size of the call (allReduce count, allGather/reduceScatter the full buffer,
+/// allToAll the full buffer, send and recv their count), in bytes.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 #include "parallel/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -33,7 +34,9 @@ struct Trainer::State {
         pp(mesh.pp(), stats, meter),
         cp(mesh.cp(), stats, meter),
         ep(mesh.ep(), stats, meter),
-        model(opt.model, shardFor(opt, mesh)) {}
+        model(opt.model, shardFor(opt, mesh)) {
+    meter.setSerialize(opt.serialize);
+  }
 
   static ModelShard shardFor(const Options& o, DeviceMesh& mesh) {
     const int perStage = o.model.layers / o.mesh.pp;
@@ -86,6 +89,8 @@ Trainer::Trainer(Comm& world, const Options& options) {
   if (m.ep > 1) s.epPart.emplace(s.ep);
   SyncComms sc;
   sc.zeroStage = options.zeroStage;
+  sc.bucketBytes = static_cast<size_t>(options.bucketKb) << 10;
+  sc.prefetch = options.prefetch;
   sc.dp = (m.dp > 1 || options.zeroStage > 0) ? &s.dp : nullptr;
   sc.cp = m.cp > 1 ? &s.cp : nullptr;
   sc.tp = (options.sequenceParallel && m.tp > 1) ? &s.tp : nullptr;
@@ -155,7 +160,11 @@ StepReport Trainer::step(int index) {
   // split across tp). Not counted in the traffic statistics.
   double loss = (last && (s.o.sequenceParallel || s.mesh.tpRank() == 0)) ? lossSum : 0.0;
   s.world.allReduce(&loss, &loss, 1, ncclFloat64, ncclSum).wait();
+  double exposed[2] = {overlap.exposedSeconds, -overlap.exposedSeconds};
+  s.world.allReduce(exposed, exposed, 2, ncclFloat64, ncclMax).wait();
   StepReport r;
+  r.exposedMaxSeconds = exposed[0];
+  r.exposedMinSeconds = -exposed[1];
   r.step = index;
   r.loss = loss / (static_cast<double>(s.o.train.batch) * s.o.model.seq);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -173,9 +182,49 @@ std::string formatStep(const StepReport& r) {
                   static_cast<long long>(e.calls), static_cast<long long>(e.bytes));
     out += line;
   }
-  std::snprintf(line, sizeof line, "  exposed %.2f ms  overlap %.0f%%", r.comm.exposedSeconds * 1e3,
-                r.comm.overlapPercent());
+  std::snprintf(line, sizeof line,
+                "  comm %.2f ms  exposed %.2f ms  overlap %.0f%%  exposed over ranks %.2f..%.2f ms",
+                r.comm.commSeconds * 1e3, r.comm.exposedSeconds * 1e3, r.comm.overlapPercent(),
+                r.exposedMinSeconds * 1e3, r.exposedMaxSeconds * 1e3);
   return out + line;
+}
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+std::string formatSummary(const std::vector<StepReport>& reports, size_t skip) {
+  if (reports.size() <= skip) return "summary: no steps";
+  std::vector<double> time, comm, exposed, overlap, exposedMin;
+  double commSum = 0.0, exposedSum = 0.0;
+  for (size_t i = skip; i < reports.size(); ++i) {
+    const StepReport& r = reports[i];
+    time.push_back(r.seconds);
+    comm.push_back(r.comm.commSeconds);
+    exposed.push_back(r.comm.exposedSeconds);
+    overlap.push_back(r.comm.overlapPercent());
+    exposedMin.push_back(r.exposedMinSeconds);
+    commSum += r.comm.commSeconds;
+    exposedSum += r.comm.exposedSeconds;
+  }
+  int64_t bytes = 0;
+  for (const auto& [type, e] : reports.back().comm.byType) bytes += e.bytes;
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "summary: median of steps %zu..%zu  time %.2f ms  comm %.2f ms  exposed %.2f ms  "
+                "overlap %.0f%%  exposed share %.1f%%  min-rank exposed %.2f ms  bytes/step %lld",
+                skip, reports.size() - 1, median(time) * 1e3, median(comm) * 1e3,
+                median(exposed) * 1e3, median(overlap),
+                commSum > 0 ? 100.0 * exposedSum / commSum : 0.0, median(exposedMin) * 1e3,
+                static_cast<long long>(bytes));
+  return line;
 }
 
 std::vector<StepReport> train(Comm& world, const Options& options, std::ostream* log) {
@@ -185,6 +234,8 @@ std::vector<StepReport> train(Comm& world, const Options& options, std::ostream*
     out.push_back(trainer.step(i));
     if (log && world.rank() == 0) *log << formatStep(out.back()) << std::endl;
   }
+  // The first step pays for connection set-up and first-touch allocations.
+  if (log && world.rank() == 0) *log << formatSummary(out, out.size() > 1 ? 1 : 0) << std::endl;
   return out;
 }
 
