@@ -679,3 +679,20 @@ TEST(BenchReport, PredictionColumnsFollowTheNcclTestsOnes) {
 
 }  // namespace
 }  // namespace prism::bench
+
+namespace prism::bench {
+namespace {
+
+TEST(BenchNames, CommaListsOfTypesAndOperators) {
+  const auto types = parseDataTypeList("float,int32,bf16");
+  ASSERT_TRUE(types.has_value());
+  EXPECT_EQ(*types, (std::vector<ncclDataType_t>{ncclFloat32, ncclInt32, ncclBfloat16}));
+  const auto ops = parseBenchOpList("sum,avg");
+  ASSERT_TRUE(ops.has_value());
+  EXPECT_EQ(*ops, (std::vector<BenchOp>{BenchOp::Sum, BenchOp::Avg}));
+  EXPECT_FALSE(parseDataTypeList("float,bogus").has_value());
+  EXPECT_FALSE(parseBenchOpList("sum,").has_value());
+}
+
+}  // namespace
+}  // namespace prism::bench

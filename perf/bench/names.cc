@@ -98,15 +98,27 @@ std::optional<ncclDataType_t> parseDataType(std::string_view name) {
   return std::nullopt;
 }
 
+/// A comma list of names, each parsed by `one`; empty when any name is unknown.
+template <typename T, typename Parse>
+std::optional<std::vector<T>> parseList(std::string_view spec, Parse one) {
+  std::vector<T> out;
+  while (true) {
+    const size_t comma = spec.find(',');
+    auto item = one(spec.substr(0, comma));
+    if (!item) return std::nullopt;
+    out.push_back(*item);
+    if (comma == std::string_view::npos) return out;
+    spec.remove_prefix(comma + 1);
+  }
+}
+
 std::optional<std::vector<ncclDataType_t>> parseDataTypeList(std::string_view spec) {
   if (normalize(spec) == "all") {
     std::vector<ncclDataType_t> all;
     for (int t = 0; t < ncclNumTypes; ++t) all.push_back(static_cast<ncclDataType_t>(t));
     return all;
   }
-  auto type = parseDataType(spec);
-  if (!type) return std::nullopt;
-  return std::vector<ncclDataType_t>{*type};
+  return parseList<ncclDataType_t>(spec, parseDataType);
 }
 
 const char* benchOpName(BenchOp op) { return kOpNames[static_cast<size_t>(op)]; }
@@ -126,9 +138,7 @@ std::optional<std::vector<BenchOp>> parseBenchOpList(std::string_view spec) {
     for (size_t i = 0; i < kOpNames.size(); ++i) all.push_back(static_cast<BenchOp>(i));
     return all;
   }
-  auto op = parseBenchOp(spec);
-  if (!op) return std::nullopt;
-  return std::vector<BenchOp>{*op};
+  return parseList<BenchOp>(spec, parseBenchOp);
 }
 
 ncclRedOp_t builtinRedOp(BenchOp op) {

@@ -23,14 +23,14 @@ size_t dataTypeSize(ncclDataType_t type);
 /// Accepts the short names, NCCL's names with or without the "nccl" prefix (float32,
 /// ncclFloat16, char, int, ...) and common aliases (fp16, bf16, fp8e4m3), any case.
 std::optional<ncclDataType_t> parseDataType(std::string_view name);
-/// One name, or "all" for the 12 types in enum order.
+/// One name, a comma list of names, or "all" for the 12 types in enum order.
 std::optional<std::vector<ncclDataType_t>> parseDataTypeList(std::string_view spec);
 
 /// sum, prod, max, min, avg or mulsum.
 const char* benchOpName(BenchOp op);
 /// One of the names above in any case, or NCCL's (ncclSum, premulsum).
 std::optional<BenchOp> parseBenchOp(std::string_view name);
-/// One name, or "all" for every operator.
+/// One name, a comma list of names, or "all" for every operator.
 std::optional<std::vector<BenchOp>> parseBenchOpList(std::string_view spec);
 /// The built-in NCCL operator; MulSum has none (it is created per communicator).
 ncclRedOp_t builtinRedOp(BenchOp op);
