@@ -56,13 +56,14 @@ std::string usage() {
          "  [--schedule gpipe|1f1b] [--microbatches M] [--steps S] [--batch B]\n"
          "  [--layers L] [--hidden H] [--heads A] [--vocab V] [--seq T] [--experts E]\n"
          "  [--lr X] [--threads N] [--quiet] [--serialize]\n"
-         "  [--bucket-kb K] [--prefetch D]\n"
+         "  [--bucket-kb K] [--prefetch D] [--exit-rank R --exit-at-step S]\n"
          "Ranks come from the launcher (prism-run -np N -- prism-train ...) or, with\n"
          "--threads N, are threads of this process. A run whose degrees multiply to 1 needs\n"
          "no launcher. --serialize waits for every communication right after its launch\n"
          "(the baseline against which overlap is measured). --bucket-kb caps dp's gradient\n"
          "buckets (default 256); --prefetch is how many ZeRO-3 groups are gathered ahead\n"
-         "(default 1).\n";
+         "(default 1). --exit-rank/--exit-at-step make one rank process exit (status 3)\n"
+         "as that step begins, to check that the others fail instead of hanging.\n";
 }
 
 void applyMode(Options& o) {
@@ -127,6 +128,10 @@ Options parseOptions(const std::vector<std::string>& args) {
       o.bucketKb = parseInt(flag, value());
     else if (flag == "--prefetch")
       o.prefetch = parseInt(flag, value());
+    else if (flag == "--exit-rank")
+      o.exitRank = parseInt(flag, value());
+    else if (flag == "--exit-at-step")
+      o.exitAtStep = parseInt(flag, value());
     else if (flag == "--lr")
       o.train.lr = std::stof(value());
     else if (flag == "--schedule") {

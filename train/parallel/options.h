@@ -31,6 +31,10 @@ struct Options {
   int bucketKb = 256;
   /// ZeRO-3: parameter groups all-gathered ahead of the one computing.
   int prefetch = 1;
+  /// Test hook: rank `exitRank` ends its process (status 3) when step `exitAtStep` begins,
+  /// so tests can check that the other ranks fail with an error instead of hanging.
+  int exitRank = -1;
+  int exitAtStep = -1;
 
   int worldSize() const { return mesh.dp * mesh.tp * mesh.pp * mesh.cp; }
 };
