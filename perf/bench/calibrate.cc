@@ -65,14 +65,10 @@ double fitSlope(const std::vector<TimedSize>& points, double fixedUs) {
   return (points.back().us - fixedUs) / static_cast<double>(points.back().bytes);
 }
 
-Calibration deriveProfile(const CalibrationSamples& s) {
-  Calibration c;
+/// step_us, shm_bytes_per_us and reduce_bytes_per_us from ring measurements on one host.
+static void fitSharedMemory(const CalibrationSamples& s, Calibration& c) {
   CostProfile& p = c.profile;
   const double n = s.nranks;
-  if (s.nranks < 2 || s.smallAllReduceUs <= 0 || s.allGather.empty() || s.allReduce.empty()) {
-    c.notes.push_back("nothing measured: kept every default");
-    return c;
-  }
   p.stepMicros = s.smallAllReduceUs / ringAllReduceSteps(s.nranks);
   c.notes.push_back(
       formatf("step_us: (8 B ring allreduce time - its data time) / %d critical steps",
@@ -105,8 +101,26 @@ Calibration deriveProfile(const CalibrationSamples& s) {
                              (n - 1) / n * smallBytes / p.reduceBytesPerMicro;
   p.stepMicros =
       std::max((s.smallAllReduceUs - smallDataUs) / ringAllReduceSteps(s.nranks), kSmallestStepUs);
+}
 
-  if (s.networkLargeUs <= 0 || s.networkBytes == 0) {
+Calibration deriveProfile(const CalibrationSamples& s) {
+  Calibration c;
+  CostProfile& p = c.profile;
+  if (s.nranks < 2 || s.smallAllReduceUs <= 0 || s.allGather.empty() || s.allReduce.empty()) {
+    c.notes.push_back("nothing measured: kept every default");
+    return c;
+  }
+  const bool acrossHosts = s.networkLargeUs > 0 && s.networkBytes > 0;
+  if (acrossHosts) {
+    // The ring measurements cross the network, so they say nothing about shared memory:
+    // keep those defaults (calibrate one host with -np for them) and fit the network only.
+    c.notes.push_back(
+        "step_us, shm_bytes_per_us, reduce_bytes_per_us: defaults (ranks span hosts; "
+        "calibrate one host for these)");
+  } else {
+    fitSharedMemory(s, c);
+  }
+  if (!acrossHosts) {
     c.notes.push_back("network_step_us, network_efficiency: defaults (all ranks on one host)");
     return c;
   }
