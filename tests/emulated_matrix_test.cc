@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ struct Case {
   std::string algorithm;
   Collective collective;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.algorithm << " " << benchName(c.collective);
+}
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <set>
 
 #include "core/error.h"
@@ -316,6 +317,8 @@ struct BadFile {
   const char* name;
   const char* where;  // the line ("file:4") or element path the error must name
 };
+
+void PrintTo(const BadFile& bad, std::ostream* os) { *os << bad.name; }
 
 class BadFiles : public ::testing::TestWithParam<BadFile> {};
 
