@@ -4,7 +4,6 @@
 // 2 hosts x 2 ranks placed round-robin. prism-bench checks five types and four operators
 // against its independent reference. Needs root for namespaces; skips with the reason.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN and PRISM_BENCH_BIN"
@@ -21,36 +21,9 @@
 namespace prism {
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome runShell(const std::string& command, int timeoutSeconds) {
-  const std::string line =
-      "timeout -s KILL " + std::to_string(timeoutSeconds) + " " + command + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(line.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
-
-std::string namespacesUnavailable() {
-  static const std::string why = [] {
-    if (geteuid() != 0) return std::string("not root: network namespaces need CAP_SYS_ADMIN");
-    const std::string probe = "prism-mprobe-" + std::to_string(getpid());
-    const Outcome add = runShell("ip netns add " + probe, 10);
-    if (add.status != 0) return "cannot create a network namespace: " + add.output;
-    runShell("ip netns del " + probe, 10);
-    return std::string();
-  }();
-  return why;
-}
+using test::namespacesUnavailable;
+using test::runShell;
+using test::ShellOutcome;
 
 const char* benchName(Collective c) {
   switch (c) {
@@ -106,7 +79,7 @@ void runOn(const Case& c, int hosts, int perHost, const char* placement) {
                               placement + " -- " + PRISM_BENCH_BIN + " " + benchName(c.collective) +
                               " -d float,int32,bfloat16,int8,half -o sum,max,avg,mulsum -r all -b "
                               "8 -e 100K -f 23 -n 1 -w 1 -c 1";
-  const Outcome out = runShell(command, 240);
+  const ShellOutcome out = runShell(command, 240);
   EXPECT_EQ(out.status, 0) << command << "\n" << out.output;
   EXPECT_NE(out.output.find("Out of bounds values : 0 OK"), std::string::npos) << command << "\n"
                                                                                << out.output;

@@ -9,40 +9,17 @@
 #include <sstream>
 #include <string>
 
+#include "harness/shell.h"
+
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN"
 #endif
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-// Runs a fixed shell command line (no user input), output captured, killed after a timeout.
-Outcome runShell(const std::string& command, int timeoutSeconds = 50) {
-  std::string line = "timeout -s KILL " + std::to_string(timeoutSeconds) + " " + command + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(line.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) outcome.output.append(buffer, n);
-  int status = pclose(pipe);
-  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
-
-// Why namespaces cannot be used here, or "" when they can (probed with a throwaway one).
-std::string namespacesUnavailable() {
-  if (geteuid() != 0) return "not root: network namespaces need CAP_SYS_ADMIN";
-  std::string probe = "prism-probe-" + std::to_string(getpid());
-  Outcome add = runShell("ip netns add " + probe, 10);
-  if (add.status != 0) return "cannot create a network namespace: " + add.output;
-  runShell("ip netns del " + probe, 10);
-  return "";
-}
+using Outcome = prism::test::ShellOutcome;
+using prism::test::namespacesUnavailable;
+using prism::test::runShell;
 
 // Lines naming anything prism-run <pid> created: namespaces prism-<pid>-*, links pr<pid>*.
 std::string leftovers(long pid) {

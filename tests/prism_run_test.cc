@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fabric_plan.h"
+#include "harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN"
@@ -22,25 +23,8 @@
 
 namespace {
 
-struct Outcome {
-  int status = -1;  // prism-run's exit status (128 + signal when killed)
-  std::string output;
-};
-
-// Runs a fixed shell command line (no user input) with stdout and stderr captured. `timeout`
-// kills a run that hangs, so the test fails instead of hanging.
-Outcome runShell(const std::string& command, int timeoutSeconds = 50) {
-  std::string line = "timeout -s KILL " + std::to_string(timeoutSeconds) + " " + command + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(line.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) outcome.output.append(buffer, n);
-  int status = pclose(pipe);
-  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
+using Outcome = prism::test::ShellOutcome;
+using prism::test::runShell;
 
 std::string prismRun() { return PRISM_RUN_BIN; }
 std::string prismBench() { return PRISM_BENCH_BIN; }
