@@ -92,12 +92,8 @@ class Calibrator {
 
  private:
   void check(ncclResult_t result, const char* what) {
-    if (result == ncclSuccess) return;
-    failed_ = true;
-    std::string message = std::string(what) + " failed: " + ncclGetErrorString(result);
-    const char* detail = ncclGetLastError(comm_);
-    if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
-    throw BenchError(message);
+    if (result != ncclSuccess) failed_ = true;
+    throwIfFailed(comm_, result, what);
   }
 
   // Median over `repeats` of the per-call time of `batch` back-to-back calls of `body`,
@@ -189,16 +185,10 @@ class Calibrator {
 }  // namespace
 
 int runCalibrationRank(const Options& options, const RankContext& context) {
-  try {
+  return exitStatusOf(context.rank, [&] {
     Calibrator calibrator(options, context);
     return calibrator.run();
-  } catch (const SetupError& e) {
-    std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
-    return 2;
-  } catch (const BenchError& e) {
-    std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace prism::bench

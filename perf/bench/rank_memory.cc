@@ -1,11 +1,32 @@
 #include "perf/bench/rank_memory.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "perf/bench/device_memory.h"
 
 namespace prism::bench {
+
+void throwIfFailed(ncclComm_t comm, ncclResult_t result, const char* what) {
+  if (result == ncclSuccess) return;
+  std::string message = std::string(what) + " failed: " + ncclGetErrorString(result);
+  const char* detail = ncclGetLastError(comm);
+  if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
+  throw BenchError(message);
+}
+
+int exitStatusOf(int rank, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const SetupError& e) {
+    std::fprintf(stderr, "prism-bench: rank %d: %s\n", rank, e.what());
+    return 2;
+  } catch (const BenchError& e) {
+    std::fprintf(stderr, "prism-bench: rank %d: %s\n", rank, e.what());
+    return 1;
+  }
+}
 namespace {
 
 class HostMemory : public RankMemory {

@@ -27,6 +27,14 @@ class SetupError : public BenchError {
   using BenchError::BenchError;
 };
 
+/// Throws BenchError "what failed: <reason> (<the communicator's last error>)" unless
+/// `result` is ncclSuccess.
+void throwIfFailed(ncclComm_t comm, ncclResult_t result, const char* what);
+
+/// Runs one rank's work and turns its errors into the exit status, reported on stderr
+/// with the rank: SetupError 2, BenchError 1; otherwise what `body` returns.
+int exitStatusOf(int rank, const std::function<int()>& body);
+
 class RankMemory;
 
 /// Frees through the memory that allocated it.

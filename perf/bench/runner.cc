@@ -118,12 +118,8 @@ class RankBench {
   }
 
   void check(ncclResult_t result, const char* what) {
-    if (result == ncclSuccess) return;
-    failed_ = true;
-    std::string message = std::string(what) + " failed: " + ncclGetErrorString(result);
-    const char* detail = ncclGetLastError(comm_);
-    if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
-    throw BenchError(message);
+    if (result != ncclSuccess) failed_ = true;
+    throwIfFailed(comm_, result, what);
   }
 
   // Every rank's process, host and device. Forked ranks know each other's pids already;
@@ -325,16 +321,10 @@ class RankBench {
 }  // namespace
 
 int runRank(const Options& options, const RankContext& context) {
-  try {
+  return exitStatusOf(context.rank, [&] {
     RankBench bench(options, context);
     return bench.run();
-  } catch (const SetupError& e) {
-    std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
-    return 2;
-  } catch (const BenchError& e) {
-    std::fprintf(stderr, "prism-bench: rank %d: %s\n", context.rank, e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace prism::bench
