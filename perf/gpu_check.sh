@@ -10,7 +10,8 @@
 # what is left after the time kept for the steps behind it, and a step that no longer fits
 # is reported as skipped. Order and expected times on 16 cores: configure 15 s, build of the
 # key targets 60-120 s, reduce bench 5 s, D2D copy 10 s, GPU tests 30-90 s, two-rank targets
-# 20 s, drop-in 30 s, sweeps 60-200 s (what is left), MPS 15 s, and last the rest of the tree
+# 20 s, drop-in 30 s, prism-train overlap with device buffers 60-120 s, sweeps 60-200 s
+# (what is left), MPS 15 s, and last the rest of the tree
 # (host tests, ABI test, micro benchmarks) with whatever time remains.
 #
 # Files under $OUT (else build-gpu/gpu_check/): summary.txt (the tables, rewritten after
@@ -347,7 +348,8 @@ else
   gpu_tests="$(awk -F: '$1 ~ /^tests\/gpu\/[A-Za-z0-9_-]+$/ && $2 ~ /EXECUTABLE_LINKER/ {
     sub(".*/", "", $1); print $1 }' <<<"$ninja_targets")"
   key_targets=()
-  for target in prism nccl prism-bench prism_reduce_bench prism_cuda_kernels_test $gpu_tests; do
+  for target in prism nccl prism-bench prism_reduce_bench prism_cuda_kernels_test $gpu_tests \
+    prism-train train_device_parity_test; do
     if [[ -z "$ninja_targets" ]] || grep -qx "$target: phony" <<<"$ninja_targets"; then
       key_targets+=("$target")
     else
@@ -486,6 +488,46 @@ if t=$(allow 135 $((keep + 30 * has_mps))); then
   note="rank 0: ${passed:-0} checks passed; failed: ${failed:-none}; ${banner:-0} Prism banners"
   targets+=("PyTorch drop-in, 2 ranks on one GPU|${passed:-0} passed|failed: ${failed:-none}|$(rc_word $rc)")
   finish "$(rc_word $rc)" "$note; $(grep -m1 -E 'torchrun exit|SKIPPED|not built' "$tmp/dropin.txt")"
+else
+  finish SKIP "no time left"
+fi
+
+# ---- overlap with device buffers (issue 6) ----------------------------------------------
+
+# prism-train with the bucketer's and prefetcher's buffers in GPU memory, 2 thread ranks on
+# GPU 0 (the model computes on the CPU, so communication does not compete with it for
+# cores), each mode against --serialize, then the same on host memory. One summary line
+# per run: medians of steps 1..N-1.
+train_bin="$(artifact prism-train)"
+begin "overlap: prism-train dp and zero3, device vs host buffers, 2 thread ranks"
+if [[ -z "$train_bin" ]]; then
+  finish FAIL "prism-train was not built"
+elif t=$(allow 120 $((keep + 60 + 30 * has_mps))); then
+  overlap_model=(--layers 8 --hidden 256 --heads 8 --seq 32 --batch 4 --steps 10 --threads 2)
+  overlap_failed=()
+  : >"$out/overlap.txt"
+  per_run=$((t / 8))
+  for memory in cuda cpu; do
+    for run in "dp --bucket-kb 1024" "dp --bucket-kb 1024 --serialize" "zero3" "zero3 --serialize"; do
+      # shellcheck disable=SC2086  # run is a list of flags
+      if run_to "$tmp/overlap_run.txt" "$per_run" "$train_bin" --mode $run --dp 2 \
+        "${overlap_model[@]}" --device "$memory"; then
+        echo "--device $memory --mode $run | $(grep summary "$tmp/overlap_run.txt")" >>"$out/overlap.txt"
+      else
+        overlap_failed+=("$memory:$run")
+        echo "--device $memory --mode $run | FAILED: $(tail -1 "$tmp/overlap_run.txt")" >>"$out/overlap.txt"
+      fi
+    done
+  done
+  cat "$out/overlap.txt" >>"$log"
+  while IFS= read -r line; do
+    targets+=("overlap ${line%% | *}|${line#* | }|-|-")
+  done <"$out/overlap.txt"
+  if ((${#overlap_failed[@]})); then
+    finish FAIL "failed: ${overlap_failed[*]}"
+  else
+    finish ok "8 runs; lines in overlap.txt and the targets table"
+  fi
 else
   finish SKIP "no time left"
 fi

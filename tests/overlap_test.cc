@@ -312,7 +312,26 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         }
         // Backward: reshard everything, then reduceGrad(4) prefetches unit 3 first.
         for (size_t u = 0; u < shardSizes.size(); ++u) f.reshard(u);
-        ctx.require(!f.gathered(3) && f.full(3).empty(), "reshard frees");
+        ctx.require(!f.gathered(3) && f.full(3).empty(), "reshard releases");
+        // Released storage is reused: gathering again allocates nothing new.
+        std::vector<const float*> released;
+        for (size_t u = 0; u < 2; ++u) {
+          ctx.require(f.unshard(u).wait(60s), "gather again");
+          released.push_back(f.full(u).data());
+        }
+        f.finalize();
+        for (size_t u = 0; u < 2; ++u) f.reshard(u);
+        for (size_t u = 2; u < 4; ++u) {
+          ctx.require(f.unshard(u).wait(60s), "gather again");
+          const float* storage = f.full(u).data();
+          ctx.require(storage == released[0] || storage == released[1], "storage reused");
+          for (int r = 0; r < 3; ++r)
+            for (size_t i = 0; i < shardSizes[u]; ++i)
+              ctx.require(f.full(u)[r * shardSizes[u] + i] == gradValue(r, u, i),
+                          "gather data in reused storage");
+        }
+        f.finalize();
+        for (size_t u = 2; u < 4; ++u) f.reshard(u);
         std::span<float> g = f.grad(4);
         for (size_t i = 0; i < g.size(); ++i) g[i] = gradValue(ctx.rank, 9, i);
         Work rs = f.reduceGrad(4, /*average=*/false);
@@ -326,6 +345,41 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         }
       },
       noComm());
+}
+
+TEST(FloatBuffer, HostBufferStartsZeroedAndCopies) {
+  FloatBuffer b(1000, Memory::Host);
+  ASSERT_EQ(b.size(), 1000u);
+  EXPECT_EQ(std::vector<float>(b.data(), b.data() + b.size()), std::vector<float>(1000, 0.0f));
+  std::vector<float> in(1000);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i) - 500.5f;
+  copyFloats(b.span(), in);
+  std::vector<float> out(1000, -1.0f);
+  copyFloats(out, b.span());
+  EXPECT_EQ(out, in);
+  FloatBuffer moved(std::move(b));
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(moved.data()[999], in[999]);
+  moved.zero();
+  EXPECT_EQ(moved.data()[999], 0.0f);
+  try {
+    copyFloats(moved.span().first(10), in);
+    ADD_FAILURE() << "a size mismatch must throw";
+  } catch (const CommError& e) {
+    EXPECT_EQ(e.code(), ncclInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("10 floats"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FloatBuffer, DeviceMemoryWithoutAGpuIsAClearError) {
+  try {
+    FloatBuffer b(16, Memory::Device);
+    // Only reachable in a CUDA build on a machine with a GPU (tests/gpu covers that).
+    EXPECT_EQ(b.memory(), Memory::Device);
+  } catch (const CommError& e) {
+    EXPECT_EQ(e.code(), ncclInvalidUsage);
+    EXPECT_NE(std::string(e.what()).find("device memory requested"), std::string::npos) << e.what();
+  }
 }
 
 TEST(PipelineScheduler, OneBatchPerTick) {

@@ -109,6 +109,44 @@ class OverlapMeter {
   bool serialize_ = false;
 };
 
+/// Where the overlap hooks keep their buffers.
+enum class Memory : uint8_t {
+  Host,    ///< host memory
+  Device,  ///< CUDA device memory of the current device (CommError without a GPU)
+};
+
+/// A fixed-size, zero-initialized array of floats in host or device memory, allocated
+/// once. Spans over device memory must only be handed to Prism or to CUDA, never read on
+/// the host; copyFloats moves data between the two sides. Movable, not copyable.
+class FloatBuffer {
+ public:
+  FloatBuffer() = default;
+  FloatBuffer(size_t count, Memory memory);
+  FloatBuffer(FloatBuffer&& other) noexcept;
+  FloatBuffer& operator=(FloatBuffer&& other) noexcept;
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  ~FloatBuffer();
+
+  float* data() { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Memory memory() const { return memory_; }
+  std::span<float> span() { return {data_, size_}; }
+  /// Sets every element to +0.0f.
+  void zero();
+
+ private:
+  float* data_ = nullptr;
+  size_t size_ = 0;
+  Memory memory_ = Memory::Host;
+};
+
+/// Copies `src` into `dst` (same size), each on either side, and returns when the data
+/// has arrived. Throws CommError(ncclInvalidArgument) on a size mismatch and
+/// CommError(ncclUnhandledCudaError) when CUDA fails.
+void copyFloats(std::span<float> dst, std::span<const float> src);
+
 /// DDP-style gradient bucketing. Parameters are registered in the order backward produces
 /// their gradients (reverse forward order); gradients live in one flat buffer the bucketer
 /// owns, so launching a bucket copies nothing. Buckets launch strictly in bucket order.
@@ -129,6 +167,9 @@ class GradBucketer {
     /// Called with the bucket index once its reduction is complete (from finalize).
     std::function<void(size_t bucket)> onReduced;
     OverlapMeter* meter = nullptr;
+    /// Where the flat gradient buffer (and ZeRO-2's shards) live. With Memory::Device the
+    /// gradient views are device memory, written by the caller's kernels (or copyFloats).
+    Memory memory = Memory::Host;
   };
 
   GradBucketer(Comm& comm, Options options);
@@ -181,8 +222,8 @@ class GradBucketer {
   std::vector<size_t> bucketOf_;  ///< per param
   std::vector<bool> paramReady_;
   std::vector<Bucket> buckets_;
-  std::vector<float> flat_;
-  std::vector<float> shards_;
+  FloatBuffer flat_;
+  FloatBuffer shards_;
   std::vector<size_t> launched_;
   size_t nextLaunch_ = 0;
   bool laidOut_ = false;
@@ -190,13 +231,18 @@ class GradBucketer {
 };
 
 /// FSDP-style parameter prefetching. Each unit is a flat float shard per rank; unshard
-/// all-gathers the full parameters, reshard frees them. At most maxInFlight all-gathers
-/// run at once (an older one is waited for first).
+/// all-gathers the full parameters, reshard releases them. At most maxInFlight all-gathers
+/// run at once (an older one is waited for first). The storage of released parameters is
+/// kept in a pool and reused by the next unshard, so after the first step nothing is
+/// allocated (as PyTorch's caching allocator keeps FSDP's unsharded storage); the pool
+/// holds as many buffers as were ever gathered at once.
 class ParamPrefetcher {
  public:
   struct Options {
     int maxInFlight = 2;
     OverlapMeter* meter = nullptr;
+    /// Where shards, gathered parameters and gradients live (see GradBucketer::Options).
+    Memory memory = Memory::Host;
   };
   ParamPrefetcher(Comm& comm, Options options);
   explicit ParamPrefetcher(Comm& comm) : ParamPrefetcher(comm, Options{}) {}
@@ -206,6 +252,7 @@ class ParamPrefetcher {
   size_t unitCount() const { return units_.size(); }
   std::span<float> shard(size_t unit);
   /// The gathered parameters (shardNumel * size floats); valid once unshard's Work is done.
+  /// Empty while the unit is not gathered.
   std::span<float> full(size_t unit);
   /// The unit's full-size gradient, filled by backward.
   std::span<float> grad(size_t unit);
@@ -233,7 +280,8 @@ class ParamPrefetcher {
 
  private:
   struct Unit {
-    std::vector<float> shard, full, grad, gradShard;
+    size_t shardNumel = 0;
+    FloatBuffer shard, full, grad, gradShard;
     bool gathered = false;
     Work gather;
     Work reduce;
@@ -241,7 +289,9 @@ class ParamPrefetcher {
   Comm& comm_;
   Options options_;
   std::vector<Unit> units_;
-  std::deque<size_t> gathering_;  ///< units whose gather may still run, oldest first
+  std::deque<size_t> gathering_;   ///< units whose gather may still run, oldest first
+  std::vector<FloatBuffer> pool_;  ///< released full-parameter storage, each maxFull_ floats
+  size_t maxFull_ = 0;
   int maxSeen_ = 0;
 };
 

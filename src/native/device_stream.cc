@@ -1,5 +1,7 @@
 #include "native/device_stream.h"
 
+#include <cstring>
+
 #include "core/error.h"
 
 #if PRISM_HAVE_CUDA
@@ -60,6 +62,19 @@ void streamWaitEvent(void* stream, void* event) {
       "cudaStreamWaitEvent");
 }
 
+void zeroDeviceBytes(void* pointer, size_t bytes) {
+  checkCuda(cudaMemsetAsync(pointer, 0, bytes, cudaStreamPerThread), "cudaMemsetAsync");
+  checkCuda(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+}
+
+void copyAnyBytes(void* dst, const void* src, size_t bytes) {
+  // The per-thread stream and a synchronize: cudaMemcpy may return before a copy from
+  // pageable memory reaches the device, and the Comm's stream does not wait for it.
+  checkCuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, cudaStreamPerThread),
+            "cudaMemcpyAsync");
+  checkCuda(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+}
+
 #else
 
 namespace {
@@ -77,6 +92,8 @@ void* recordEvent(void*) { noCuda(); }
 bool eventDone(void*) { noCuda(); }
 void destroyEvent(void*) {}
 void streamWaitEvent(void*, void*) { noCuda(); }
+void zeroDeviceBytes(void*, size_t) { noCuda(); }
+void copyAnyBytes(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 
 #endif
 

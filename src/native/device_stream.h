@@ -3,6 +3,8 @@
 // device memory) and throw if they are.
 #pragma once
 
+#include <cstddef>
+
 namespace prism::native {
 
 /// Makes `device` current on the calling thread (the progress thread serves communicators
@@ -19,5 +21,10 @@ bool eventDone(void* event);
 void destroyEvent(void* event);
 /// Orders `stream` after `event` without blocking the host.
 void streamWaitEvent(void* stream, void* event);
+/// Sets `bytes` of device memory to zero; returns when done.
+void zeroDeviceBytes(void* pointer, size_t bytes);
+/// Copies `bytes` between any two buffers (host or device); returns when the data has
+/// arrived, including the DMA of a copy from pageable host memory.
+void copyAnyBytes(void* dst, const void* src, size_t bytes);
 
 }  // namespace prism::native

@@ -55,19 +55,19 @@ void GradBucketer::layout() {
     b.shardOffset = shardOffset;
     shardOffset += b.size / n;
   }
-  flat_.assign(offset, 0.0f);
-  if (options_.mode == Mode::ReduceScatter) shards_.assign(shardOffset, 0.0f);
+  flat_ = FloatBuffer(offset, options_.memory);
+  if (options_.mode == Mode::ReduceScatter) shards_ = FloatBuffer(shardOffset, options_.memory);
   paramReady_.assign(numel_.size(), false);
 }
 
 std::span<float> GradBucketer::grad(size_t param) {
   layout();
-  return std::span<float>(flat_).subspan(offset_.at(param), numel_[param]);
+  return flat_.span().subspan(offset_.at(param), numel_[param]);
 }
 
 std::span<float> GradBucketer::flat() {
   layout();
-  return flat_;
+  return flat_.span();
 }
 
 size_t GradBucketer::bucketCount() {
@@ -82,15 +82,14 @@ const std::vector<size_t>& GradBucketer::bucketParams(size_t bucket) {
 
 std::span<float> GradBucketer::bucket(size_t b) {
   layout();
-  return std::span<float>(flat_).subspan(buckets_.at(b).offset, buckets_[b].size);
+  return flat_.span().subspan(buckets_.at(b).offset, buckets_[b].size);
 }
 
 std::span<float> GradBucketer::shard(size_t b) {
   layout();
   require(options_.mode == Mode::ReduceScatter, ncclInvalidUsage,
           "GradBucketer: shard() is for Mode::ReduceScatter");
-  return std::span<float>(shards_).subspan(buckets_.at(b).shardOffset,
-                                           buckets_[b].size / comm_.size());
+  return shards_.span().subspan(buckets_.at(b).shardOffset, buckets_[b].size / comm_.size());
 }
 
 void GradBucketer::launch(size_t b) {
@@ -153,7 +152,7 @@ void GradBucketer::finalize() {
 
 void GradBucketer::zeroGrads() {
   layout();
-  std::fill(flat_.begin(), flat_.end(), 0.0f);
+  flat_.zero();
 }
 
 }  // namespace prism

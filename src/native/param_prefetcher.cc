@@ -12,20 +12,29 @@ ParamPrefetcher::ParamPrefetcher(Comm& comm, Options options) : comm_(comm), opt
 
 size_t ParamPrefetcher::addUnit(size_t shardNumel) {
   Unit unit;
-  unit.shard.assign(shardNumel, 0.0f);
-  unit.gradShard.assign(shardNumel, 0.0f);
+  unit.shardNumel = shardNumel;
+  unit.shard = FloatBuffer(shardNumel, options_.memory);
+  unit.gradShard = FloatBuffer(shardNumel, options_.memory);
   units_.push_back(std::move(unit));
+  maxFull_ = 0;  // the pool's buffer size is recomputed at the next unshard
   return units_.size() - 1;
 }
 
-std::span<float> ParamPrefetcher::shard(size_t unit) { return units_.at(unit).shard; }
-std::span<float> ParamPrefetcher::full(size_t unit) { return units_.at(unit).full; }
-std::span<float> ParamPrefetcher::gradShard(size_t unit) { return units_.at(unit).gradShard; }
+std::span<float> ParamPrefetcher::shard(size_t unit) { return units_.at(unit).shard.span(); }
+std::span<float> ParamPrefetcher::gradShard(size_t unit) {
+  return units_.at(unit).gradShard.span();
+}
+
+std::span<float> ParamPrefetcher::full(size_t unit) {
+  Unit& u = units_.at(unit);
+  if (!u.gathered) return {};
+  return u.full.span().first(u.shardNumel * comm_.size());
+}
 
 std::span<float> ParamPrefetcher::grad(size_t unit) {
   Unit& u = units_.at(unit);
-  u.grad.resize(u.shard.size() * comm_.size());
-  return u.grad;
+  if (u.grad.empty()) u.grad = FloatBuffer(u.shardNumel * comm_.size(), options_.memory);
+  return u.grad.span();
 }
 
 int ParamPrefetcher::inFlight() {
@@ -43,8 +52,19 @@ Work ParamPrefetcher::unshard(size_t unit) {
     units_[gathering_.front()].gather.wait();
     gathering_.pop_front();
   }
-  u.full.resize(u.shard.size() * comm_.size());
-  u.gather = comm_.allGather(u.shard.data(), u.full.data(), u.shard.size(), ncclFloat32);
+  if (maxFull_ == 0) {
+    for (const Unit& other : units_) maxFull_ = std::max(maxFull_, other.shardNumel);
+    maxFull_ *= comm_.size();
+  }
+  // Storage released too small (units were added since) is dropped.
+  while (!pool_.empty() && pool_.back().size() < maxFull_) pool_.pop_back();
+  if (pool_.empty()) {
+    u.full = FloatBuffer(maxFull_, options_.memory);
+  } else {
+    u.full = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  u.gather = comm_.allGather(u.shard.data(), u.full.data(), u.shardNumel, ncclFloat32);
   u.gathered = true;
   gathering_.push_back(unit);
   maxSeen_ = std::max(maxSeen_, inFlight());
@@ -57,7 +77,7 @@ void ParamPrefetcher::reshard(size_t unit) {
   if (!u.gathered) return;
   u.gather.wait();
   u.gathered = false;
-  std::vector<float>().swap(u.full);
+  pool_.push_back(std::move(u.full));
 }
 
 void ParamPrefetcher::prefetchForward(size_t unit, int depth) {
@@ -74,7 +94,7 @@ Work ParamPrefetcher::reduceGrad(size_t unit, bool average) {
   prefetchBackward(unit);
   Unit& u = units_.at(unit);
   grad(unit);
-  u.reduce = comm_.reduceScatter(u.grad.data(), u.gradShard.data(), u.shard.size(), ncclFloat32,
+  u.reduce = comm_.reduceScatter(u.grad.data(), u.gradShard.data(), u.shardNumel, ncclFloat32,
                                  average ? ncclAvg : ncclSum);
   if (options_.meter) options_.meter->record(u.reduce, CommKind::ReduceScatter, comm_.size());
   return u.reduce;

@@ -66,12 +66,13 @@ GradSync::GradSync(Gpt& model, SyncComms comms, float lr, float momentum)
   if (comms_.zeroStage == 3) {
     ParamPrefetcher::Options po;
     po.maxInFlight = comms_.prefetch + 1;  // the group needed now and those ahead of it
+    po.memory = comms_.memory;
     prefetcher_ = std::make_unique<ParamPrefetcher>(comms_.dp->comm(), po);
     for (auto& g : groups_) {
       const size_t unit = prefetcher_->addUnit(g->shard);
       unitOf_[g->id] = unit;
       g->packWeights(g->weights);
-      std::copy_n(g->weights.begin() + g->offset, g->shard, prefetcher_->shard(unit).begin());
+      copyFloats(prefetcher_->shard(unit), std::span(g->weights).subspan(g->offset, g->shard));
       g->release();
     }
   }
@@ -83,6 +84,7 @@ GradSync::GradSync(Gpt& model, SyncComms comms, float lr, float momentum)
     // needed for any overlap at all. The first is launched earliest, so it is smaller.
     bo.firstBucketCapBytes = comms_.bucketBytes / 4;
     bo.bucketCapBytes = comms_.bucketBytes;
+    bo.memory = comms_.memory;
     TracedComm* dpComm = comms_.dp;
     bo.hook = [dpComm](Comm&, std::span<float> bucket) {
       return dpComm->allReduce(bucket.data(), bucket.size());
@@ -127,7 +129,8 @@ void GradSync::gatherParams(Group& g, bool backward) {
   }
   comms_.dp->wait(w);
   const std::span<float> full = prefetcher_->full(unit);
-  g.unpackWeights(Vec(full.begin(), full.end()));
+  copyFloats(std::span(g.weights).first(full.size()), full);
+  g.unpackWeights(g.weights);
 }
 
 void GradSync::beforeGroup(int id, bool backward) {
@@ -173,7 +176,7 @@ void GradSync::launchReduction(Group& g) {
   if (bucketer_) {
     for (Param* p : g.params) {
       const size_t i = bucketIndex_.at(p);
-      std::copy(p->g.begin(), p->g.end(), bucketer_->grad(i).begin());
+      copyFloats(bucketer_->grad(i), p->g);
       bucketer_->markReady(i);
     }
     return;
@@ -182,7 +185,7 @@ void GradSync::launchReduction(Group& g) {
   if (prefetcher_) {
     const size_t unit = unitOf_.at(g.id);
     if (unit > 0) unshard(unit - 1);  // reduceGrad prefetches it; count it here
-    std::copy(g.grads.begin(), g.grads.end(), prefetcher_->grad(unit).begin());
+    copyFloats(prefetcher_->grad(unit), g.grads);
     g.work = prefetcher_->reduceGrad(unit, /*average=*/false);
     comms_.dp->recordExternal(g.work, CommKind::ReduceScatter, "reduceScatter",
                               static_cast<int64_t>(g.padded * sizeof(float)));
@@ -200,8 +203,7 @@ void GradSync::finishStep() {
     comms_.dp->meter().beginCompute();
     for (auto& g : groups_)
       for (Param* p : g->params) {
-        const std::span<float> reduced = bucketer_->grad(bucketIndex_.at(p));
-        std::copy(reduced.begin(), reduced.end(), p->g.begin());
+        copyFloats(p->g, bucketer_->grad(bucketIndex_.at(p)));
       }
   }
   for (auto& gp : groups_) {
@@ -227,9 +229,14 @@ void GradSync::finishStep() {
         break;
       }
       case 3: {
+        // The optimizer runs on the host: the shard and its gradient are staged through
+        // host buffers (plain copies when the prefetcher keeps host memory).
         const size_t unit = unitOf_.at(g.id);
-        sgdUpdate(prefetcher_->shard(unit).data(), prefetcher_->gradShard(unit).data(),
-                  g.momentum.data(), g.shard, lr_, momentum_);
+        const std::span<float> weights = std::span(g.weights).subspan(g.offset, g.shard);
+        copyFloats(weights, prefetcher_->shard(unit));
+        copyFloats(g.shardGrad, prefetcher_->gradShard(unit));
+        sgdUpdate(weights.data(), g.shardGrad.data(), g.momentum.data(), g.shard, lr_, momentum_);
+        copyFloats(prefetcher_->shard(unit), weights);
         // A unit still gathered (prefetched across micro-batches) holds old values.
         prefetcher_->reshard(unit);
         break;

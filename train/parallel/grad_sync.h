@@ -35,6 +35,7 @@ struct SyncComms {
   int zeroStage = 0;
   size_t bucketBytes = size_t{256} << 10;  ///< stage 0: bucket cap (the first: a quarter)
   int prefetch = 1;                        ///< stage 3: groups gathered ahead
+  Memory memory = Memory::Host;            ///< where the bucketer's and prefetcher's buffers live
 };
 
 class GradSync {

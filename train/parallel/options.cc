@@ -56,13 +56,16 @@ std::string usage() {
          "  [--schedule gpipe|1f1b] [--microbatches M] [--steps S] [--batch B]\n"
          "  [--layers L] [--hidden H] [--heads A] [--vocab V] [--seq T] [--experts E]\n"
          "  [--lr X] [--threads N] [--quiet] [--serialize]\n"
-         "  [--bucket-kb K] [--prefetch D] [--exit-rank R --exit-at-step S]\n"
+         "  [--bucket-kb K] [--prefetch D] [--device cpu|cuda]\n"
+         "  [--exit-rank R --exit-at-step S]\n"
          "Ranks come from the launcher (prism-run -np N -- prism-train ...) or, with\n"
          "--threads N, are threads of this process. A run whose degrees multiply to 1 needs\n"
          "no launcher. --serialize waits for every communication right after its launch\n"
          "(the baseline against which overlap is measured). --bucket-kb caps dp's gradient\n"
          "buckets (default 256); --prefetch is how many ZeRO-3 groups are gathered ahead\n"
-         "(default 1). --exit-rank/--exit-at-step make one rank process exit (status 3)\n"
+         "(default 1). --device cuda keeps dp's and ZeRO-3's communication buffers in GPU\n"
+         "memory (modes dp and zero3; the model still computes on the CPU). "
+         "--exit-rank/--exit-at-step make one rank process exit (status 3)\n"
          "as that step begins, to check that the others fail instead of hanging.\n";
 }
 
@@ -128,7 +131,11 @@ Options parseOptions(const std::vector<std::string>& args) {
       o.bucketKb = parseInt(flag, value());
     else if (flag == "--prefetch")
       o.prefetch = parseInt(flag, value());
-    else if (flag == "--exit-rank")
+    else if (flag == "--device") {
+      const std::string& d = value();
+      need(d == "cpu" || d == "cuda", "--device must be cpu or cuda, got '" + d + "'");
+      o.memory = d == "cuda" ? Memory::Device : Memory::Host;
+    } else if (flag == "--exit-rank")
       o.exitRank = parseInt(flag, value());
     else if (flag == "--exit-at-step")
       o.exitAtStep = parseInt(flag, value());
@@ -152,6 +159,10 @@ void validateOptions(const Options& o, int worldSize) {
   const auto s = [](int v) { return std::to_string(v); };
   need(o.bucketKb >= 4, "--bucket-kb must be at least 4, got " + s(o.bucketKb));
   need(o.prefetch >= 1, "--prefetch must be at least 1, got " + s(o.prefetch));
+  need(o.memory == Memory::Host || ((o.mode == Mode::Dp || o.mode == Mode::Zero3) && m.tp == 1 &&
+                                    m.pp == 1 && m.cp == 1 && m.ep == 1),
+       std::string("--device cuda supports --mode dp and zero3 only, got --mode ") +
+           modeName(o.mode));
   need(m.dp >= 1 && m.tp >= 1 && m.pp >= 1 && m.cp >= 1 && m.ep >= 1,
        "mesh degrees must be positive");
   need(o.worldSize() == worldSize, "dp*tp*pp*cp (" + s(o.worldSize()) +

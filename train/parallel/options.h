@@ -3,6 +3,7 @@
 #pragma once
 
 #include <prism/comm.hpp>
+#include <prism/overlap.hpp>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct Options {
   int bucketKb = 256;
   /// ZeRO-3: parameter groups all-gathered ahead of the one computing.
   int prefetch = 1;
+  /// --device cuda: the data-parallel communication buffers (the bucketer's flat gradient
+  /// buffer, ZeRO-3's shards and gathered parameters) live in CUDA device memory and the
+  /// collectives run on the GPU. The model itself still computes on the CPU: gradients are
+  /// copied in as backward produces them, parameters copied out after each gather.
+  Memory memory = Memory::Host;
   /// Test hook: rank `exitRank` ends its process (status 3) when step `exitAtStep` begins,
   /// so tests can check that the other ranks fail with an error instead of hanging.
   int exitRank = -1;

@@ -92,6 +92,7 @@ Trainer::Trainer(Comm& world, const Options& options) {
   sc.zeroStage = options.zeroStage;
   sc.bucketBytes = static_cast<size_t>(options.bucketKb) << 10;
   sc.prefetch = options.prefetch;
+  sc.memory = options.memory;
   sc.dp = (m.dp > 1 || options.zeroStage > 0) ? &s.dp : nullptr;
   sc.cp = m.cp > 1 ? &s.cp : nullptr;
   sc.tp = (options.sequenceParallel && m.tp > 1) ? &s.tp : nullptr;

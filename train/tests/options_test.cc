@@ -70,6 +70,24 @@ TEST(Options, NamesTheViolatedConstraint) {
   o.mesh.pp = 2;
   o.microbatches = 3;
   expectRejected(o, 2, "must be divisible by microbatches (3)");
+  o = tinyOptions(Mode::Tp);
+  o.mesh.tp = 2;
+  o.memory = Memory::Device;
+  expectRejected(o, 2, "--device cuda supports --mode dp and zero3 only, got --mode tp");
+}
+
+TEST(Options, ParsesDevice) {
+  EXPECT_EQ(parseOptions({"--mode", "dp", "--dp", "2", "--device", "cuda"}).memory, Memory::Device);
+  EXPECT_EQ(parseOptions({"--mode", "zero3", "--dp", "2", "--device", "cpu"}).memory, Memory::Host);
+  EXPECT_EQ(parseOptions({"--mode", "dp", "--dp", "2"}).memory, Memory::Host);
+  try {
+    parseOptions({"--device", "gpu"});
+    ADD_FAILURE() << "--device gpu must be rejected";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--device must be cpu or cuda, got 'gpu'"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Options, RunWithBadMeshFailsOnEveryRank) {

@@ -1,0 +1,293 @@
+// The native C++ API on CUDA device memory: Work handles of device operations (test, wait,
+// waitOn a user stream, bytes, timestamps), issue order of several operations in flight,
+// point-to-point batches, and the overlap hooks (GradBucketer, ParamPrefetcher) keeping
+// their buffers on the device. Ranks are threads sharing the GPU(s). Skipped, with the
+// reason, without a CUDA device.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <prism/comm.hpp>
+#include <prism/overlap.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gpu_fixtures.h"
+
+namespace prism::test {
+namespace {
+
+using prism::Comm;
+using prism::FloatBuffer;
+using prism::Work;
+
+// Small integers: every sum over a few ranks is exact in float.
+float valueOf(int rank, size_t i) { return static_cast<float>((rank * 7 + i * 3) % 17) - 8; }
+
+RunOptions nativeRankOptions() {
+  RunOptions options = deviceRunOptions();
+  options.initComm = false;
+  return options;
+}
+
+std::vector<float> hostValues(int rank, size_t n, size_t shift = 0) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = valueOf(rank, i + shift);
+  return v;
+}
+
+FloatBuffer deviceCopyOf(const std::vector<float>& host) {
+  FloatBuffer buffer(host.size(), prism::Memory::Device);
+  prism::copyFloats(buffer.span(), host);
+  return buffer;
+}
+
+// Reads `buffer` back on `stream` after `work` (Work::waitOn), without a host wait on the
+// work itself: the copy is ordered behind the operation on the device.
+std::vector<float> readAfter(RankContext& ctx, const Work& work, FloatBuffer& buffer,
+                             cudaStream_t stream) {
+  std::vector<float> out(buffer.size());
+  work.waitOn(stream);
+  requireCuda(ctx,
+              cudaMemcpyAsync(out.data(), buffer.data(), out.size() * sizeof(float),
+                              cudaMemcpyDeviceToHost, stream),
+              "cudaMemcpyAsync");
+  requireCuda(ctx, cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  return out;
+}
+
+void requireEqual(RankContext& ctx, const std::vector<float>& got,
+                  const std::vector<float>& expected, const std::string& what) {
+  ctx.require(got.size() == expected.size(), what + ": size " + std::to_string(got.size()));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] != expected[i]) {
+      ctx.fail(what + ": element " + std::to_string(i) + " is " + std::to_string(got[i]) +
+               ", expected " + std::to_string(expected[i]));
+    }
+  }
+}
+
+class NativeDevice : public CudaParamTest<int> {};
+
+TEST_P(NativeDevice, CollectivesReturnWorkOrderedOnUserStreams) {
+  runRanks(
+      GetParam(), Mode::Threads,
+      [](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        const int n = ctx.nranks;
+        cudaStream_t stream = nullptr;
+        requireCuda(ctx, cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+                    "cudaStreamCreate");
+        for (size_t count : {size_t{1}, size_t{1021}, size_t{100003}}) {
+          const std::string at = " (count " + std::to_string(count) + ")";
+          // allReduce, out of place.
+          FloatBuffer in = deviceCopyOf(hostValues(ctx.rank, count));
+          FloatBuffer out(count, prism::Memory::Device);
+          Work w = comm.allReduce(in.data(), out.data(), count, ncclFloat32, ncclSum);
+          std::vector<float> sum(count, 0.0f);
+          for (int r = 0; r < n; ++r)
+            for (size_t i = 0; i < count; ++i) sum[i] += valueOf(r, i);
+          requireEqual(ctx, readAfter(ctx, w, out, stream), sum, "allReduce" + at);
+          ctx.require(w.wait(std::chrono::seconds(60)) && w.test(), "allReduce completes" + at);
+          ctx.require(w.bytes() == count * sizeof(float), "allReduce bytes" + at);
+          ctx.require(w.endTime() >= w.startTime(), "allReduce timestamps" + at);
+
+          // allGather: each rank's share is `count`.
+          FloatBuffer gathered(count * n, prism::Memory::Device);
+          w = comm.allGather(in.data(), gathered.data(), count, ncclFloat32);
+          std::vector<float> expected;
+          for (int r = 0; r < n; ++r) {
+            std::vector<float> part = hostValues(r, count);
+            expected.insert(expected.end(), part.begin(), part.end());
+          }
+          requireEqual(ctx, readAfter(ctx, w, gathered, stream), expected, "allGather" + at);
+
+          // reduceScatter of the gathered buffer: rank r gets n * (r's share).
+          FloatBuffer scattered(count, prism::Memory::Device);
+          w = comm.reduceScatter(gathered.data(), scattered.data(), count, ncclFloat32, ncclSum);
+          std::vector<float> share = hostValues(ctx.rank, count);
+          for (float& v : share) v *= static_cast<float>(n);
+          requireEqual(ctx, readAfter(ctx, w, scattered, stream), share, "reduceScatter" + at);
+
+          // broadcast from the last rank, in place.
+          FloatBuffer data = deviceCopyOf(hostValues(ctx.rank, count));
+          w = comm.broadcast(data.data(), data.data(), count, ncclFloat32, n - 1);
+          requireEqual(ctx, readAfter(ctx, w, data, stream), hostValues(n - 1, count),
+                       "broadcast" + at);
+
+          // A ring of sends and receives as one batch: one handle.
+          FloatBuffer received(count, prism::Memory::Device);
+          const prism::PeerOp ops[] = {
+              {prism::PeerOp::Kind::Send, (ctx.rank + 1) % n, in.data(), count, ncclFloat32},
+              {prism::PeerOp::Kind::Recv, (ctx.rank + n - 1) % n, received.data(), count,
+               ncclFloat32}};
+          w = comm.batch(ops);
+          requireEqual(ctx, readAfter(ctx, w, received, stream),
+                       hostValues((ctx.rank + n - 1) % n, count), "batch send/recv" + at);
+          ctx.require(w.bytes() == 2 * count * sizeof(float), "batch bytes" + at);
+        }
+        cudaStreamDestroy(stream);
+      },
+      nativeRankOptions());
+}
+
+TEST_P(NativeDevice, OperationsInFlightCompleteInIssueOrder) {
+  runRanks(
+      GetParam(), Mode::Threads,
+      [](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        constexpr size_t kCount = 1 << 16;
+        constexpr int kRounds = 6;
+        // Each in-place sum reads what the one before wrote: out of order, the values
+        // would not be n^rounds.
+        FloatBuffer data = deviceCopyOf(std::vector<float>(kCount, 1.0f));
+        std::vector<Work> works;
+        for (int k = 0; k < kRounds; ++k)
+          works.push_back(comm.allReduce(data.data(), data.data(), kCount, ncclFloat32, ncclSum,
+                                         k % 2 ? prism::Priority::High : prism::Priority::Normal));
+        ctx.require(works.back().wait(std::chrono::seconds(60)), "the last operation completes");
+        for (int k = 0; k < kRounds; ++k)
+          ctx.require(works[k].test(),
+                      "operation " + std::to_string(k) + " completed before the last");
+        std::vector<float> out(kCount);
+        prism::copyFloats(out, data.span());
+        const float expected = std::pow(static_cast<float>(ctx.nranks), kRounds);
+        requireEqual(ctx, out, std::vector<float>(kCount, expected), "chained in-place sums");
+        comm.synchronize();
+      },
+      nativeRankOptions());
+}
+
+TEST_P(NativeDevice, GradBucketerReducesDeviceGradients) {
+  runRanks(
+      GetParam(), Mode::Threads,
+      [](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        const int n = ctx.nranks;
+        for (auto mode :
+             {prism::GradBucketer::Mode::AllReduce, prism::GradBucketer::Mode::ReduceScatter}) {
+          prism::GradBucketer::Options options;
+          options.mode = mode;
+          options.average = false;
+          options.memory = prism::Memory::Device;
+          options.firstBucketCapBytes = 4096;
+          options.bucketCapBytes = 40000;
+          prism::GradBucketer bucketer(comm, options);
+          const std::vector<size_t> sizes{1000, 7, 5003, 1, 9000};
+          for (size_t s : sizes) bucketer.addParam(s);
+          ctx.require(bucketer.bucketCount() >= 2, "several buckets");
+          for (int step = 0; step < 2; ++step) {
+            bucketer.zeroGrads();
+            for (size_t p = 0; p < sizes.size(); ++p) {
+              prism::copyFloats(bucketer.grad(p), hostValues(ctx.rank, sizes[p], p * 100 + step));
+              bucketer.markReady(p);
+            }
+            bucketer.finalize();
+            for (size_t b = 0; b < bucketer.bucketCount(); ++b) {
+              // The expected bucket: every rank's parameters laid out as the bucketer does.
+              std::vector<float> bucket;
+              for (size_t p : bucketer.bucketParams(b)) {
+                std::vector<float> sum(sizes[p], 0.0f);
+                for (int r = 0; r < n; ++r) {
+                  std::vector<float> v = hostValues(r, sizes[p], p * 100 + step);
+                  for (size_t i = 0; i < sum.size(); ++i) sum[i] += v[i];
+                }
+                bucket.insert(bucket.end(), sum.begin(), sum.end());
+              }
+              std::vector<float> got;
+              if (mode == prism::GradBucketer::Mode::AllReduce) {
+                got.resize(bucket.size());
+                prism::copyFloats(got, bucketer.bucket(b).first(bucket.size()));
+              } else {
+                std::span<float> shard = bucketer.shard(b);
+                got.resize(shard.size());
+                prism::copyFloats(got, shard);
+                bucket.resize(bucketer.bucket(b).size(), 0.0f);  // the zero padding
+                bucket = std::vector<float>(bucket.begin() + ctx.rank * shard.size(),
+                                            bucket.begin() + (ctx.rank + 1) * shard.size());
+              }
+              requireEqual(ctx, got, bucket, "bucket " + std::to_string(b));
+            }
+          }
+        }
+      },
+      nativeRankOptions());
+}
+
+TEST_P(NativeDevice, ParamPrefetcherGathersAndReducesOnTheDevice) {
+  runRanks(
+      GetParam(), Mode::Threads,
+      [](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        const int n = ctx.nranks;
+        prism::ParamPrefetcher::Options options;
+        options.memory = prism::Memory::Device;
+        prism::ParamPrefetcher prefetcher(comm, options);
+        const std::vector<size_t> shards{513, 1, 2048};
+        for (size_t s : shards) prefetcher.addUnit(s);
+        for (size_t u = 0; u < shards.size(); ++u)
+          prism::copyFloats(prefetcher.shard(u), hostValues(ctx.rank, shards[u], u));
+        // Round 0 allocates the gathered storage; round 1 must only reuse it.
+        std::set<const float*> allocated;
+        for (int round = 0; round < 2; ++round) {
+          for (size_t u = 0; u < shards.size(); ++u) {
+            prism::Work w = prefetcher.unshard(u);
+            prefetcher.prefetchForward(u);
+            ctx.require(w.wait(std::chrono::seconds(60)), "gather completes");
+            std::vector<float> expected;
+            for (int r = 0; r < n; ++r) {
+              std::vector<float> part = hostValues(r, shards[u], u);
+              expected.insert(expected.end(), part.begin(), part.end());
+            }
+            std::vector<float> got(prefetcher.full(u).size());
+            prism::copyFloats(got, prefetcher.full(u));
+            requireEqual(ctx, got, expected, "unit " + std::to_string(u) + " gathered");
+            const float* storage = prefetcher.full(u).data();
+            if (round == 0) allocated.insert(storage);
+            ctx.require(allocated.count(storage) == 1,
+                        "round 1 reuses the storage of round 0 (unit " + std::to_string(u) + ")");
+            prefetcher.reshard(u);
+            ctx.require(prefetcher.full(u).empty(), "reshard releases the parameters");
+          }
+          prefetcher.finalize();
+        }
+        // Gradients: rank r's full gradient is valueOf(r, .); each rank keeps its summed shard.
+        const size_t u = 2;
+        prism::copyFloats(prefetcher.grad(u), hostValues(ctx.rank, shards[u] * n));
+        prefetcher.reduceGrad(u, /*average=*/false).wait();
+        std::vector<float> expected(shards[u], 0.0f);
+        for (int r = 0; r < n; ++r)
+          for (size_t i = 0; i < shards[u]; ++i)
+            expected[i] += valueOf(r, ctx.rank * shards[u] + i);
+        std::vector<float> got(shards[u]);
+        prism::copyFloats(got, prefetcher.gradShard(u));
+        requireEqual(ctx, got, expected, "gradient shard");
+        prefetcher.finalize();
+      },
+      nativeRankOptions());
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, NativeDevice, ::testing::Values(1, 2, 3),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::to_string(info.param) + "ranks";
+                         });
+
+class DeviceFloatBuffer : public CudaTest {};
+
+TEST_F(DeviceFloatBuffer, StartsZeroedAndCopiesBothWays) {
+  FloatBuffer buffer(4097, prism::Memory::Device);
+  std::vector<float> out(buffer.size(), -1.0f);
+  prism::copyFloats(out, buffer.span());
+  EXPECT_EQ(out, std::vector<float>(buffer.size(), 0.0f));
+  std::vector<float> in = hostValues(3, buffer.size());
+  prism::copyFloats(buffer.span(), in);
+  prism::copyFloats(out, buffer.span());
+  EXPECT_EQ(out, in);
+  buffer.zero();
+  prism::copyFloats(out, buffer.span());
+  EXPECT_EQ(out, std::vector<float>(buffer.size(), 0.0f));
+  EXPECT_THROW(prism::copyFloats(buffer.span().first(3), in), prism::CommError);
+}
+
+}  // namespace
+}  // namespace prism::test
