@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <prism/comm.hpp>
 #include <prism/overlap.hpp>
 #include <set>
@@ -44,7 +45,7 @@ FloatBuffer deviceCopyOf(const std::vector<float>& host) {
 
 // Reads `buffer` back on `stream` after `work` (Work::waitOn), without a host wait on the
 // work itself: the copy is ordered behind the operation on the device.
-std::vector<float> readAfter(RankContext& ctx, const Work& work, FloatBuffer& buffer,
+std::vector<float> readAfter(RankContext& ctx, const Work& work, std::span<float> buffer,
                              cudaStream_t stream) {
   std::vector<float> out(buffer.size());
   work.waitOn(stream);
@@ -78,11 +79,22 @@ TEST_P(NativeDevice, CollectivesReturnWorkOrderedOnUserStreams) {
         cudaStream_t stream = nullptr;
         requireCuda(ctx, cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
                     "cudaStreamCreate");
-        for (size_t count : {size_t{1}, size_t{1021}, size_t{100003}}) {
+        // Every buffer is allocated once, for the largest count: cudaFree waits for the whole
+        // device, so a rank freeing while its peer's kernel waits for it would deadlock
+        // (NCCL documents the same hazard for ranks that are threads of one process).
+        constexpr size_t kMaxCount = 100003;
+        FloatBuffer inStore(kMaxCount, prism::Memory::Device);
+        FloatBuffer outStore(kMaxCount, prism::Memory::Device);
+        FloatBuffer gatheredStore(kMaxCount * n, prism::Memory::Device);
+        FloatBuffer scatteredStore(kMaxCount, prism::Memory::Device);
+        FloatBuffer dataStore(kMaxCount, prism::Memory::Device);
+        FloatBuffer receivedStore(kMaxCount, prism::Memory::Device);
+        for (size_t count : {size_t{1}, size_t{1021}, kMaxCount}) {
           const std::string at = " (count " + std::to_string(count) + ")";
           // allReduce, out of place.
-          FloatBuffer in = deviceCopyOf(hostValues(ctx.rank, count));
-          FloatBuffer out(count, prism::Memory::Device);
+          const std::span<float> in = inStore.span().first(count);
+          const std::span<float> out = outStore.span().first(count);
+          prism::copyFloats(in, hostValues(ctx.rank, count));
           Work w = comm.allReduce(in.data(), out.data(), count, ncclFloat32, ncclSum);
           std::vector<float> sum(count, 0.0f);
           for (int r = 0; r < n; ++r)
@@ -93,7 +105,7 @@ TEST_P(NativeDevice, CollectivesReturnWorkOrderedOnUserStreams) {
           ctx.require(w.endTime() >= w.startTime(), "allReduce timestamps" + at);
 
           // allGather: each rank's share is `count`.
-          FloatBuffer gathered(count * n, prism::Memory::Device);
+          const std::span<float> gathered = gatheredStore.span().first(count * n);
           w = comm.allGather(in.data(), gathered.data(), count, ncclFloat32);
           std::vector<float> expected;
           for (int r = 0; r < n; ++r) {
@@ -103,20 +115,21 @@ TEST_P(NativeDevice, CollectivesReturnWorkOrderedOnUserStreams) {
           requireEqual(ctx, readAfter(ctx, w, gathered, stream), expected, "allGather" + at);
 
           // reduceScatter of the gathered buffer: rank r gets n * (r's share).
-          FloatBuffer scattered(count, prism::Memory::Device);
+          const std::span<float> scattered = scatteredStore.span().first(count);
           w = comm.reduceScatter(gathered.data(), scattered.data(), count, ncclFloat32, ncclSum);
           std::vector<float> share = hostValues(ctx.rank, count);
           for (float& v : share) v *= static_cast<float>(n);
           requireEqual(ctx, readAfter(ctx, w, scattered, stream), share, "reduceScatter" + at);
 
           // broadcast from the last rank, in place.
-          FloatBuffer data = deviceCopyOf(hostValues(ctx.rank, count));
+          const std::span<float> data = dataStore.span().first(count);
+          prism::copyFloats(data, hostValues(ctx.rank, count));
           w = comm.broadcast(data.data(), data.data(), count, ncclFloat32, n - 1);
           requireEqual(ctx, readAfter(ctx, w, data, stream), hostValues(n - 1, count),
                        "broadcast" + at);
 
           // A ring of sends and receives as one batch: one handle.
-          FloatBuffer received(count, prism::Memory::Device);
+          const std::span<float> received = receivedStore.span().first(count);
           const prism::PeerOp ops[] = {
               {prism::PeerOp::Kind::Send, (ctx.rank + 1) % n, in.data(), count, ncclFloat32},
               {prism::PeerOp::Kind::Recv, (ctx.rank + n - 1) % n, received.data(), count,
@@ -164,17 +177,24 @@ TEST_P(NativeDevice, GradBucketerReducesDeviceGradients) {
       [](RankContext& ctx) {
         Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
         const int n = ctx.nranks;
-        for (auto mode :
-             {prism::GradBucketer::Mode::AllReduce, prism::GradBucketer::Mode::ReduceScatter}) {
+        // Both bucketers live to the end: freeing device memory while a peer's kernel
+        // waits for this rank would deadlock (see the first test).
+        using BucketMode = prism::GradBucketer::Mode;
+        const std::vector<size_t> sizes{1000, 7, 5003, 1, 9000};
+        std::vector<std::unique_ptr<prism::GradBucketer>> bucketers;
+        for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
           prism::GradBucketer::Options options;
           options.mode = mode;
           options.average = false;
           options.memory = prism::Memory::Device;
           options.firstBucketCapBytes = 4096;
           options.bucketCapBytes = 40000;
-          prism::GradBucketer bucketer(comm, options);
-          const std::vector<size_t> sizes{1000, 7, 5003, 1, 9000};
-          for (size_t s : sizes) bucketer.addParam(s);
+          bucketers.push_back(std::make_unique<prism::GradBucketer>(comm, options));
+          for (size_t s : sizes) bucketers.back()->addParam(s);
+          bucketers.back()->flat();  // lays out (allocates) now
+        }
+        for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
+          prism::GradBucketer& bucketer = *bucketers[mode == BucketMode::AllReduce ? 0 : 1];
           ctx.require(bucketer.bucketCount() >= 2, "several buckets");
           for (int step = 0; step < 2; ++step) {
             bucketer.zeroGrads();
