@@ -46,11 +46,21 @@ void startHead(CommQueue& q, PendingOp& head) {
   head.work->started(now);
   q.lastMove = now;
   if (head.onDevice) {
-    useDevice(q.comm.options().cudaDevice);
-    if (q.deviceStream == nullptr) q.deviceStream = createStream(q.comm.options().cudaDevice);
+    const int device = q.comm.options().cudaDevice;
+    useDevice(device);
+    if (q.deviceStream == nullptr) q.deviceStream = createStream(device);
     for (Operation& op : head.ops) op.stream = q.deviceStream;
-    q.comm.deviceEngine().run(head.ops);
-    head.work->markEnqueued(recordEvent(q.deviceStream));
+    auto enqueue = [&comm = q.comm, ops = head.ops, stream = q.deviceStream, work = head.work,
+                    device] {
+      useDevice(device);
+      comm.deviceEngine().run(ops);
+      work->markEnqueued(recordEvent(stream));
+    };
+    if (q.comm.deviceEngine().needsHostRendezvous(head.ops)) {
+      q.enqueuer.start(std::move(enqueue));
+    } else {
+      enqueue();
+    }
   } else {
     q.plan = &q.comm.buildPlan(head.ops);
   }
@@ -69,7 +79,8 @@ bool advanceHead(CommQueue& q) {
   bool finished = false;
   q.comm.checkUsable();
   if (head.onDevice) {
-    finished = eventDone(head.work->event);
+    // Enqueued (at once, or by the worker), then done when its event has passed.
+    finished = q.enqueuer.finished() && eventDone(head.work->event);
   } else {
     moved |= q.comm.progress(*q.plan);
     finished = q.plan->done();

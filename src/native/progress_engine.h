@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/operation.h"
+#include "native/enqueuer.h"
 
 namespace prism {
 
@@ -52,6 +53,8 @@ struct CommQueue {
   Plan* plan = nullptr;
   /// The Comm's stream for device operations (created on first use).
   void* deviceStream = nullptr;
+  /// Runs the head's device enqueue when it meets peers on the host (see enqueuer.h).
+  Enqueuer enqueuer;
   std::chrono::steady_clock::time_point lastMove{};
 };
 
