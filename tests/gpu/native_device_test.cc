@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <prism/comm.hpp>
 #include <prism/overlap.hpp>
@@ -29,6 +30,17 @@ RunOptions nativeRankOptions() {
   RunOptions options = deviceRunOptions();
   options.initComm = false;
   return options;
+}
+
+/// Runs `body` on `nranks` thread ranks, each with a native Comm bound to its device.
+void runNativeRanks(int nranks, const std::function<void(RankContext&, Comm&)>& body) {
+  runRanks(
+      nranks, Mode::Threads,
+      [&](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        body(ctx, comm);
+      },
+      nativeRankOptions());
 }
 
 std::vector<float> hostValues(int rank, size_t n, size_t shift = 0) {
@@ -71,220 +83,200 @@ void requireEqual(RankContext& ctx, const std::vector<float>& got,
 class NativeDevice : public CudaParamTest<int> {};
 
 TEST_P(NativeDevice, CollectivesReturnWorkOrderedOnUserStreams) {
-  runRanks(
-      GetParam(), Mode::Threads,
-      [](RankContext& ctx) {
-        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
-        const int n = ctx.nranks;
-        cudaStream_t stream = nullptr;
-        requireCuda(ctx, cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
-                    "cudaStreamCreate");
-        // Every buffer is allocated once, for the largest count: cudaFree waits for the whole
-        // device, so a rank freeing while its peer's kernel waits for it would deadlock
-        // (NCCL documents the same hazard for ranks that are threads of one process).
-        constexpr size_t kMaxCount = 100003;
-        FloatBuffer inStore(kMaxCount, prism::Memory::Device);
-        FloatBuffer outStore(kMaxCount, prism::Memory::Device);
-        FloatBuffer gatheredStore(kMaxCount * n, prism::Memory::Device);
-        FloatBuffer scatteredStore(kMaxCount, prism::Memory::Device);
-        FloatBuffer dataStore(kMaxCount, prism::Memory::Device);
-        FloatBuffer receivedStore(kMaxCount, prism::Memory::Device);
-        for (size_t count : {size_t{1}, size_t{1021}, kMaxCount}) {
-          const std::string at = " (count " + std::to_string(count) + ")";
-          // allReduce, out of place.
-          const std::span<float> in = inStore.span().first(count);
-          const std::span<float> out = outStore.span().first(count);
-          prism::copyFloats(in, hostValues(ctx.rank, count));
-          Work w = comm.allReduce(in.data(), out.data(), count, ncclFloat32, ncclSum);
-          std::vector<float> sum(count, 0.0f);
-          for (int r = 0; r < n; ++r)
-            for (size_t i = 0; i < count; ++i) sum[i] += valueOf(r, i);
-          requireEqual(ctx, readAfter(ctx, w, out, stream), sum, "allReduce" + at);
-          ctx.require(w.wait(std::chrono::seconds(60)) && w.test(), "allReduce completes" + at);
-          ctx.require(w.bytes() == count * sizeof(float), "allReduce bytes" + at);
-          ctx.require(w.endTime() >= w.startTime(), "allReduce timestamps" + at);
+  runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
+    const int n = ctx.nranks;
+    cudaStream_t stream = nullptr;
+    requireCuda(ctx, cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    // Every buffer is allocated once, for the largest count: cudaFree waits for the whole
+    // device, so a rank freeing while its peer's kernel waits for it would deadlock
+    // (NCCL documents the same hazard for ranks that are threads of one process).
+    constexpr size_t kMaxCount = 100003;
+    FloatBuffer inStore(kMaxCount, prism::Memory::Device);
+    FloatBuffer outStore(kMaxCount, prism::Memory::Device);
+    FloatBuffer gatheredStore(kMaxCount * n, prism::Memory::Device);
+    FloatBuffer scatteredStore(kMaxCount, prism::Memory::Device);
+    FloatBuffer dataStore(kMaxCount, prism::Memory::Device);
+    FloatBuffer receivedStore(kMaxCount, prism::Memory::Device);
+    for (size_t count : {size_t{1}, size_t{1021}, kMaxCount}) {
+      const std::string at = " (count " + std::to_string(count) + ")";
+      // allReduce, out of place.
+      const std::span<float> in = inStore.span().first(count);
+      const std::span<float> out = outStore.span().first(count);
+      prism::copyFloats(in, hostValues(ctx.rank, count));
+      Work w = comm.allReduce(in.data(), out.data(), count, ncclFloat32, ncclSum);
+      std::vector<float> sum(count, 0.0f);
+      for (int r = 0; r < n; ++r)
+        for (size_t i = 0; i < count; ++i) sum[i] += valueOf(r, i);
+      requireEqual(ctx, readAfter(ctx, w, out, stream), sum, "allReduce" + at);
+      ctx.require(w.wait(std::chrono::seconds(60)) && w.test(), "allReduce completes" + at);
+      ctx.require(w.bytes() == count * sizeof(float), "allReduce bytes" + at);
+      ctx.require(w.endTime() >= w.startTime(), "allReduce timestamps" + at);
 
-          // allGather: each rank's share is `count`.
-          const std::span<float> gathered = gatheredStore.span().first(count * n);
-          w = comm.allGather(in.data(), gathered.data(), count, ncclFloat32);
-          std::vector<float> expected;
-          for (int r = 0; r < n; ++r) {
-            std::vector<float> part = hostValues(r, count);
-            expected.insert(expected.end(), part.begin(), part.end());
-          }
-          requireEqual(ctx, readAfter(ctx, w, gathered, stream), expected, "allGather" + at);
+      // allGather: each rank's share is `count`.
+      const std::span<float> gathered = gatheredStore.span().first(count * n);
+      w = comm.allGather(in.data(), gathered.data(), count, ncclFloat32);
+      std::vector<float> expected;
+      for (int r = 0; r < n; ++r) {
+        std::vector<float> part = hostValues(r, count);
+        expected.insert(expected.end(), part.begin(), part.end());
+      }
+      requireEqual(ctx, readAfter(ctx, w, gathered, stream), expected, "allGather" + at);
 
-          // reduceScatter of the gathered buffer: rank r gets n * (r's share).
-          const std::span<float> scattered = scatteredStore.span().first(count);
-          w = comm.reduceScatter(gathered.data(), scattered.data(), count, ncclFloat32, ncclSum);
-          std::vector<float> share = hostValues(ctx.rank, count);
-          for (float& v : share) v *= static_cast<float>(n);
-          requireEqual(ctx, readAfter(ctx, w, scattered, stream), share, "reduceScatter" + at);
+      // reduceScatter of the gathered buffer: rank r gets n * (r's share).
+      const std::span<float> scattered = scatteredStore.span().first(count);
+      w = comm.reduceScatter(gathered.data(), scattered.data(), count, ncclFloat32, ncclSum);
+      std::vector<float> share = hostValues(ctx.rank, count);
+      for (float& v : share) v *= static_cast<float>(n);
+      requireEqual(ctx, readAfter(ctx, w, scattered, stream), share, "reduceScatter" + at);
 
-          // broadcast from the last rank, in place.
-          const std::span<float> data = dataStore.span().first(count);
-          prism::copyFloats(data, hostValues(ctx.rank, count));
-          w = comm.broadcast(data.data(), data.data(), count, ncclFloat32, n - 1);
-          requireEqual(ctx, readAfter(ctx, w, data, stream), hostValues(n - 1, count),
-                       "broadcast" + at);
+      // broadcast from the last rank, in place.
+      const std::span<float> data = dataStore.span().first(count);
+      prism::copyFloats(data, hostValues(ctx.rank, count));
+      w = comm.broadcast(data.data(), data.data(), count, ncclFloat32, n - 1);
+      requireEqual(ctx, readAfter(ctx, w, data, stream), hostValues(n - 1, count),
+                   "broadcast" + at);
 
-          // A ring of sends and receives as one batch: one handle.
-          const std::span<float> received = receivedStore.span().first(count);
-          const prism::PeerOp ops[] = {
-              {prism::PeerOp::Kind::Send, (ctx.rank + 1) % n, in.data(), count, ncclFloat32},
-              {prism::PeerOp::Kind::Recv, (ctx.rank + n - 1) % n, received.data(), count,
-               ncclFloat32}};
-          w = comm.batch(ops);
-          requireEqual(ctx, readAfter(ctx, w, received, stream),
-                       hostValues((ctx.rank + n - 1) % n, count), "batch send/recv" + at);
-          ctx.require(w.bytes() == 2 * count * sizeof(float), "batch bytes" + at);
-        }
-        cudaStreamDestroy(stream);
-      },
-      nativeRankOptions());
+      // A ring of sends and receives as one batch: one handle.
+      const std::span<float> received = receivedStore.span().first(count);
+      const prism::PeerOp ops[] = {
+          {prism::PeerOp::Kind::Send, (ctx.rank + 1) % n, in.data(), count, ncclFloat32},
+          {prism::PeerOp::Kind::Recv, (ctx.rank + n - 1) % n, received.data(), count, ncclFloat32}};
+      w = comm.batch(ops);
+      requireEqual(ctx, readAfter(ctx, w, received, stream),
+                   hostValues((ctx.rank + n - 1) % n, count), "batch send/recv" + at);
+      ctx.require(w.bytes() == 2 * count * sizeof(float), "batch bytes" + at);
+    }
+    cudaStreamDestroy(stream);
+  });
 }
 
 TEST_P(NativeDevice, OperationsInFlightCompleteInIssueOrder) {
-  runRanks(
-      GetParam(), Mode::Threads,
-      [](RankContext& ctx) {
-        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
-        constexpr size_t kCount = 1 << 16;
-        constexpr int kRounds = 6;
-        // Each in-place sum reads what the one before wrote: out of order, the values
-        // would not be n^rounds.
-        FloatBuffer data = deviceCopyOf(std::vector<float>(kCount, 1.0f));
-        std::vector<Work> works;
-        for (int k = 0; k < kRounds; ++k)
-          works.push_back(comm.allReduce(data.data(), data.data(), kCount, ncclFloat32, ncclSum,
-                                         k % 2 ? prism::Priority::High : prism::Priority::Normal));
-        ctx.require(works.back().wait(std::chrono::seconds(60)), "the last operation completes");
-        for (int k = 0; k < kRounds; ++k)
-          ctx.require(works[k].test(),
-                      "operation " + std::to_string(k) + " completed before the last");
-        std::vector<float> out(kCount);
-        prism::copyFloats(out, data.span());
-        const float expected = std::pow(static_cast<float>(ctx.nranks), kRounds);
-        requireEqual(ctx, out, std::vector<float>(kCount, expected), "chained in-place sums");
-        comm.synchronize();
-      },
-      nativeRankOptions());
+  runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
+    constexpr size_t kCount = 1 << 16;
+    constexpr int kRounds = 6;
+    // Each in-place sum reads what the one before wrote: out of order, the values
+    // would not be n^rounds.
+    FloatBuffer data = deviceCopyOf(std::vector<float>(kCount, 1.0f));
+    std::vector<Work> works;
+    for (int k = 0; k < kRounds; ++k)
+      works.push_back(comm.allReduce(data.data(), data.data(), kCount, ncclFloat32, ncclSum,
+                                     k % 2 ? prism::Priority::High : prism::Priority::Normal));
+    ctx.require(works.back().wait(std::chrono::seconds(60)), "the last operation completes");
+    for (int k = 0; k < kRounds; ++k)
+      ctx.require(works[k].test(), "operation " + std::to_string(k) + " completed before the last");
+    std::vector<float> out(kCount);
+    prism::copyFloats(out, data.span());
+    const float expected = std::pow(static_cast<float>(ctx.nranks), kRounds);
+    requireEqual(ctx, out, std::vector<float>(kCount, expected), "chained in-place sums");
+    comm.synchronize();
+  });
 }
 
 TEST_P(NativeDevice, GradBucketerReducesDeviceGradients) {
-  runRanks(
-      GetParam(), Mode::Threads,
-      [](RankContext& ctx) {
-        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
-        const int n = ctx.nranks;
-        // Both bucketers live to the end: freeing device memory while a peer's kernel
-        // waits for this rank would deadlock (see the first test).
-        using BucketMode = prism::GradBucketer::Mode;
-        const std::vector<size_t> sizes{1000, 7, 5003, 1, 9000};
-        std::vector<std::unique_ptr<prism::GradBucketer>> bucketers;
-        for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
-          prism::GradBucketer::Options options;
-          options.mode = mode;
-          options.average = false;
-          options.memory = prism::Memory::Device;
-          options.firstBucketCapBytes = 4096;
-          options.bucketCapBytes = 40000;
-          bucketers.push_back(std::make_unique<prism::GradBucketer>(comm, options));
-          for (size_t s : sizes) bucketers.back()->addParam(s);
-          bucketers.back()->flat();  // lays out (allocates) now
+  runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
+    const int n = ctx.nranks;
+    // Both bucketers live to the end: freeing device memory while a peer's kernel
+    // waits for this rank would deadlock (see the first test).
+    using BucketMode = prism::GradBucketer::Mode;
+    const std::vector<size_t> sizes{1000, 7, 5003, 1, 9000};
+    std::vector<std::unique_ptr<prism::GradBucketer>> bucketers;
+    for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
+      prism::GradBucketer::Options options;
+      options.mode = mode;
+      options.average = false;
+      options.memory = prism::Memory::Device;
+      options.firstBucketCapBytes = 4096;
+      options.bucketCapBytes = 40000;
+      bucketers.push_back(std::make_unique<prism::GradBucketer>(comm, options));
+      for (size_t s : sizes) bucketers.back()->addParam(s);
+      bucketers.back()->flat();  // lays out (allocates) now
+    }
+    for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
+      prism::GradBucketer& bucketer = *bucketers[mode == BucketMode::AllReduce ? 0 : 1];
+      ctx.require(bucketer.bucketCount() >= 2, "several buckets");
+      for (int step = 0; step < 2; ++step) {
+        bucketer.zeroGrads();
+        for (size_t p = 0; p < sizes.size(); ++p) {
+          prism::copyFloats(bucketer.grad(p), hostValues(ctx.rank, sizes[p], p * 100 + step));
+          bucketer.markReady(p);
         }
-        for (BucketMode mode : {BucketMode::AllReduce, BucketMode::ReduceScatter}) {
-          prism::GradBucketer& bucketer = *bucketers[mode == BucketMode::AllReduce ? 0 : 1];
-          ctx.require(bucketer.bucketCount() >= 2, "several buckets");
-          for (int step = 0; step < 2; ++step) {
-            bucketer.zeroGrads();
-            for (size_t p = 0; p < sizes.size(); ++p) {
-              prism::copyFloats(bucketer.grad(p), hostValues(ctx.rank, sizes[p], p * 100 + step));
-              bucketer.markReady(p);
+        bucketer.finalize();
+        for (size_t b = 0; b < bucketer.bucketCount(); ++b) {
+          // The expected bucket: every rank's parameters laid out as the bucketer does.
+          std::vector<float> bucket;
+          for (size_t p : bucketer.bucketParams(b)) {
+            std::vector<float> sum(sizes[p], 0.0f);
+            for (int r = 0; r < n; ++r) {
+              std::vector<float> v = hostValues(r, sizes[p], p * 100 + step);
+              for (size_t i = 0; i < sum.size(); ++i) sum[i] += v[i];
             }
-            bucketer.finalize();
-            for (size_t b = 0; b < bucketer.bucketCount(); ++b) {
-              // The expected bucket: every rank's parameters laid out as the bucketer does.
-              std::vector<float> bucket;
-              for (size_t p : bucketer.bucketParams(b)) {
-                std::vector<float> sum(sizes[p], 0.0f);
-                for (int r = 0; r < n; ++r) {
-                  std::vector<float> v = hostValues(r, sizes[p], p * 100 + step);
-                  for (size_t i = 0; i < sum.size(); ++i) sum[i] += v[i];
-                }
-                bucket.insert(bucket.end(), sum.begin(), sum.end());
-              }
-              std::vector<float> got;
-              if (mode == prism::GradBucketer::Mode::AllReduce) {
-                got.resize(bucket.size());
-                prism::copyFloats(got, bucketer.bucket(b).first(bucket.size()));
-              } else {
-                std::span<float> shard = bucketer.shard(b);
-                got.resize(shard.size());
-                prism::copyFloats(got, shard);
-                bucket.resize(bucketer.bucket(b).size(), 0.0f);  // the zero padding
-                bucket = std::vector<float>(bucket.begin() + ctx.rank * shard.size(),
-                                            bucket.begin() + (ctx.rank + 1) * shard.size());
-              }
-              requireEqual(ctx, got, bucket, "bucket " + std::to_string(b));
-            }
+            bucket.insert(bucket.end(), sum.begin(), sum.end());
           }
+          std::vector<float> got;
+          if (mode == prism::GradBucketer::Mode::AllReduce) {
+            got.resize(bucket.size());
+            prism::copyFloats(got, bucketer.bucket(b).first(bucket.size()));
+          } else {
+            std::span<float> shard = bucketer.shard(b);
+            got.resize(shard.size());
+            prism::copyFloats(got, shard);
+            bucket.resize(bucketer.bucket(b).size(), 0.0f);  // the zero padding
+            bucket = std::vector<float>(bucket.begin() + ctx.rank * shard.size(),
+                                        bucket.begin() + (ctx.rank + 1) * shard.size());
+          }
+          requireEqual(ctx, got, bucket, "bucket " + std::to_string(b));
         }
-      },
-      nativeRankOptions());
+      }
+    }
+  });
 }
 
 TEST_P(NativeDevice, ParamPrefetcherGathersAndReducesOnTheDevice) {
-  runRanks(
-      GetParam(), Mode::Threads,
-      [](RankContext& ctx) {
-        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
-        const int n = ctx.nranks;
-        prism::ParamPrefetcher::Options options;
-        options.memory = prism::Memory::Device;
-        prism::ParamPrefetcher prefetcher(comm, options);
-        const std::vector<size_t> shards{513, 1, 2048};
-        for (size_t s : shards) prefetcher.addUnit(s);
-        for (size_t u = 0; u < shards.size(); ++u)
-          prism::copyFloats(prefetcher.shard(u), hostValues(ctx.rank, shards[u], u));
-        // Round 0 allocates the gathered storage; round 1 must only reuse it.
-        std::set<const float*> allocated;
-        for (int round = 0; round < 2; ++round) {
-          for (size_t u = 0; u < shards.size(); ++u) {
-            prism::Work w = prefetcher.unshard(u);
-            prefetcher.prefetchForward(u);
-            ctx.require(w.wait(std::chrono::seconds(60)), "gather completes");
-            std::vector<float> expected;
-            for (int r = 0; r < n; ++r) {
-              std::vector<float> part = hostValues(r, shards[u], u);
-              expected.insert(expected.end(), part.begin(), part.end());
-            }
-            std::vector<float> got(prefetcher.full(u).size());
-            prism::copyFloats(got, prefetcher.full(u));
-            requireEqual(ctx, got, expected, "unit " + std::to_string(u) + " gathered");
-            const float* storage = prefetcher.full(u).data();
-            if (round == 0) allocated.insert(storage);
-            ctx.require(allocated.count(storage) == 1,
-                        "round 1 reuses the storage of round 0 (unit " + std::to_string(u) + ")");
-            prefetcher.reshard(u);
-            ctx.require(prefetcher.full(u).empty(), "reshard releases the parameters");
-          }
-          prefetcher.finalize();
+  runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
+    const int n = ctx.nranks;
+    prism::ParamPrefetcher::Options options;
+    options.memory = prism::Memory::Device;
+    prism::ParamPrefetcher prefetcher(comm, options);
+    const std::vector<size_t> shards{513, 1, 2048};
+    for (size_t s : shards) prefetcher.addUnit(s);
+    for (size_t u = 0; u < shards.size(); ++u)
+      prism::copyFloats(prefetcher.shard(u), hostValues(ctx.rank, shards[u], u));
+    // Round 0 allocates the gathered storage; round 1 must only reuse it.
+    std::set<const float*> allocated;
+    for (int round = 0; round < 2; ++round) {
+      for (size_t u = 0; u < shards.size(); ++u) {
+        prism::Work w = prefetcher.unshard(u);
+        prefetcher.prefetchForward(u);
+        ctx.require(w.wait(std::chrono::seconds(60)), "gather completes");
+        std::vector<float> expected;
+        for (int r = 0; r < n; ++r) {
+          std::vector<float> part = hostValues(r, shards[u], u);
+          expected.insert(expected.end(), part.begin(), part.end());
         }
-        // Gradients: rank r's full gradient is valueOf(r, .); each rank keeps its summed shard.
-        const size_t u = 2;
-        prism::copyFloats(prefetcher.grad(u), hostValues(ctx.rank, shards[u] * n));
-        prefetcher.reduceGrad(u, /*average=*/false).wait();
-        std::vector<float> expected(shards[u], 0.0f);
-        for (int r = 0; r < n; ++r)
-          for (size_t i = 0; i < shards[u]; ++i)
-            expected[i] += valueOf(r, ctx.rank * shards[u] + i);
-        std::vector<float> got(shards[u]);
-        prism::copyFloats(got, prefetcher.gradShard(u));
-        requireEqual(ctx, got, expected, "gradient shard");
-        prefetcher.finalize();
-      },
-      nativeRankOptions());
+        std::vector<float> got(prefetcher.full(u).size());
+        prism::copyFloats(got, prefetcher.full(u));
+        requireEqual(ctx, got, expected, "unit " + std::to_string(u) + " gathered");
+        const float* storage = prefetcher.full(u).data();
+        if (round == 0) allocated.insert(storage);
+        ctx.require(allocated.count(storage) == 1,
+                    "round 1 reuses the storage of round 0 (unit " + std::to_string(u) + ")");
+        prefetcher.reshard(u);
+        ctx.require(prefetcher.full(u).empty(), "reshard releases the parameters");
+      }
+      prefetcher.finalize();
+    }
+    // Gradients: rank r's full gradient is valueOf(r, .); each rank keeps its summed shard.
+    const size_t u = 2;
+    prism::copyFloats(prefetcher.grad(u), hostValues(ctx.rank, shards[u] * n));
+    prefetcher.reduceGrad(u, /*average=*/false).wait();
+    std::vector<float> expected(shards[u], 0.0f);
+    for (int r = 0; r < n; ++r)
+      for (size_t i = 0; i < shards[u]; ++i) expected[i] += valueOf(r, ctx.rank * shards[u] + i);
+    std::vector<float> got(shards[u]);
+    prism::copyFloats(got, prefetcher.gradShard(u));
+    requireEqual(ctx, got, expected, "gradient shard");
+    prefetcher.finalize();
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, NativeDevice, ::testing::Values(1, 2, 3),

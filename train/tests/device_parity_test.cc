@@ -2,8 +2,6 @@
 // prefetcher) with their communication buffers in GPU memory train the same model as the
 // single-rank reference: losses match within 1e-5 relative, as on the host (parity_test).
 // Skipped, with the reason, where no CUDA device is usable.
-#include <cmath>
-#include <cstdio>
 #include <prism/overlap.hpp>
 
 #include "train_harness.h"
@@ -11,7 +9,7 @@
 namespace prism::train {
 namespace {
 
-using testing::runRanks;
+using testing::expectParity;
 using testing::tinyOptions;
 
 struct Case {
@@ -39,20 +37,7 @@ TEST_P(DeviceParity, LossesMatchSingleRank) {
   o.mesh.dp = c.dp;
   o.memory = Memory::Device;
   applyMode(o);
-  const std::vector<StepResult> ref = trainReference(o.model, o.train);
-  const auto reports = runRanks(o, c.dp);
-  double worst = 0.0;
-  for (int r = 0; r < c.dp; ++r) {
-    ASSERT_EQ(reports[r].size(), ref.size());
-    for (size_t i = 0; i < ref.size(); ++i) {
-      EXPECT_NEAR(reports[r][i].loss, ref[i].loss, 1e-5 * std::fabs(ref[i].loss))
-          << "rank " << r << " step " << i;
-      worst = std::max(worst, std::fabs(reports[r][i].loss - ref[i].loss) / ref[i].loss);
-    }
-    EXPECT_GT(reports[r].back().comm.commSeconds, 0.0) << "rank " << r << " communicated";
-  }
-  std::printf("max relative loss difference over %zu steps: %.3g\n", ref.size(), worst);
-  EXPECT_LT(ref.back().loss, ref.front().loss - 0.1);
+  expectParity(o, c.dp);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DeviceParity,

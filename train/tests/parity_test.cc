@@ -9,7 +9,7 @@
 namespace prism::train {
 namespace {
 
-using testing::runRanks;
+using testing::expectParity;
 using testing::tinyOptions;
 
 struct Case {
@@ -23,25 +23,6 @@ struct Case {
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class Parity : public ::testing::TestWithParam<Case> {};
-
-void expectParity(const Options& o, int ranks) {
-  ModelConfig model = o.model;
-  const std::vector<StepResult> ref = trainReference(model, o.train);
-  const auto reports = runRanks(o, ranks);
-  double worst = 0.0;
-  for (int r = 0; r < ranks; ++r) {
-    ASSERT_EQ(reports[r].size(), ref.size());
-    for (size_t i = 0; i < ref.size(); ++i) {
-      EXPECT_NEAR(reports[r][i].loss, ref[i].loss, 1e-5 * std::fabs(ref[i].loss))
-          << "rank " << r << " step " << i;
-      worst = std::max(worst, std::fabs(reports[r][i].loss - ref[i].loss) / ref[i].loss);
-    }
-  }
-  ::testing::Test::RecordProperty("max_relative_difference", std::to_string(worst));
-  std::printf("max relative loss difference over %zu steps: %.3g\n", ref.size(), worst);
-  // The model learns: the last loss is clearly below the first.
-  EXPECT_LT(ref.back().loss, ref.front().loss - 0.1);
-}
 
 TEST_P(Parity, LossesMatchSingleRank) {
   const Case& c = GetParam();
