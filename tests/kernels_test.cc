@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -456,6 +457,25 @@ TEST(Scale, MatchesReferenceForEveryType) {
       expectElements(t, dst, count, want, "scale in place " + std::to_string(count));
     }
   }
+}
+
+// A NaN factor: the element's NaN wins where the element is one, else the factor's, both
+// quieted, whatever operand order the compiler chose (the CUDA kernels' rule).
+TEST(Scale, NanFactorKeepsTheElementsNanFirst) {
+  const float factor = std::bit_cast<float>(0xffa00001u);  // negative signalling NaN
+  const std::vector<float> src{1.5f, std::bit_cast<float>(0x7f800123u),
+                               std::numeric_limits<float>::infinity(), 0.0f,
+                               std::bit_cast<float>(0x7fc00042u)};
+  std::vector<float> dst(src.size());
+  scale(DataType::Float32, dst.data(), src.data(), &factor, src.size());
+  const std::vector<uint32_t> want{0xffe00001u, 0x7fc00123u, 0xffe00001u, 0xffe00001u, 0x7fc00042u};
+  for (size_t i = 0; i < src.size(); ++i)
+    EXPECT_EQ(std::bit_cast<uint32_t>(dst[i]), want[i]) << "element " << i;
+  const uint16_t halfFactor = 0xffff;  // negative NaN
+  const std::vector<uint16_t> halfSrc{0x3c00, 0x7c01, 0x7c00, 0xfe00};
+  std::vector<uint16_t> halfDst(halfSrc.size());
+  scale(DataType::Float16, halfDst.data(), halfSrc.data(), &halfFactor, halfSrc.size());
+  EXPECT_EQ(halfDst, (std::vector<uint16_t>{0xfe00, 0x7e00, 0xfe00, 0xfe00}));
 }
 
 TEST(Divide, MatchesReferenceForEveryType) {

@@ -27,6 +27,7 @@
 // - Float32 divides in float, Float64 in double, integers in 32 bits (64 for 64-bit types).
 #include "kernels/host/reduce.h"
 
+#include <bit>
 #include <concepts>
 #include <cstring>
 #include <string>
@@ -188,9 +189,33 @@ void reduceLoop(typename Codec::Storage* dst, const typename Codec::Storage* a,
   }
 }
 
+/// `x` with its quiet bit set: a NaN stays the same NaN, quieted, as x86 arithmetic
+/// returns it.
+template <typename T>
+T quieted(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return std::bit_cast<float>(std::bit_cast<uint32_t>(x) | 0x00400000u);
+  } else {
+    return std::bit_cast<double>(std::bit_cast<uint64_t>(x) | 0x0008000000000000ull);
+  }
+}
+
 template <typename Codec>
 void scaleLoop(typename Codec::Storage* dst, const typename Codec::Storage* src,
                typename Codec::Compute factor, size_t count) {
+  using C = typename Codec::Compute;
+  if constexpr (std::is_floating_point_v<C>) {
+    if (factor != factor) {
+      // x * NaN keeps whichever NaN operand the compiler put first, and GCC 12 and 13 do
+      // not agree. Pin the rule the CUDA kernels follow: the element's NaN when it is one,
+      // else the factor's, quieted.
+      for (size_t i = 0; i < count; ++i) {
+        C x = Codec::load(src[i]);
+        dst[i] = Codec::store(quieted(x != x ? x : factor));
+      }
+      return;
+    }
+  }
   for (size_t i = 0; i < count; ++i) dst[i] = Codec::store(Prod{}(Codec::load(src[i]), factor));
 }
 
