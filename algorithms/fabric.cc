@@ -34,10 +34,10 @@ FabricModel switchedFabric(const std::vector<int>& hostOf, double linkBytesPerMi
   const int uplinks = static_cast<int>(f.links.size());
   // One host has no network links; the ports are its whole fabric.
   for (int h = 0; h < (hosts > 1 ? hosts : 0); ++h) {
-    f.links.push_back(
-        {"host " + std::to_string(h) + " uplink", linkBytesPerMicro, linkLatencyMicros, true});
-    f.links.push_back(
-        {"host " + std::to_string(h) + " downlink", linkBytesPerMicro, linkLatencyMicros, true});
+    f.links.push_back({"host " + std::to_string(h) + " uplink", linkBytesPerMicro,
+                       linkLatencyMicros, true, profile.networkBurstBytes});
+    f.links.push_back({"host " + std::to_string(h) + " downlink", linkBytesPerMicro,
+                       linkLatencyMicros, true, profile.networkBurstBytes});
   }
   f.paths.resize(static_cast<size_t>(f.nranks) * f.nranks);
   for (int a = 0; a < f.nranks; ++a) {

@@ -26,6 +26,20 @@ struct CostProfile {
   double networkEfficiency = 0.94;
   /// Extra software cost of a step whose message crosses the network (socket calls).
   double networkStepMicros = 20;
+  /// Bytes a network link passes at wire speed before its rate applies: the depth of a
+  /// token bucket that shapes it (tc tbf's burst; prism-run's emulated links have one).
+  /// 0: none, every byte is paced at the link's rate.
+  double networkBurstBytes = 0;
+  /// CPU cores that all ranks of the communicator share (an emulated fabric: every
+  /// "host" is a namespace on one machine); 0: each rank has a core of its own. With more
+  /// ranks than that, the steps' software costs (plus wakeMicros each) queue for the cores:
+  /// the simulator's CPU bound.
+  double sharedCores = 0;
+  /// CPU cost of handing a core to a waiting rank, paid per step when ranks outnumber
+  /// sharedCores (context switch, cache refill). Fitted to 8 ranks on 2 cores
+  /// (perf/RESULTS.md, issue 4): about 15 us for a shared-memory step and 45 us for a
+  /// network one, with the step costs above included.
+  double wakeMicros = 15;
 };
 
 struct FabricLink {
@@ -33,6 +47,8 @@ struct FabricLink {
   double bytesPerMicro = 1;
   double latencyMicros = 0;
   bool network = false;  ///< crosses a NIC (networkStepMicros applies)
+  /// Bytes the link passes unpaced when it has been idle (a token bucket's depth); 0: none.
+  double burstBytes = 0;
 };
 
 struct FabricModel {
@@ -56,8 +72,8 @@ FabricModel sharedMemoryFabric(int nranks, const CostProfile& profile);
 
 /// Ranks on hosts (`hostOf[r]`, dense from 0) joined by one switch: same-host pairs as in
 /// sharedMemoryFabric; a message between hosts also crosses the sender host's uplink and the
-/// receiver host's downlink (`linkBytesPerMicro` each, `linkLatencyMicros` each way), which
-/// all ranks of a host share.
+/// receiver host's downlink (`linkBytesPerMicro` each, `linkLatencyMicros` each way, with
+/// the profile's networkBurstBytes), which all ranks of a host share.
 FabricModel switchedFabric(const std::vector<int>& hostOf, double linkBytesPerMicro,
                            double linkLatencyMicros, const CostProfile& profile);
 

@@ -102,11 +102,11 @@ const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
     const Prediction p = predict(*info, request);
     const double micros = p.micros;
     log::info(log::kTuning,
-              "%s nranks %d bytes %zu: %s predicted %.2f us (latency %.2f, bandwidth %.2f on %s, "
-              "reduce %.2f)",
+              "%s nranks %d bytes %zu: %s predicted %.2f us (latency %.2f, cpu %.2f, bandwidth "
+              "%.2f on %s, paced beyond burst %.2f, reduce %.2f)",
               collectiveName(request.collective), request.nranks, request.bytes, info->name, micros,
-              p.latencyMicros, p.bandwidthMicros, p.bottleneck.empty() ? "-" : p.bottleneck.c_str(),
-              p.reduceMicros);
+              p.latencyMicros, p.cpuMicros, p.bandwidthMicros,
+              p.bottleneck.empty() ? "-" : p.bottleneck.c_str(), p.pacedMicros, p.reduceMicros);
     if (best == nullptr || micros < bestMicros) {
       best = info;
       bestMicros = micros;

@@ -26,7 +26,8 @@ class Walker {
         pc_(n_, 0),
         sendDone_(n_, false),
         queues_(static_cast<size_t>(n_) * n_),
-        load_(fabric.links.size(), 0.0) {
+        load_(fabric.links.size(), 0.0),
+        cpu_(n_, 0.0) {
     p_.sent.assign(n_, 0.0);
     p_.received.assign(n_, 0.0);
     p_.copied.assign(n_, 0.0);
@@ -87,12 +88,16 @@ class Walker {
       sendDone_[r] = true;
     }
     if (k == StepKind::Send) {
-      clock_[r] += stepCost(r, step.sendPeer);
+      const double cost = stepCost(r, step.sendPeer);
+      clock_[r] += cost;
+      cpu_[r] += cost + f_.profile.wakeMicros;
       depth_[r] += 1;
     } else {
       Arrivals& in = queue(step.recvPeer, r);
       if (in.empty()) return false;
-      clock_[r] = std::max(clock_[r], in.times[in.head]) + stepCost(r, step.recvPeer);
+      const double cost = stepCost(r, step.recvPeer);
+      cpu_[r] += cost + f_.profile.wakeMicros;
+      clock_[r] = std::max(clock_[r], in.times[in.head]) + cost;
       depth_[r] = std::max(depth_[r], in.depths[in.head]) + 1;
       ++in.head;
       if (stepSends(k) && !sendsFirst) post(r, step.sendPeer, clock_[r], depth_[r]);
@@ -112,6 +117,12 @@ class Walker {
       p_.criticalSteps = std::max(p_.criticalSteps, depth_[r]);
       p_.reduceMicros = std::max(p_.reduceMicros, p_.reduced[r] / f_.profile.reduceBytesPerMicro);
     }
+    const double cores = f_.profile.sharedCores;
+    if (cores > 0 && n_ > cores) {
+      for (int r = 0; r < n_; ++r) p_.cpuMicros += cpu_[r];
+      p_.cpuMicros /= cores;
+      p_.latencyMicros = std::max(p_.latencyMicros, p_.cpuMicros);
+    }
     for (size_t l = 0; l < load_.size(); ++l) {
       const FabricLink& link = f_.links[l];
       const double speed = link.bytesPerMicro * (link.network ? f_.profile.networkEfficiency : 1.0);
@@ -120,9 +131,11 @@ class Walker {
         p_.bandwidthMicros = micros;
         p_.bottleneck = link.name;
       }
+      p_.pacedMicros = std::max(p_.pacedMicros, std::max(load_[l] - link.burstBytes, 0.0) / speed);
     }
-    p_.micros = p_.completes ? p_.latencyMicros + p_.bandwidthMicros + p_.reduceMicros
-                             : std::numeric_limits<double>::infinity();
+    const double transfer =
+        std::max(p_.latencyMicros + p_.pacedMicros, p_.bandwidthMicros) + p_.reduceMicros;
+    p_.micros = p_.completes ? transfer : std::numeric_limits<double>::infinity();
   }
 
   const Schedule& s_;
@@ -135,6 +148,7 @@ class Walker {
   std::vector<bool> sendDone_;
   std::vector<Arrivals> queues_;
   std::vector<double> load_;  ///< bytes per link
+  std::vector<double> cpu_;   ///< per rank: software cost of its steps, wake-ups included
   Prediction p_;
 };
 

@@ -12,15 +12,26 @@
 namespace prism {
 
 struct Prediction {
-  /// latencyMicros + bandwidthMicros + reduceMicros; infinity if the schedule is stuck.
+  /// max(latencyMicros + pacedMicros, bandwidthMicros) + reduceMicros; without bursty links
+  /// that is latencyMicros + bandwidthMicros + reduceMicros. Infinity if the schedule is
+  /// stuck.
   double micros = 0;
   /// The longest dependency chain: per step its software cost, per message its links'
-  /// latency.
+  /// latency; at least cpuMicros.
   double latencyMicros = 0;
   /// The busiest link: every byte crossing it over its speed. Pipelining keeps links busy
   /// concurrently, so only the busiest one counts; links shared by several ranks (a host's
   /// uplink) add up their traffic, which is how contention enters.
   double bandwidthMicros = 0;
+  /// The same for the bytes beyond each link's burst (FabricLink::burstBytes): a token
+  /// bucket passes its depth at wire speed, overlapped with the latency chain, so only the
+  /// rest is paced after it. Repeated calls still cannot beat the rate, hence the max in
+  /// `micros`. Equals bandwidthMicros when no link has a burst.
+  double pacedMicros = 0;
+  /// Oversubscribed cores (CostProfile::sharedCores below nranks): every rank's step costs
+  /// (each plus wakeMicros) summed and spread over the shared cores; latencyMicros is at
+  /// least this. 0 otherwise.
+  double cpuMicros = 0;
   /// The busiest reducer's combined bytes over the host's reduction speed.
   double reduceMicros = 0;
   std::string bottleneck;  ///< name of the busiest link

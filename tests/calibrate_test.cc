@@ -100,6 +100,30 @@ TEST(BenchCalibrate, NetworkFieldsAcrossHosts) {
   EXPECT_DOUBLE_EQ(deriveProfile(s).profile.networkEfficiency, 1.0);
 }
 
+TEST(BenchCalibrate, EmulatedFabricFieldsAreCarriedOver) {
+  // prism-run's profile for 4 hosts x 2 ranks on 2 cores, as the ranks find it.
+  CalibrationSamples s = samplesFor(CostProfile{}, 8);
+  ASSERT_TRUE(readCarriedFields(
+      "{\"network_burst_bytes\": 1250000, \"shared_cores\": 2, \"step_us\": 9}", &s.base));
+  EXPECT_FALSE(readCarriedFields("[1]", &s.base));
+  EXPECT_EQ(s.base.stepMicros, CostProfile{}.stepMicros);  // measured, not carried
+  s.networkSmallUs = 1000;  // half round trip while 8 ranks share 2 cores
+  s.networkBytes = 1000000;
+  s.networkLargeUs = 9000;
+  const Calibration c = deriveProfile(s);
+  EXPECT_EQ(c.profile.networkBurstBytes, 1250000);
+  EXPECT_EQ(c.profile.sharedCores, 2);
+  EXPECT_EQ(c.profile.wakeMicros, CostProfile{}.wakeMicros);
+  // Waiting for a core is not a per-step cost: the default stays, and the notes say why.
+  EXPECT_EQ(c.profile.networkStepMicros, CostProfile{}.networkStepMicros);
+  bool said = false;
+  for (const std::string& note : c.notes) said |= note.find("shared_cores") != std::string::npos;
+  EXPECT_TRUE(said);
+  // Enough cores: the half round trip is the step again.
+  s.base.sharedCores = 8;
+  EXPECT_NEAR(deriveProfile(s).profile.networkStepMicros, 1000 - CostProfile{}.stepMicros, 1e-9);
+}
+
 TEST(BenchCalibrate, NothingMeasuredKeepsDefaults) {
   CalibrationSamples s;
   s.nranks = 1;
@@ -117,7 +141,10 @@ TEST(BenchCalibrate, ProfileJsonAndSummary) {
   EXPECT_DOUBLE_EQ(doc.at("reduce_bytes_per_us").get<double>(), p.reduceBytesPerMicro);
   EXPECT_DOUBLE_EQ(doc.at("network_efficiency").get<double>(), p.networkEfficiency);
   EXPECT_DOUBLE_EQ(doc.at("network_step_us").get<double>(), p.networkStepMicros);
-  EXPECT_EQ(doc.size(), 5u);
+  EXPECT_DOUBLE_EQ(doc.at("network_burst_bytes").get<double>(), 0);
+  EXPECT_DOUBLE_EQ(doc.at("shared_cores").get<double>(), 0);
+  EXPECT_DOUBLE_EQ(doc.at("wake_us").get<double>(), p.wakeMicros);
+  EXPECT_EQ(doc.size(), 8u);
 
   const CalibrationSamples s = samplesFor(p, 2);
   const std::string text = formatCalibration(s, deriveProfile(s));

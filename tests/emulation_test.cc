@@ -119,6 +119,29 @@ TEST(Emulation, RanksSeeTheirHostsAddressAndShapedLink) {
             std::string::npos);
 }
 
+TEST(Emulation, RanksGetTheBurstAndTheSharedCoresAsACostProfile) {
+  if (std::string why = namespacesUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  // The tbf burst lets that many bytes pass at veth speed, and every emulated host runs on
+  // this machine's cores: the cost model needs both (perf/RESULTS.md, issue 4).
+  // One echo per rank: a single write, so the ranks' lines do not interleave.
+  ScriptFile script(
+      "p=$(tr -d ' \\n' < \"$PRISM_TUNING_FILE\"); echo \"$p R$PRISM_RANK cores=$(nproc)\"\n");
+  long pid = 0;
+  Outcome out =
+      runPrismRun("--hosts 2 --ranks-per-host 1 --bandwidth 1gbit -- sh " + script.path(), &pid);
+  ASSERT_EQ(out.status, 0) << out.output;
+  const std::string cores = runShell("nproc", 10).output;
+  // 10 ms at 1 Gbit/s = 1,250,000 B (more than the 256 KiB floor).
+  const std::string profile =
+      "{\"network_burst_bytes\":1250000,\"shared_cores\":" + cores.substr(0, cores.find('\n')) +
+      "}";
+  for (int r = 0; r < 2; ++r) {
+    const std::string line = profile + " R" + std::to_string(r) + " cores=";
+    EXPECT_NE(out.output.find(line), std::string::npos) << line << "\n" << out.output;
+  }
+  EXPECT_EQ(leftovers(pid), "");
+}
+
 TEST(Emulation, AFailingCommandStillCleansUp) {
   if (std::string why = namespacesUnavailable(); !why.empty()) GTEST_SKIP() << why;
   long pid = 0;

@@ -106,6 +106,9 @@ static void fitSharedMemory(const CalibrationSamples& s, Calibration& c) {
 Calibration deriveProfile(const CalibrationSamples& s) {
   Calibration c;
   CostProfile& p = c.profile;
+  p.networkBurstBytes = s.base.networkBurstBytes;
+  p.sharedCores = s.base.sharedCores;
+  p.wakeMicros = s.base.wakeMicros;
   if (s.nranks < 2 || s.smallAllReduceUs <= 0 || s.allGather.empty() || s.allReduce.empty()) {
     c.notes.push_back("nothing measured: kept every default");
     return c;
@@ -124,8 +127,17 @@ Calibration deriveProfile(const CalibrationSamples& s) {
     c.notes.push_back("network_step_us, network_efficiency: defaults (all ranks on one host)");
     return c;
   }
-  p.networkStepMicros = std::max(s.networkSmallUs - p.stepMicros, kSmallestStepUs);
-  c.notes.push_back("network_step_us: 8 B send across hosts - step_us (includes link latency)");
+  if (p.sharedCores > 0 && s.nranks > p.sharedCores) {
+    // The half round trip then mostly waits for a core (about 1000 us on 8 ranks and 2
+    // cores, against some 45 us of work per network step): shared_cores and wake_us model
+    // that, so it must not become a per-step cost as well.
+    c.notes.push_back(
+        "network_step_us: default (ranks outnumber shared_cores: the 8 B send mostly waits "
+        "for a core)");
+  } else {
+    p.networkStepMicros = std::max(s.networkSmallUs - p.stepMicros, kSmallestStepUs);
+    c.notes.push_back("network_step_us: 8 B send across hosts - step_us (includes link latency)");
+  }
   if (s.linkGbit > 0) {
     const double streamUs =
         std::max(s.networkLargeUs - s.networkSmallUs, kSmallestShare * s.networkLargeUs);
@@ -146,7 +158,23 @@ std::string formatProfileJson(const CostProfile& p) {
   doc["reduce_bytes_per_us"] = p.reduceBytesPerMicro;
   doc["network_efficiency"] = p.networkEfficiency;
   doc["network_step_us"] = p.networkStepMicros;
+  doc["network_burst_bytes"] = p.networkBurstBytes;
+  doc["shared_cores"] = p.sharedCores;
+  doc["wake_us"] = p.wakeMicros;
   return doc.dump(2) + "\n";
+}
+
+bool readCarriedFields(const std::string& text, CostProfile* base) {
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object()) return false;
+  auto carry = [&](const char* name, double* field) {
+    auto it = doc.find(name);
+    if (it != doc.end() && it->is_number() && it->get<double>() >= 0) *field = it->get<double>();
+  };
+  carry("network_burst_bytes", &base->networkBurstBytes);
+  carry("shared_cores", &base->sharedCores);
+  carry("wake_us", &base->wakeMicros);
+  return true;
 }
 
 std::string formatCalibration(const CalibrationSamples& s, const Calibration& result) {

@@ -42,7 +42,16 @@ struct CalibrationSamples {
   size_t networkBytes = 0;    ///< size of the large send
   double networkLargeUs = 0;  ///< send of networkBytes (half a round trip)
   double linkGbit = 0;        ///< --link-gbit; 0: the link rate is unknown
+  /// The profile the run had (PRISM_TUNING_FILE, e.g. prism-run's for an emulated fabric):
+  /// what calibration does not measure (network burst, shared cores, wake-up cost) is
+  /// carried over from it into the result.
+  CostProfile base;
 };
+
+/// The fields of a PRISM_TUNING_FILE that calibration carries over (network_burst_bytes,
+/// shared_cores, wake_us) parsed from `text` into `base`; the others are left alone.
+/// Returns false when `text` is not a JSON object.
+bool readCarriedFields(const std::string& text, CostProfile* base);
 
 /// The large sizes --calibrate measures: maxBytes/16, maxBytes/4 and maxBytes, each
 /// rounded down to whole floats per rank; sizes that round to 0 are left out.
@@ -72,7 +81,8 @@ double median(std::vector<double> values);
 Calibration deriveProfile(const CalibrationSamples& samples);
 
 /// The profile as JSON with src/core/cost_profile.cc's field names (step_us,
-/// shm_bytes_per_us, reduce_bytes_per_us, network_efficiency, network_step_us).
+/// shm_bytes_per_us, reduce_bytes_per_us, network_efficiency, network_step_us,
+/// network_burst_bytes, shared_cores, wake_us).
 std::string formatProfileJson(const CostProfile& profile);
 
 /// The measurements and fitted values as "# "-prefixed lines for the terminal.

@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,12 @@ class Calibrator {
     CalibrationSamples s;
     s.nranks = nranks_;
     s.linkGbit = options_.linkGbit;
+    if (const char* tuning = std::getenv("PRISM_TUNING_FILE"); tuning != nullptr && *tuning) {
+      std::ifstream in(tuning);
+      std::stringstream text;
+      text << in.rdbuf();
+      readCarriedFields(text.str(), &s.base);
+    }
     const int batch = std::max(1, options_.iters / kLargeRepeats);
     s.smallAllReduceUs = timeAllReduce(2, kSmallBatch, kSmallRepeats);
     for (size_t bytes : calibrationSizes(options_.maxBytes, nranks_)) {

@@ -75,7 +75,7 @@ FabricModel fabricFromTopology(const topo::SystemTopology& topology, const CostP
       it->second = static_cast<int>(f.links.size());
       f.links.push_back({g.nodes[static_cast<size_t>(entry)].name + " -> " +
                              g.nodes[static_cast<size_t>(exit)].name,
-                         l.bandwidth * 1e3, l.latency, true});
+                         l.bandwidth * 1e3, l.latency, true, profile.networkBurstBytes});
     }
     return it->second;
   };

@@ -14,6 +14,7 @@ namespace {
 struct Field {
   const char* name;
   double CostProfile::*member;
+  bool zeroAllowed = false;  ///< 0 means "none" (a burst), not an impossible speed or cost
 };
 
 constexpr Field kFields[] = {
@@ -22,6 +23,9 @@ constexpr Field kFields[] = {
     {"reduce_bytes_per_us", &CostProfile::reduceBytesPerMicro},
     {"network_efficiency", &CostProfile::networkEfficiency},
     {"network_step_us", &CostProfile::networkStepMicros},
+    {"network_burst_bytes", &CostProfile::networkBurstBytes, true},
+    {"shared_cores", &CostProfile::sharedCores, true},
+    {"wake_us", &CostProfile::wakeMicros, true},
 };
 
 CostProfile loadFromSettings() {
@@ -32,9 +36,11 @@ CostProfile loadFromSettings() {
   std::stringstream text;
   text << in.rdbuf();
   CostProfile profile = parseCostProfile(text.str(), "PRISM_TUNING_FILE " + path);
-  log::info(log::kTuning, "cost profile from %s: step %.2f us, shm %.0f MB/s, reduce %.0f MB/s",
-            path.c_str(), profile.stepMicros, profile.shmBytesPerMicro,
-            profile.reduceBytesPerMicro);
+  log::info(log::kTuning,
+            "cost profile from %s: step %.2f us, shm %.0f MB/s, reduce %.0f MB/s, network step "
+            "%.2f us, network burst %.0f B, shared cores %.0f",
+            path.c_str(), profile.stepMicros, profile.shmBytesPerMicro, profile.reduceBytesPerMicro,
+            profile.networkStepMicros, profile.networkBurstBytes, profile.sharedCores);
   return profile;
 }
 
@@ -57,8 +63,11 @@ CostProfile parseCostProfile(const std::string& text, const std::string& origin)
   for (const Field& field : kFields) {
     auto it = doc.find(field.name);
     if (it == doc.end()) continue;
-    check(it->is_number() && it->get<double>() > 0, ncclInvalidArgument,
-          origin + ": \"" + field.name + "\" must be a positive number");
+    const bool valid =
+        it->is_number() && (it->get<double>() > 0 || (field.zeroAllowed && it->get<double>() == 0));
+    check(valid, ncclInvalidArgument,
+          origin + ": \"" + field.name + "\" must be a " +
+              (field.zeroAllowed ? "non-negative" : "positive") + " number");
     profile.*field.member = it->get<double>();
   }
   return profile;

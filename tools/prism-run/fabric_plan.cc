@@ -84,6 +84,16 @@ double parseDelayMicros(const std::string& text) {
   return -1;
 }
 
+uint64_t tbfBurstBytes(uint64_t bitsPerSecond) {
+  constexpr uint64_t kMinBurstBytes = 256 * 1024;
+  return std::max(kMinBurstBytes, bitsPerSecond / 8 / 100);
+}
+
+std::string emulatedProfileJson(uint64_t burstBytes, int sharedCores) {
+  return "{\n  \"network_burst_bytes\": " + std::to_string(burstBytes) +
+         ",\n  \"shared_cores\": " + std::to_string(std::max(sharedCores, 1)) + "\n}\n";
+}
+
 std::string emulatedTopologyJson(int hosts, uint64_t bitsPerSecond, double delayMicros,
                                  const std::string& innetEndpoint) {
   const double gbPerSecond = static_cast<double>(bitsPerSecond) / 8e9;

@@ -50,6 +50,17 @@ inline constexpr int kMaxHosts = 253;
 std::string emulatedTopologyJson(int hosts, uint64_t bitsPerSecond, double delayMicros,
                                  const std::string& innetEndpoint);
 
+/// Depth of the token bucket (tc tbf's burst) prism-run shapes a link of `bitsPerSecond`
+/// with: at least a few GSO super-packets (64 KiB each, which veth hands to the qdisc whole)
+/// and about 10 ms of traffic at the rate.
+uint64_t tbfBurstBytes(uint64_t bitsPerSecond);
+
+/// The cost profile (PRISM_TUNING_FILE, src/core/cost_profile.cc's format) prism-run gives
+/// the ranks of an emulated fabric: the shaped links' burst, which lets a message of up to
+/// that many bytes pass at veth speed (0: links not shaped by a token bucket), and the CPU
+/// cores that all the emulated hosts share.
+std::string emulatedProfileJson(uint64_t burstBytes, int sharedCores);
+
 /// Parses "1gbit", "100mbit", "500kbit", "1gbps" (bytes), "2.5gbit" into bits per second.
 /// Returns 0 when malformed.
 uint64_t parseBitsPerSecond(const std::string& text);

@@ -6,6 +6,7 @@
 // PRISM_RENDEZVOUS and PRISM_JOB_SECRET (see docs/prism-run.md).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -116,18 +117,26 @@ int runLocal(const Options& o, std::chrono::milliseconds grace) {
 /// What an unshaped veth pair reports as its speed.
 constexpr uint64_t kUnshapedBitsPerSecond = 10'000'000'000;
 
-/// A file that exists for the life of the object.
-class TopologyFile {
+/// CPUs this process may run on (the ranks inherit its affinity).
+int usableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+/// A file prism-run writes for its ranks (topology, cost profile), removed with the run.
+class GeneratedFile {
  public:
-  TopologyFile(std::string path, const std::string& text) : path_(std::move(path)) {
+  GeneratedFile(std::string path, const std::string& text) : path_(std::move(path)) {
     if (std::FILE* f = std::fopen(path_.c_str(), "w")) {
       std::fputs(text.c_str(), f);
       std::fclose(f);
     }
   }
-  ~TopologyFile() { std::remove(path_.c_str()); }
-  TopologyFile(const TopologyFile&) = delete;
-  TopologyFile& operator=(const TopologyFile&) = delete;
+  ~GeneratedFile() { std::remove(path_.c_str()); }
+  GeneratedFile(const GeneratedFile&) = delete;
+  GeneratedFile& operator=(const GeneratedFile&) = delete;
   const std::string& path() const { return path_; }
 
  private:
@@ -153,16 +162,26 @@ int runEmulated(const Options& o, std::chrono::milliseconds grace) {
   std::string rendezvous = names.hostAddress(slots[0].host) + ":" + std::to_string(o.port);
   std::string secret = randomHex(32);
   // The shaped link rate, as a topology file for the cost model (unless the user gave one).
-  TopologyFile topology(
+  GeneratedFile topology(
       "/tmp/" + names.prefix + "-topology.json",
       emulatedTopologyJson(
           o.hosts, o.bandwidth.empty() ? kUnshapedBitsPerSecond : parseBitsPerSecond(o.bandwidth),
           o.delay.empty() ? 0 : parseDelayMicros(o.delay), net.innetEndpoint()));
+  // tbf's burst and this machine's cores, as a cost profile (unless the user gave one):
+  // without them the model would pace messages that pass at veth speed, and price steps as
+  // if every rank had a core. netem (--delay) and unshaped links have no burst.
+  const bool tokenBucket = !o.bandwidth.empty() && o.delay.empty();
+  const uint64_t burst = tokenBucket ? tbfBurstBytes(parseBitsPerSecond(o.bandwidth)) : 0;
+  GeneratedFile profile("/tmp/" + names.prefix + "-profile.json",
+                        emulatedProfileJson(burst, usableCores()));
   std::vector<SpawnSpec> ranks;
   for (int r = 0; r < nranks; ++r) {
     SpawnSpec spec = rankSpec(o, r, nranks, slots[r], rendezvous, secret);
     if (std::getenv("PRISM_TOPO_FILE") == nullptr && std::getenv("NCCL_TOPO_FILE") == nullptr) {
       spec.env.push_back("PRISM_TOPO_FILE=" + topology.path());
+    }
+    if (std::getenv("PRISM_TUNING_FILE") == nullptr) {
+      spec.env.push_back("PRISM_TUNING_FILE=" + profile.path());
     }
     spec.netns = names.hostNamespace(slots[r].host);
     spec.env.push_back("PRISM_SOCKET_IFNAME=" + names.hostLink(slots[r].host));

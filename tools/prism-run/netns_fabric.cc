@@ -17,10 +17,6 @@
 namespace prism::run {
 namespace {
 
-// Queue room of a token bucket: at least a few GSO super-packets (64 KiB each, which veth
-// hands to the qdisc whole) and about 10 ms of traffic at the configured rate.
-constexpr uint64_t kMinBurstBytes = 256 * 1024;
-
 void ip(const std::string& netns, std::vector<std::string> args) {
   std::vector<std::string> argv = {"ip"};
   if (!netns.empty()) argv.insert(argv.end(), {"-n", netns});
@@ -87,9 +83,8 @@ void NetnsFabric::shape(const std::string& netns, const std::string& link) {
     argv.insert(argv.end(), {"netem", "delay", options_.delay, "limit", "100000"});
     if (bits > 0) argv.insert(argv.end(), {"rate", rate});
   } else {
-    uint64_t burst = std::max(kMinBurstBytes, bits / 8 / 100);
-    argv.insert(argv.end(),
-                {"tbf", "rate", rate, "burst", std::to_string(burst), "latency", "100ms"});
+    argv.insert(argv.end(), {"tbf", "rate", rate, "burst", std::to_string(tbfBurstBytes(bits)),
+                             "latency", "100ms"});
   }
   std::string output;
   if (runCaptured(argv, &output) != 0) {
