@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/host/copy.h"
 #include "kernels/host/float_convert.h"
 #include "kernels/host/reduce.h"
 
@@ -508,6 +509,29 @@ TEST(Divide, TruncatesTowardZeroAndRejectsBadDivisors) {
   EXPECT_THROW(divide(DataType::Int32, out, v, -1, 3), Error);
   EXPECT_THROW(reduce(DataType(kNumDataTypes), ReduceOp::Sum, out, v, v, 1), Error);
   EXPECT_THROW(reduce(DataType::Int32, ReduceOp(9), out, v, v, 1), Error);
+}
+
+// Streaming copies write exactly [dst, dst + bytes): every length around the vector and
+// fence thresholds, every alignment of either pointer, guard bytes on both sides.
+TEST(CopyStreaming, CopiesExactlyTheRangeAtEveryAlignment) {
+  std::mt19937 rng(7);
+  std::vector<unsigned char> src((1 << 20) + 64);
+  for (auto& b : src) b = static_cast<unsigned char>(rng());
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{63}, size_t{255},
+                       size_t{256}, size_t{257}, size_t{4099}, size_t{1 << 20}}) {
+    for (size_t dstOffset = 0; dstOffset < 16; dstOffset += 3) {
+      for (size_t srcOffset : {size_t{0}, size_t{1}, size_t{8}}) {
+        std::vector<unsigned char> dst(bytes + 64, 0xA5);
+        copyStreaming(dst.data() + dstOffset, src.data() + srcOffset, bytes);
+        for (size_t i = 0; i < dst.size(); ++i) {
+          bool inside = i >= dstOffset && i < dstOffset + bytes;
+          unsigned char want = inside ? src[srcOffset + i - dstOffset] : 0xA5;
+          ASSERT_EQ(dst[i], want) << "bytes " << bytes << " dst+" << dstOffset << " src+"
+                                  << srcOffset << " at " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(DataType, NamesMatchNcclTests) {

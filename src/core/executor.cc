@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
 #include "transports/transport.h"
 
@@ -17,6 +18,16 @@ Region regionOf(const Program& program, BlockRef ref, size_t round) {
   Region region = blockRegion(layout, ref.block, round, program.roundElems);
   if (ref.buffer == BufferId::Wire) region.data = nullptr;
   return region;
+}
+
+/// Copies a received or local block into the caller's output: with streaming stores once
+/// the output is too large to stay in cache.
+void store(const Program& program, std::byte* dst, const std::byte* src, size_t bytes) {
+  if (dst == src) return;
+  if (program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes)
+    kernels::copyStreaming(dst, src, bytes);
+  else
+    std::memcpy(dst, src, bytes);
 }
 
 /// Reads `bytes` of `src` into `dst`, applying PreMulSum's scaling when `src` is the
@@ -129,7 +140,10 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
   switch (step.kind) {
     case StepKind::Copy:
       if (dst.bytes == 0) return true;
-      load(program, step.src.buffer, dst.data, src.data, dst.bytes);
+      if (step.dst.buffer == BufferId::Output && !program.reduction.preMultiply)
+        store(program, dst.data, src.data, dst.bytes);
+      else
+        load(program, step.src.buffer, dst.data, src.data, dst.bytes);
       if (step.finalize && program.reduction.average)
         kernels::divide(program.type, dst.data, dst.data, program.nranks,
                         dst.bytes / program.output.elemSize);
@@ -154,11 +168,14 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
           throw Error(ncclInvalidUsage,
                       std::string(program.what) + ": message larger than expected");
         std::byte* target = dst.data ? dst.data + s.received : next.data();
-        if (step.kind == StepKind::RecvReduceSend)
+        if (step.kind == StepKind::RecvReduceSend) {
           combine(program, step, target, src.data + s.received, msg.data(), n);
-        else
-          std::memcpy(target, msg.data(), n);
-        if (target != next.data()) std::memcpy(next.data(), target, n);
+          if (target != next.data()) std::memcpy(next.data(), target, n);
+        } else {
+          // Forward from the slot, not from the output, which streaming stores bypass.
+          if (target != next.data()) store(program, target, msg.data(), n);
+          std::memcpy(next.data(), msg.data(), n);
+        }
         out.commit(n);
         in.release();
         s.received += n;
@@ -202,7 +219,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       if (stepReduces(step.kind))
         combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);
       else
-        std::memcpy(dst.data + s.received, msg.data(), n);
+        store(program, dst.data + s.received, msg.data(), n);
       in.release();
       s.received += n;
       moved = true;

@@ -1,0 +1,20 @@
+// Copies into caller-owned memory that will not be read again soon. Streaming
+// (non-temporal) stores write whole cache lines straight to memory, skipping the
+// read-for-ownership of every destination line and the eviction of useful lines;
+// on the 2-core VMs they copy a FIFO slot into a large user buffer about 4x faster
+// than memcpy (perf/RESULTS.md), but are slower when the data would have fit in cache.
+#pragma once
+
+#include <cstddef>
+
+namespace prism::kernels {
+
+/// Destination bytes from which a collective's output no longer stays in cache and
+/// streaming stores pay off (measured crossover 4-8 MiB here).
+constexpr size_t kStreamingCopyBytes = size_t{4} << 20;
+
+/// memcpy(dst, src, bytes) with streaming stores for the 16-byte aligned middle of `dst`.
+/// Ends with a store fence, so the bytes are visible to other threads in program order.
+void copyStreaming(void* dst, const void* src, size_t bytes);
+
+}  // namespace prism::kernels
