@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "topology/fabric_parts.h"
+#include "topology/nvlink.h"
 
 #ifdef PRISM_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -139,14 +140,15 @@ void addNics(Graph& g, int host, const std::vector<std::pair<hwloc_obj_t, int>>&
 }
 
 #ifdef PRISM_HAVE_CUDA
-/// GPUs from the CUDA runtime; NUMA node and PCIe speed from sysfs. NVLink is not
-/// discovered (no NVML): a fabric file declares it.
+/// GPUs from the CUDA runtime; NUMA node and PCIe speed from sysfs; NVLink from NVML
+/// when the driver has it (topology/nvlink.h).
 void addGpus(Graph& g, int host, const std::vector<std::pair<hwloc_obj_t, int>>& numas) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();
     return;
   }
+  std::vector<std::string> busIds;
   for (int d = 0; d < count; ++d) {
     char bus[32] = {};
     if (cudaDeviceGetPCIBusId(bus, sizeof(bus), d) != cudaSuccess) continue;
@@ -160,7 +162,9 @@ void addGpus(Graph& g, int host, const std::vector<std::pair<hwloc_obj_t, int>>&
     const int numa = n.numa;
     const int id = g.addNode(std::move(n));
     g.addLink(id, numa, LinkKind::Pcie, pcieBandwidth(device), kPcieLatency);
+    busIds.push_back(busId);
   }
+  addNvLinks(g, host, queryNvLinks(busIds));
 }
 #endif
 
