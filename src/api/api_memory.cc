@@ -1,14 +1,13 @@
 // ncclMemAlloc and buffer/window registration: device memory where a CUDA device is
-// present (what NCCL hands out), page-aligned host memory otherwise.
+// present (what NCCL hands out), otherwise page-aligned host memory that ranks in other
+// processes can map (core/direct_host.h); its registry lets ncclMemFree reject pointers
+// it did not hand out instead of corrupting the heap.
 #include <nccl.h>
-#include <sys/mman.h>
-
-#include <map>
-#include <mutex>
 
 #include "api/guard.h"
 #include "api/handle.h"
 #include "api/validate.h"
+#include "core/shared_host_memory.h"
 #include "device/device.h"
 
 using namespace prism;
@@ -20,15 +19,6 @@ struct ncclWindow_vidmem {
   void* handle;
   int flags;
 };
-
-namespace {
-
-// ncclMemAlloc hands out page-aligned mappings; the table lets ncclMemFree reject pointers
-// it did not hand out instead of corrupting the heap.
-std::mutex gAllocMutex;
-std::map<void*, size_t> gAllocations;
-
-}  // namespace
 
 extern "C" {
 
@@ -42,26 +32,16 @@ ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
       *ptr = device::allocate(size);
       return;
     }
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throwSystemError("mmap of " + std::to_string(size) + " bytes");
-    std::lock_guard lock(gAllocMutex);
-    gAllocations[p] = size;
-    *ptr = p;
+    *ptr = shared_host_memory::allocate(size);
   });
 }
 
 ncclResult_t ncclMemFree(void* ptr) {
   return guard(nullptr, "ncclMemFree", [&] {
-    if (!ptr) return;
-    std::lock_guard lock(gAllocMutex);
-    auto it = gAllocations.find(ptr);
-    if (it == gAllocations.end() && device::sideOf(ptr) == device::Side::Device) {
-      return device::release(ptr);
-    }
-    check(it != gAllocations.end(), ncclInvalidArgument,
+    if (!ptr || shared_host_memory::release(ptr)) return;
+    check(device::sideOf(ptr) == device::Side::Device, ncclInvalidArgument,
           "pointer was not returned by ncclMemAlloc");
-    munmap(it->first, it->second);
-    gAllocations.erase(it);
+    device::release(ptr);
   });
 }
 

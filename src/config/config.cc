@@ -51,10 +51,12 @@ constexpr std::array<Entry, kCount> kTable = {{
      "seconds to reach the bootstrap root; also how long an idle root waits for ranks"},
     {Setting::SpinCount, "PRISM_SPIN", nullptr, "2000",
      "polls before a waiting rank yields the core"},
-    {Setting::DirectMinBytes, "PRISM_DIRECT_MIN_BYTES", nullptr, "0",
-     "host calls at least this large read peers' buffers directly (threads: plain loads; "
-     "processes: cross-memory attach) instead of staging through shared FIFOs; 0 (the "
-     "default) disables it: measured slower here, see perf/RESULTS.md"},
+    {Setting::DirectMinBytes, "PRISM_DIRECT_MIN_BYTES", nullptr, "-1",
+     "host calls at least this large read peers' buffers directly (threads: plain loads and "
+     "streaming stores; processes: cross-memory attach) instead of staging through shared "
+     "FIFOs; 0 disables it; -1 (the default), when PRISM_ALGO is unset: from 4 KiB when all "
+     "ranks are threads of one process, from 4 MiB between processes when every rank's "
+     "buffers come from ncclMemAlloc (mapped by the peers), else off (see perf/RESULTS.md)"},
     {Setting::TopoFile, "PRISM_TOPO_FILE", "NCCL_TOPO_FILE", "",
      "fabric description that replaces or extends discovery: Prism JSON, or NCCL topology XML"},
     {Setting::TopoDumpFile, "PRISM_TOPO_DUMP_FILE", "NCCL_TOPO_DUMP_FILE", "",

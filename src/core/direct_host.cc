@@ -1,19 +1,27 @@
 #include "core/direct_host.h"
 
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "config/config.h"
 #include "core/communicator.h"
 #include "core/error.h"
 #include "core/setup_channel.h"
+#include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
 #include "logging/log.h"
 
@@ -23,6 +31,16 @@ namespace {
 
 /// Bytes reduced per pass: small enough that the running result stays in L2.
 constexpr size_t kChunkBytes = 256 * 1024;
+
+/// PRISM_DIRECT_MIN_BYTES=-1 (automatic) between threads of one process: below this the
+/// FIFO plans' latency (one slot, no barriers) wins when both ranks own a core; from it
+/// the direct path wins at every size measured, to 64 MiB (perf/RESULTS.md).
+constexpr size_t kThreadsMinBytes = 4096;
+/// Automatic between processes: calls from this size exchange their buffers' addresses
+/// and take the path only if every rank's buffers came from ncclMemAlloc (cross-memory
+/// attach loses to the FIFO plans). Large enough that the exchange, wasted on malloc'ed
+/// buffers, costs under 1% of the call.
+constexpr size_t kProcessesMinBytes = size_t{4} << 20;
 
 /// Reads `bytes` at `remote` in process `pid`; false (errno set) if the kernel refuses.
 bool readProcess(pid_t pid, void* local, uint64_t remote, size_t bytes) {
@@ -50,6 +68,18 @@ void allowPeerReads() {
   if (scope == "1") prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 }
 
+/// memcpy, or streaming stores when `stream` (outputs too large to stay in cache).
+void put(void* dst, const void* src, size_t bytes, bool stream) {
+  if (stream) {
+    kernels::copyStreaming(dst, src, bytes);
+  } else {
+    std::memcpy(dst, src, bytes);
+  }
+}
+
+/// True when an output of `bytes` is written with streaming stores.
+bool streams(size_t bytes) { return bytes >= kernels::kStreamingCopyBytes; }
+
 bool implemented(Collective c) {
   return c == Collective::AllReduce || c == Collective::AllGather || c == Collective::Broadcast ||
          c == Collective::ReduceScatter || c == Collective::AllToAll;
@@ -59,16 +89,16 @@ bool implemented(Collective c) {
 
 DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
     : comm_(comm), rank_(setup.rank()), size_(setup.size()) {
-  int64_t min = config::getInt(config::Setting::DirectMinBytes);
-  minBytes_ = min > 0 ? static_cast<size_t>(min) : 0;
   probe_ ^= static_cast<uint64_t>(getpid());
   allowPeerReads();
   struct Hello {
     int64_t pid;
     uint64_t probeAddress;
     uint64_t probeValue;
+    uint64_t mailbox;
   };
-  Hello mine{getpid(), reinterpret_cast<uint64_t>(&probe_), probe_};
+  Hello mine{getpid(), reinterpret_cast<uint64_t>(&probe_), probe_,
+             reinterpret_cast<uint64_t>(mailbox_.get())};
   std::vector<Hello> all(size_);
   setup.allGather(&mine, all.data(), sizeof(Hello));
   pids_.resize(size_);
@@ -84,6 +114,22 @@ DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
       reachable = 0;
     }
   }
+  oneProcess_ = std::all_of(sameProcess_.begin(), sameProcess_.end(), [](bool b) { return b; });
+  if (oneProcess_) {
+    // Every owner is still inside this constructor (the allgather below needs it), so
+    // its mailbox is alive while this rank takes a share of it.
+    for (const Hello& h : all) {
+      mailboxes_.push_back(reinterpret_cast<Mailbox*>(h.mailbox)->shared_from_this());
+    }
+  }
+  const int64_t min = config::getInt(config::Setting::DirectMinBytes);
+  if (min >= 0) {
+    minBytes_ = static_cast<size_t>(min);
+  } else if (config::getString(config::Setting::Algo).empty()) {
+    // Automatic; a forced algorithm keeps the FIFO plans.
+    minBytes_ = oneProcess_ ? kThreadsMinBytes : kProcessesMinBytes;
+    mappedOnly_ = !oneProcess_;
+  }
   std::vector<int32_t> votes(size_);
   setup.allGather(&reachable, votes.data(), sizeof(int32_t));
   // Ranks on other hosts (or other network namespaces, emulated hosts) do not share
@@ -96,7 +142,9 @@ DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
     chunk_.resize(kChunkBytes);
     fetched_.resize(kChunkBytes);
     peers_.resize(size_);
-    votes_.resize(size_);
+    mask_.resize((size_ + 7) / 8);
+    masks_.resize(mask_.size() * size_);
+    local_.resize(size_);
   }
   log::info(log::kInit, "comm %s rank %d: direct host path %s (calls from %zu bytes)",
             comm_.name().c_str(), rank_, usable_ ? "on" : "off", minBytes_);
@@ -112,13 +160,13 @@ bool DirectHost::eligible(const Operation& op) const {
   return op.count * dataTypeSize(op.type) >= minBytes_;
 }
 
-void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes) {
+void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes, bool stream) {
   if (bytes == 0) return;
-  if (sameProcess_[q]) {
+  if (local_[q]) {
     // Forked processes share address layouts: equal addresses mean "same buffer" only
-    // within one process.
+    // within one process (peers_ holds addresses in this process).
     if (reinterpret_cast<uint64_t>(local) == remote) return;
-    std::memcpy(local, reinterpret_cast<const void*>(remote), bytes);
+    put(local, reinterpret_cast<const void*>(remote), bytes, stream);
     return;
   }
   if (!readProcess(pids_[q], local, remote, bytes)) {
@@ -128,39 +176,91 @@ void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes) {
   }
 }
 
-void DirectHost::barrier() {
-  uint8_t mine = 0;
-  comm_.allGatherBytes(&mine, votes_.data(), 1);
+void DirectHost::waitFor(const Operation& op, int q, uint64_t count) {
+  const std::atomic<uint64_t>& reached = mailboxes_[q]->reached;
+  for (int64_t i = 0; i < comm_.spinCount(); ++i) {
+    if (reached.load(std::memory_order_acquire) >= count) return;
+  }
+  // Oversubscribed ranks must hand the core to the peer they wait for: yield, then nap.
+  const auto start = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::seconds(comm_.timeoutSeconds());
+  for (int i = 0; reached.load(std::memory_order_acquire) < count; ++i) {
+    if (i < 64) {
+      sched_yield();
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    if (comm_.aborted()) throw Error(ncclInvalidUsage, "communicator " + comm_.name() + " aborted");
+    if (std::chrono::steady_clock::now() - start > timeout) {
+      throw Error(ncclSystemError, "comm " + comm_.name() + " rank " + std::to_string(rank_) +
+                                       ": direct " + collectiveName(op.collective) +
+                                       " timed out waiting for rank " + std::to_string(q));
+    }
+  }
 }
 
-void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t outOffset, size_t count,
-                             std::byte* out) {
+void DirectHost::barrier(const Operation& op, const std::vector<uint8_t>& mask) {
+  if (!oneProcess_) {
+    if (mask.empty()) std::fill(mask_.begin(), mask_.end(), 0);
+    comm_.allGatherBytes(mask.empty() ? mask_.data() : mask.data(), masks_.data(), mask_.size());
+    return;
+  }
+  // Ranks pass the same sequence of barriers, so counts match; release publishes every
+  // store this rank made before (outputs written, buffers posted) to the peers' acquire.
+  const uint64_t count = mailbox_->reached.load(std::memory_order_relaxed) + 1;
+  mailbox_->reached.store(count, std::memory_order_release);
+  for (int q = 0; q < size_; ++q) {
+    if (q != rank_) waitFor(op, q, count);
+  }
+}
+
+void DirectHost::exchangeBuffers(const Operation& op, const Buffers& mine) {
+  if (!oneProcess_) {
+    comm_.allGatherBytes(&mine, peers_.data(), sizeof(Buffers));
+    return;
+  }
+  // A peer rewrites its mailbox only after the barrier that ends this call, which this
+  // rank reaches after copying it.
+  mailbox_->buffers = mine;
+  barrier(op);
+  for (int q = 0; q < size_; ++q) peers_[q] = mailboxes_[q]->buffers;
+}
+
+const std::byte* DirectHost::input(const Operation& op, int q, size_t offset, size_t bytes) {
+  const std::byte* src = nullptr;
+  if (local_[q]) {
+    src = reinterpret_cast<const std::byte*>(peers_[q].in) + offset;
+  } else {
+    fetch(q, fetched_.data(), peers_[q].in + offset, bytes, false);
+    src = fetched_.data();
+  }
+  if (op.reduction.preMultiply) {
+    kernels::scale(op.type, fetched_.data(), src, &peers_[q].scalar, bytes / dataTypeSize(op.type));
+    src = fetched_.data();
+  }
+  return src;
+}
+
+void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t count,
+                             std::span<std::byte* const> targets, bool stream) {
   const size_t elem = dataTypeSize(op.type);
   const size_t chunkElems = kChunkBytes / elem;
   const Reduction& r = op.reduction;
   for (size_t pos = 0; pos < count; pos += chunkElems) {
-    size_t n = std::min(chunkElems, count - pos);
-    size_t offset = (inOffset + pos) * elem;
-    for (int q = 0; q < size_; ++q) {
-      const std::byte* src = nullptr;
-      if (q == rank_ || sameProcess_[q]) {
-        src = reinterpret_cast<const std::byte*>(peers_[q].in) + offset;
-      } else {
-        fetch(q, fetched_.data(), peers_[q].in + offset, n * elem);
-        src = fetched_.data();
-      }
-      if (r.preMultiply) {
-        kernels::scale(op.type, fetched_.data(), src, &peers_[q].scalar, n);
-        src = fetched_.data();
-      }
-      if (q == 0) {
-        std::memcpy(chunk_.data(), src, n * elem);
-      } else {
-        kernels::reduce(op.type, r.op, chunk_.data(), chunk_.data(), src, n);
-      }
+    const size_t n = std::min(chunkElems, count - pos);
+    const size_t offset = (inOffset + pos) * elem;
+    // Rank 0's chunk, read in place by the first reduction instead of copied to chunk_.
+    const std::byte* first = input(op, 0, offset, n * elem);
+    if (first == fetched_.data()) {
+      std::memcpy(chunk_.data(), first, n * elem);
+      first = chunk_.data();
+    }
+    for (int q = 1; q < size_; ++q) {
+      const std::byte* src = input(op, q, offset, n * elem);
+      kernels::reduce(op.type, r.op, chunk_.data(), q == 1 ? first : chunk_.data(), src, n);
     }
     if (r.average) kernels::divide(op.type, chunk_.data(), chunk_.data(), size_, n);
-    std::memcpy(out + (outOffset + pos) * elem, chunk_.data(), n * elem);
+    for (std::byte* out : targets) put(out + pos * elem, chunk_.data(), n * elem, stream);
   }
 }
 
@@ -170,23 +270,100 @@ void DirectHost::allReduce(const Operation& op) {
   const size_t unit = std::max<size_t>(1, 64 / elem);
   const size_t units = (op.count + unit - 1) / unit;
   auto sliceBegin = [&](int q) { return std::min(op.count, units * q / size_ * unit); };
-  auto* out = static_cast<std::byte*>(op.recvbuff);
-  size_t begin = sliceBegin(rank_), end = sliceBegin(rank_ + 1);
-  reduceSlice(op, begin, begin, end - begin, out);
-  barrier();  // every slice is reduced
+  const size_t begin = sliceBegin(rank_), end = sliceBegin(rank_ + 1);
+  // The reduced slice goes straight into the output of every rank whose output this rank
+  // can address: each output line is written once, by one rank, and never read back. The
+  // barrier tells each rank which slices it still has to fetch from their owners.
+  targets_.clear();
+  std::fill(mask_.begin(), mask_.end(), 0);
   for (int q = 0; q < size_; ++q) {
-    if (q == rank_) continue;
+    if (!local_[q]) continue;
+    targets_.push_back(reinterpret_cast<std::byte*>(peers_[q].out) + begin * elem);
+    mask_[q / 8] |= static_cast<uint8_t>(1u << (q % 8));
+  }
+  reduceSlice(op, begin, end - begin, targets_, streams(op.count * elem));
+  barrier(op, mask_);  // every slice is reduced
+  if (oneProcess_) return;
+  auto* out = static_cast<std::byte*>(op.recvbuff);
+  for (int q = 0; q < size_; ++q) {
+    const uint8_t* written = masks_.data() + q * mask_.size();
+    if (written[rank_ / 8] & (1u << (rank_ % 8))) continue;
     size_t b = sliceBegin(q), e = sliceBegin(q + 1);
-    fetch(q, out + b * elem, peers_[q].out + b * elem, (e - b) * elem);
+    fetch(q, out + b * elem, peers_[q].out + b * elem, (e - b) * elem, false);
   }
 }
 
+std::byte* DirectHost::mapped(int q, const Share& share) {
+  for (const Mapping& m : mappings_) {
+    if (m.rank == q && m.id == share.id) return m.base;
+  }
+  // The peer's memfd is taken through a pidfd: the same ptrace permission as cross-memory
+  // attach, which the constructor probed.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pids_[q], 0));
+  if (pidfd < 0) return nullptr;
+  int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, static_cast<int>(share.fd), 0));
+  close(pidfd);
+  if (fd < 0) return nullptr;
+  void* p = mmap(nullptr, share.bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return nullptr;
+  mappings_.push_back({q, share.id, static_cast<std::byte*>(p), share.bytes});
+  log::info(log::kInit, "comm %s rank %d: mapped %zu bytes of rank %d's ncclMemAlloc memory",
+            comm_.name().c_str(), rank_, static_cast<size_t>(share.bytes), q);
+  return static_cast<std::byte*>(p);
+}
+
+bool DirectHost::mapPeer(int q) {
+  Buffers& b = peers_[q];
+  if (b.inShare.id == 0 || b.outShare.id == 0) return false;
+  std::byte* in = mapped(q, b.inShare);
+  std::byte* out = in == nullptr ? nullptr : mapped(q, b.outShare);
+  if (out == nullptr) return false;
+  b.in = reinterpret_cast<uint64_t>(in + b.inShare.offset);
+  b.out = reinterpret_cast<uint64_t>(out + b.outShare.offset);
+  return true;
+}
+
+DirectHost::Share DirectHost::share(const void* p, size_t bytes) {
+  auto region = shared_host_memory::find(p, bytes);
+  if (!region) return {};
+  return {region->fd, region->id, region->offset, region->bytes};
+}
+
+DirectHost::~DirectHost() {
+  for (const Mapping& m : mappings_) munmap(m.base, m.bytes);
+}
+
 void DirectHost::run(const Operation& op) {
-  Buffers mine{reinterpret_cast<uint64_t>(op.sendbuff), reinterpret_cast<uint64_t>(op.recvbuff), 0};
+  Buffers mine{
+      reinterpret_cast<uint64_t>(op.sendbuff), reinterpret_cast<uint64_t>(op.recvbuff), 0, {}, {}};
   const Reduction& r = op.reduction;
   std::memcpy(&mine.scalar, r.scalarSource ? r.scalarSource : r.scalar.data(),
               dataTypeSize(op.type));
-  comm_.allGatherBytes(&mine, peers_.data(), sizeof(Buffers));  // every input is ready
+  if (!oneProcess_) {
+    const size_t bytes = op.count * dataTypeSize(op.type);
+    const size_t inBytes =
+        op.collective == Collective::AllToAll || op.collective == Collective::ReduceScatter
+            ? bytes * size_
+            : bytes;
+    const size_t outBytes =
+        op.collective == Collective::AllGather || op.collective == Collective::AllToAll
+            ? bytes * size_
+            : bytes;
+    mine.inShare = share(op.sendbuff, inBytes);
+    mine.outShare = share(op.recvbuff, outBytes);
+  }
+  exchangeBuffers(op, mine);  // every input is ready
+  // Every rank sees the same peers_, so all take the same branch.
+  if (mappedOnly_ && !std::all_of(peers_.begin(), peers_.end(), [](const Buffers& b) {
+        return b.inShare.id != 0 && b.outShare.id != 0;
+      })) {
+    comm_.run({&op, 1});
+    return;
+  }
+  for (int q = 0; q < size_; ++q) {
+    local_[q] = q == rank_ || sameProcess_[q] || mapPeer(q);
+  }
 
   const size_t block = op.count * dataTypeSize(op.type);
   auto* out = static_cast<std::byte*>(op.recvbuff);
@@ -194,21 +371,27 @@ void DirectHost::run(const Operation& op) {
     case Collective::AllReduce:
       allReduce(op);
       break;
-    case Collective::ReduceScatter:
-      reduceSlice(op, rank_ * op.count, 0, op.count, out);
+    case Collective::ReduceScatter: {
+      std::byte* const target = out;
+      reduceSlice(op, rank_ * op.count, op.count, {&target, 1}, streams(block));
       break;
-    case Collective::AllGather:
-      for (int q = 0; q < size_; ++q) fetch(q, out + q * block, peers_[q].in, block);
+    }
+    case Collective::AllGather: {
+      const bool stream = streams(block * size_);
+      for (int q = 0; q < size_; ++q) fetch(q, out + q * block, peers_[q].in, block, stream);
       break;
+    }
     case Collective::Broadcast:
-      fetch(op.root, out, peers_[op.root].in, block);
+      fetch(op.root, out, peers_[op.root].in, block, streams(block));
       break;
-    default:  // AllToAll
+    default: {  // AllToAll
+      const bool stream = streams(block * size_);
       for (int q = 0; q < size_; ++q)
-        fetch(q, out + q * block, peers_[q].in + rank_ * block, block);
+        fetch(q, out + q * block, peers_[q].in + rank_ * block, block, stream);
       break;
+    }
   }
-  barrier();  // no peer still reads this rank's buffers
+  barrier(op);  // no peer still reads or writes this rank's buffers
 }
 
 }  // namespace prism
