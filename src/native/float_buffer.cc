@@ -99,7 +99,7 @@ void copyFloats(std::span<float> dst, std::span<const float> src) {
   if (src.empty() || dst.data() == src.data()) return;
   const size_t bytes = src.size() * sizeof(float);
   if (!device::available() || (device::sideOf(dst.data()) == device::Side::Host &&
-                                device::sideOf(src.data()) == device::Side::Host)) {
+                               device::sideOf(src.data()) == device::Side::Host)) {
     std::memcpy(dst.data(), src.data(), bytes);
     return;
   }
