@@ -51,7 +51,10 @@ TcpTransportOptions tcpOptions(const std::string& name) {
   return options;
 }
 
-constexpr int64_t kOversubscribedSpin = 64;
+/// Polls before yielding when ranks outnumber cores: none. 8 ranks on 2 cores, 8 B
+/// allreduce: 22-24 µs yielding at once, 30-40 µs after 64 polls, 46-61 µs after 2000
+/// (perf/RESULTS.md).
+constexpr int64_t kOversubscribedSpin = 0;
 
 /// Logs every setting once per process at INFO (subsystem ENV), as DESIGN.md promises.
 void logSettingsOnce() {
