@@ -11,21 +11,14 @@
 #include "core/error.h"
 #include "native/comm_impl.h"
 #include "native/device_stream.h"
+#include "native/translated.h"
 #include "native/work_state.h"
 
 namespace prism {
 
 namespace {
 
-/// Runs `body`, turning internal errors into CommError.
-template <typename Body>
-auto translated(Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Error& e) {
-    throw CommError(e.code(), e.what());
-  }
-}
+using native::translated;
 
 void checkResult(ncclResult_t result, const char* call) {
   if (result != ncclSuccess)

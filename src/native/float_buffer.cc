@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "device/device.h"
 #include "native/device_stream.h"
+#include "native/translated.h"
 
 namespace prism {
 
@@ -18,16 +19,6 @@ constexpr bool kBuiltWithCuda = true;
 #else
 constexpr bool kBuiltWithCuda = false;
 #endif
-
-// The native API reports CommError; internal calls throw prism::Error.
-template <typename F>
-void translate(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    throw CommError(e.code(), e.what());
-  }
-}
 
 }  // namespace
 
@@ -42,7 +33,7 @@ FloatBuffer::FloatBuffer(size_t count, Memory memory) : size_(count), memory_(me
     throw CommError(ncclInvalidUsage, std::string("device memory requested, but ") +
                                           (kBuiltWithCuda ? "this process sees no CUDA device"
                                                           : "Prism was built without CUDA"));
-  translate([&] {
+  native::translated([&] {
     data_ = static_cast<float*>(device::allocate(bytes));
     try {
       native::zeroDeviceBytes(data_, bytes);
@@ -88,7 +79,7 @@ void FloatBuffer::zero() {
     std::memset(data_, 0, size_ * sizeof(float));
     return;
   }
-  translate([&] { native::zeroDeviceBytes(data_, size_ * sizeof(float)); });
+  native::translated([&] { native::zeroDeviceBytes(data_, size_ * sizeof(float)); });
 }
 
 void copyFloats(std::span<float> dst, std::span<const float> src) {
@@ -103,7 +94,7 @@ void copyFloats(std::span<float> dst, std::span<const float> src) {
     std::memcpy(dst.data(), src.data(), bytes);
     return;
   }
-  translate([&] { native::copyAnyBytes(dst.data(), src.data(), bytes); });
+  native::translated([&] { native::copyAnyBytes(dst.data(), src.data(), bytes); });
 }
 
 }  // namespace prism
