@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "perf/bench/formatf.h"
+
 namespace prism::bench {
 namespace {
 
@@ -14,14 +16,6 @@ constexpr double kSmallestShare = 0.05;
 constexpr double kSmallAllReduceBytes = 8;
 // step_us and network_step_us must stay positive for the profile parser.
 constexpr double kSmallestStepUs = 0.01;
-
-template <typename... Args>
-std::string formatf(const char* format, Args... args) {
-  int length = std::snprintf(nullptr, 0, format, args...);
-  std::string out(static_cast<size_t>(length), '\0');
-  std::snprintf(out.data(), out.size() + 1, format, args...);
-  return out;
-}
 
 }  // namespace
 

@@ -6,17 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "perf/bench/formatf.h"
+
 namespace prism::bench {
 namespace {
-
-// snprintf into a std::string (there is no std::format in g++ 12).
-template <typename... Args>
-std::string formatf(const char* format, Args... args) {
-  int length = std::snprintf(nullptr, 0, format, args...);
-  std::string out(static_cast<size_t>(length), '\0');
-  std::snprintf(out.data(), out.size() + 1, format, args...);
-  return out;
-}
 
 std::string formatMeasurement(const Measurement& m, size_t bytes, double factor) {
   double alg = algBw(bytes, m.timeUs);
