@@ -1,34 +1,17 @@
 // A rank that dies mid-training makes the others exit with an error naming it, instead of
 // hanging: three rank processes under prism-run, rank 1 exits as step 2 begins.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <sstream>
 #include <string>
+
+#include "harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "train/CMakeLists.txt defines PRISM_RUN_BIN and PRISM_TRAIN_BIN"
 #endif
 
 namespace {
-
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome runShell(const std::string& command) {
-  Outcome outcome;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
 
 /// Lines the surviving ranks printed about their own failure ("prism-train: ...").
 std::string survivorErrors(const std::string& output) {
@@ -45,11 +28,11 @@ TEST(RankFailure, SurvivorsFailNamingTheDeadRank) {
     // prism-run's grace (60 s) is far beyond PRISM_TIMEOUT_S, so the survivors must end
     // on their own; `timeout` (150 s) only turns a hang into a failed assertion.
     const std::string command =
-        std::string("timeout -s KILL 150 env PRISM_TIMEOUT_S=15 PRISM_SOCKET_IFNAME==lo ") +
-        PRISM_RUN_BIN + " -np 3 --grace 60 -- " + PRISM_TRAIN_BIN + " " + mode +
+        std::string("env PRISM_TIMEOUT_S=15 PRISM_SOCKET_IFNAME==lo ") + PRISM_RUN_BIN +
+        " -np 3 --grace 60 -- " + PRISM_TRAIN_BIN + " " + mode +
         " --steps 6 --batch 6 --layers 2 --hidden 32 --heads 4 --vocab 64 --seq 16 --exit-rank 1 "
         "--exit-at-step 2";
-    const Outcome out = runShell(command);
+    const prism::test::ShellOutcome out = prism::test::runShell(command, 150);
     EXPECT_NE(out.status, 0) << command << "\n" << out.output;
     EXPECT_NE(out.status, 137) << "the survivors hung\n" << out.output;
     const std::string errors = survivorErrors(out.output);
