@@ -56,7 +56,8 @@ for c in "${collectives[@]}"; do
         timeout 900 nice -n "${NICE:-0}" "$run" "${fabric[@]}" -- "$exe" "$c" -b "$min" -e "$max" \
         -f "$factor" -n "$iters" -w "$warmup" -c 1 2>&1 |
         awk -v a="$algo" -v c="$c" '/^ +[0-9]/ && $2 > 0 { print a, $1, $6, $9 }
-          / selected / && tolower($4) == c { sub(":", "", $8); print "pick:" a, $8, $10, 0 }' \
+          / selected / && tolower($4) == c { sub(":", "", $8); print "pick:" a, $8, $10, 0 }
+          / predicted / && tolower($4) == c { sub(":", "", $8); print "pred:" a, $8, $9, $11 }' \
           >>"$tmp/$c" || true
     done
   done
@@ -66,10 +67,14 @@ import statistics, sys
 name, path, hosts, rph, placement, bw = sys.argv[1:]
 rows = {}
 picks = {}  # (run kind, bytes) -> algorithms the model selected
+preds = {}  # (run kind, bytes, algorithm) -> the model's predicted us
 for line in open(path):
     algo, size, us, wrong = line.split()
     if algo.startswith("pick:"):
         picks.setdefault((algo[5:], int(size)), set()).add(us)
+        continue
+    if algo.startswith("pred:"):
+        preds[(algo[5:], int(size), us)] = float(wrong)
         continue
     rows.setdefault(int(size), {}).setdefault(algo, []).append((float(us), int(wrong)))
 def picked(kind, size):
@@ -79,10 +84,17 @@ def picked(kind, size):
         (v for (k, b), v in picks.items() if k == kind and b.bit_length() == size.bit_length()),
         {"?"})
     return "/".join(sorted(names))
+def predicted(size):
+    # The chosen algorithm's prediction at the call's size (TUNING logs the bytes per rank for
+    # AllGather and ReduceScatter); None when it was not logged.
+    n = int(hosts) * int(rph)
+    names = picked("chosen", size).split("/")
+    found = [t for (k, b, a), t in preds.items() if k == "chosen" and a in names and b in (size, size // n)]
+    return max(found) if found else None
 print(f"# {name} on {hosts} hosts x {rph} ranks ({placement}), {bw} links: median us")
 base = any("baseline" in v for v in rows.values())
 print(f"{'bytes':>10} {'chosen':>11} {'fastest':>11} {'by':>20} {'chosen/fastest':>15}  wrong"
-      + f" {'chosen is':>20}" + (f" {'baseline/fastest':>17} {'baseline chose':>20}" if base else ""))
+      + f" {'chosen is':>20} {'model/chosen':>13}" + (f" {'baseline/fastest':>17} {'baseline chose':>20}" if base else ""))
 worst = 0
 worst_base = 0
 for size in sorted(rows):
@@ -98,8 +110,10 @@ for size in sorted(rows):
     if "baseline" in med:
         worst_base = max(worst_base, med["baseline"] / forced[best])
         extra = f" {med['baseline'] / forced[best]:>16.2f}x {picked('baseline', size):>20}"
+    model = predicted(size)
+    model_text = f"{model / med['chosen']:>12.2f}x" if model else f"{'-':>13}"
     print(f"{size:>10} {med['chosen']:>11.1f} {forced[best]:>11.1f} {best:>20} {ratio:>14.2f}x  {wrong}"
-          + f" {picked('chosen', size):>20}" + extra)
+          + f" {picked('chosen', size):>20} {model_text}" + extra)
 print(f"# worst chosen/fastest: {worst:.2f}x (target <= 1.15x)"
       + (f"; baseline {worst_base:.2f}x" if base else ""))
 PY

@@ -434,11 +434,47 @@ TEST(InNetwork, AbortStopsAWaitingCall) {
 }
 
 TEST(InNetworkModel, PredictsOverlappedUpAndDown) {
-  // 1 MiB on 1000 B/us links with 5 us latency: 1048.576 + 262.144 + 10 us.
-  EXPECT_DOUBLE_EQ(predictInNetworkMicros(1 << 20, 4, 1000.0, 5.0), 1048.576 + 262.144 + 10.0);
+  InNetworkCosts c;
+  c.linkBytesPerMicro = 1000.0;
+  c.latencyMicros = 5.0;
+  c.stepMicros = 20.0;
+  // 1 MiB: all of it down (1048.576) after the first 256 KiB chunk went up (262.144), plus a
+  // round trip (10) and a send and a receive step (40).
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(1 << 20, 4, c), 1048.576 + 262.144 + 10.0 + 40.0);
   // Smaller than a chunk: the pipeline is one chunk.
-  EXPECT_DOUBLE_EQ(predictInNetworkMicros(1000, 8, 1000.0, 5.0), 1.0 + 1.0 + 10.0);
-  EXPECT_DOUBLE_EQ(predictInNetworkMicros(0, 4, 1000.0, 5.0), 0.0);
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(1000, 8, c), 1.0 + 1.0 + 10.0 + 40.0);
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(0, 4, c), 0.0);
+}
+
+TEST(InNetworkModel, BurstPassesUnpacedButCallsCannotBeatTheRate) {
+  InNetworkCosts c;
+  c.linkBytesPerMicro = 125.0;  // 1 Gbit/s
+  c.latencyMicros = 50.0;
+  c.stepMicros = 20.0;
+  c.burstBytes = 1.25e6;
+  // Within the burst: no fill and nothing paced, but no faster than the rate: 1e5 B / 125.
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(100000, 4, c), 800.0);
+  // A small message: the round trip and the two steps.
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(1000, 4, c), 140.0);
+  // Beyond it: fill + chain + the 750000 B past the burst paced is 8237 us, under the rate's
+  // 16000, which decides.
+  EXPECT_DOUBLE_EQ(predictInNetworkMicros(2000000, 4, c), 16000.0);
+  c.linkBytesPerMicro = 1e4;  // a fast link: fill + chain + paced exceed the rate's 200 us
+  EXPECT_NEAR(predictInNetworkMicros(2000000, 4, c), 26.2144 + 140.0 + 75.0, 1e-9);
+}
+
+TEST(InNetworkModel, OversubscribedRanksQueueForTheCores) {
+  InNetworkCosts c;
+  c.linkBytesPerMicro = 1e6;  // the wire is not the bottleneck here
+  c.latencyMicros = 0.0;
+  c.stepMicros = 20.0;
+  c.wakeMicros = 15.0;
+  c.sharedCores = 2;
+  // 8 ranks, one chunk each: 2 steps x (20 + 15) us per rank, 8 ranks over 2 cores.
+  // Plus the 1000 B paced after it (no burst).
+  EXPECT_NEAR(predictInNetworkMicros(1000, 8, c), 8 * 2 * 35.0 / 2 + 1000.0 / 1e6, 1e-9);
+  // No more ranks than cores: the chain (fill, two steps) and the paced bytes.
+  EXPECT_NEAR(predictInNetworkMicros(1000, 2, c), 1000.0 / 1e6 + 40.0 + 1000.0 / 1e6, 1e-9);
 }
 
 TEST(InNetworkSchedule, VerifiesOn1To64Ranks) {
