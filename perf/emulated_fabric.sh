@@ -7,7 +7,8 @@
 # left out: those calls move nothing.
 #   perf/emulated_fabric.sh [COLLECTIVE...]          (default: allreduce allgather reducescatter)
 # Settings: HOSTS (4), RPH (2), PLACEMENT (block), BW (1gbit), MIN (8), MAX (64M), FACTOR (8),
-# ITERS (3), WARMUP (1), REPS (2), INNET (1: start prism-innet in the switch namespace),
+# ITERS (3), WARMUP (1), REPS (2), INNET (1: start prism-innet in the switch namespace and force
+# it as one more AllReduce algorithm),
 # BUILD (the build directory, default build/), BASELINE (another build directory: its
 # prism-bench and libprism.so run as a second "baseline" choice, alternated with the rest, for
 # before/after comparisons of the cost model), RAW (a directory: keeps every run's rows there),
@@ -24,13 +25,17 @@ build="${BUILD:-$root/build}"
 run="$build/tools/prism-run/prism-run"
 bench="$build/perf/prism-bench"
 fabric=(--hosts "$hosts" --ranks-per-host "$rph" --placement "$placement" --bandwidth "$bw")
-[[ "$innet" == 1 ]] && fabric+=(--innet "$build/tools/prism-innet/prism-innet --listen {innet}")
+INNET_ALGO=""
+if [[ "$innet" == 1 ]]; then
+  fabric+=(--innet "$build/tools/prism-innet/prism-innet --listen {innet}")
+  INNET_ALGO=" innet"  # forced like the others (PRISM_ALGO=innet)
+fi
 
 # Only algorithms that run the collective: PRISM_ALGO naming one that cannot falls back to
 # the model's choice, which would then be compared with itself.
 algorithms_for() {
   case "$1" in
-    allreduce) echo "ring recursive_doubling double_binary_tree rabenseifner multi_ring hierarchical" ;;
+    allreduce) echo "ring recursive_doubling double_binary_tree rabenseifner multi_ring hierarchical${INNET_ALGO:-}" ;;
     allgather) echo "ring bruck pat multi_ring hierarchical" ;;
     reducescatter) echo "ring multi_ring hierarchical" ;;
     *) echo "ring" ;;
@@ -56,7 +61,7 @@ for c in "${collectives[@]}"; do
         timeout 900 nice -n "${NICE:-0}" "$run" "${fabric[@]}" -- "$exe" "$c" -b "$min" -e "$max" \
         -f "$factor" -n "$iters" -w "$warmup" -c 1 2>&1 |
         awk -v a="$algo" -v c="$c" '/^ +[0-9]/ && $2 > 0 { print a, $1, $6, $9 }
-          / selected / && tolower($4) == c { sub(":", "", $8); print "pick:" a, $8, $10, 0 }
+          / selected / && tolower($4) == c { sub(":", "", $8); print "pick:" a, $8, ($9 == "innet" ? $9 : $10), 0 }
           / predicted / && tolower($4) == c { sub(":", "", $8); print "pred:" a, $8, $9, $11 }' \
           >>"$tmp/$c" || true
     done
@@ -83,7 +88,8 @@ def picked(kind, size):
     names = picks.get((kind, size)) or next(
         (v for (k, b), v in picks.items() if k == kind and b.bit_length() == size.bit_length()),
         {"?"})
-    return "/".join(sorted(names))
+    # An in-network choice also logs the plans it beat (their own "selected" line).
+    return "innet" if "innet" in names else "/".join(sorted(names))
 def predicted(size):
     # The chosen algorithm's prediction at the call's size (TUNING logs the bytes per rank for
     # AllGather and ReduceScatter); None when it was not logged.
