@@ -10,7 +10,8 @@
 # what is left after the time kept for the steps behind it, and a step that no longer fits
 # is reported as skipped. Order and expected times on 16 cores: configure 15 s, build of the
 # key targets 60-120 s, reduce bench 5 s, D2D copy 10 s, GPU tests 30-90 s, two-rank targets
-# 20 s, drop-in 30 s, prism-train overlap with device buffers 60-120 s, sweeps 60-200 s
+# 20 s, drop-in 30 s, prism-train overlap with device buffers 60-120 s, prism-train matrix
+# products on the GPU vs the CPU 20-60 s, sweeps 60-200 s
 # (what is left), MPS 15 s, and last the rest of the tree
 # (host tests, ABI test, micro benchmarks) with whatever time remains.
 #
@@ -349,7 +350,7 @@ else
     sub(".*/", "", $1); print $1 }' <<<"$ninja_targets")"
   key_targets=()
   for target in prism nccl prism-bench prism_reduce_bench prism_cuda_kernels_test $gpu_tests \
-    prism-train train_device_parity_test; do
+    prism-train train_device_parity_test train_device_compute_test; do
     if [[ -z "$ninja_targets" ]] || grep -qx "$target: phony" <<<"$ninja_targets"; then
       key_targets+=("$target")
     else
@@ -495,9 +496,9 @@ fi
 # ---- overlap with device buffers (issue 6) ----------------------------------------------
 
 # prism-train with the bucketer's and prefetcher's buffers in GPU memory, 2 thread ranks on
-# GPU 0 (the model computes on the CPU, so communication does not compete with it for
-# cores), each mode against --serialize, then the same on host memory. One summary line
-# per run: medians of steps 1..N-1.
+# GPU 0 (--device cuda also runs the model's matrix products on the GPU; the rest of the
+# model computes on the CPU), each mode against --serialize, then the same on host memory
+# with every product on the CPU. One summary line per run: medians of steps 1..N-1.
 train_bin="$(artifact prism-train)"
 begin "overlap: prism-train dp and zero3, device vs host buffers, 2 thread ranks"
 if [[ -z "$train_bin" ]]; then
@@ -530,6 +531,56 @@ elif t=$(allow 120 $((keep + 60 + 30 * has_mps))); then
   fi
 else
   finish SKIP "no time left"
+fi
+
+# ---- matrix products on the GPU (issue 6) -----------------------------------------------
+
+# The same prism-train run with its matrix products on GPU 0 (--device cuda) and on the
+# CPU, alternated cuda, cpu, cuda, cpu while time allows. Mode tp: its communication
+# buffers stay in host memory with either flag, so only where the products run differs.
+# Step time: each run's summary median (steps 1..9). The losses must be identical (the
+# CUDA products are bitwise the CPU's; train_device_compute_test checks every mode).
+begin "matmul on GPU: prism-train tp 2, --device cuda vs cpu"
+if [[ -z "$train_bin" ]]; then
+  finish FAIL "prism-train was not built"
+else
+  compute_model=(--mode tp --tp 2 --threads 2 --layers 8 --hidden 256 --heads 8 --seq 32
+    --batch 4 --steps 10)
+  compute_failed=()
+  declare -A compute_ms=() compute_losses=()
+  : >"$out/compute.txt"
+  for device in cuda cpu cuda cpu; do
+    t=$(allow 30 $((keep + 60 + 30 * has_mps))) || break
+    if run_to "$tmp/compute_run.txt" "$t" "$train_bin" "${compute_model[@]}" --device "$device"; then
+      ms="$(awk '/^summary:/ { for (i = 1; i < NF; ++i) if ($i == "time") { print $(i + 1); exit } }' \
+        "$tmp/compute_run.txt")"
+      compute_ms[$device]+="${ms:-?} "
+      compute_losses[$device]="$(awk '/^step / { print $4 }' "$tmp/compute_run.txt" | tr '\n' ' ')"
+      echo "--device $device | $(grep -m1 '^prism-train' "$tmp/compute_run.txt") | $(grep summary "$tmp/compute_run.txt")" >>"$out/compute.txt"
+    else
+      compute_failed+=("$device")
+      echo "--device $device | FAILED: $(tail -1 "$tmp/compute_run.txt")" >>"$out/compute.txt"
+    fi
+  done
+  cat "$out/compute.txt" >>"$log"
+  cuda_ms="${compute_ms[cuda]:-}" cpu_ms="${compute_ms[cpu]:-}"
+  speedup="$(awk -v g="$cuda_ms" -v c="$cpu_ms" 'BEGIN { ng = split(g, a, " "); nc = split(c, b, " ")
+    if (ng == 0 || nc == 0) { print "-"; exit }
+    for (i = 1; i <= ng; ++i) sg += a[i]; for (i = 1; i <= nc; ++i) sc += b[i]
+    if (sg == 0) print "-"; else printf "%.2fx", (sc / nc) / (sg / ng) }')"
+  same="losses differ"
+  [[ -n "${compute_losses[cuda]:-}" && "${compute_losses[cuda]:-}" == "${compute_losses[cpu]:-}" ]] &&
+    same="losses identical"
+  targets+=("matmul on GPU: tp 2, 8 x 256 model, step ms (cuda)|${cuda_ms:-?}|cpu: ${cpu_ms:-?}|speedup ${speedup}; ${same}")
+  if ((${#compute_failed[@]})); then
+    finish FAIL "failed: ${compute_failed[*]}"
+  elif [[ -z "$cuda_ms" || -z "$cpu_ms" ]]; then
+    finish SKIP "no time left for both runs"
+  elif [[ "$same" != "losses identical" ]]; then
+    finish FAIL "the cuda and cpu runs' losses differ; lines in compute.txt"
+  else
+    finish ok "step ms cuda ${cuda_ms}/ cpu ${cpu_ms}(speedup ${speedup}); ${same}"
+  fi
 fi
 
 # ---- sweeps: 1, 2 and 4 ranks sharing GPU 0 --------------------------------------------

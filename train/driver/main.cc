@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
         *log << "prism-train mode " << modeName(options.mode) << "  ranks " << world.size()
              << "  dp " << options.mesh.dp << " tp " << options.mesh.tp << " pp " << options.mesh.pp
              << " cp " << options.mesh.cp << " ep " << options.mesh.ep << "  microbatches "
-             << options.microbatches << std::endl;
+             << options.microbatches << "  matmul on " << (options.deviceCompute ? "cuda" : "cpu")
+             << "  comm buffers " << (options.memory == prism::Memory::Device ? "cuda" : "host")
+             << std::endl;
       train(world, options, log);
     };
     if (options.threads > 0 || options.worldSize() == 1) {

@@ -2,9 +2,23 @@
 
 #include <cmath>
 
+#include "model/matmul_backend.h"
+
 namespace prism::train {
 
+namespace {
+
+// The thread's backend when it takes this shape, else nullptr (run the loops below).
+MatmulBackend* offloadTarget(int m, int k, int n) {
+  MatmulBackend* backend = currentMatmulBackend();
+  return backend && backend->wants(m, k, n) ? backend : nullptr;
+}
+
+}  // namespace
+
 void matmul(const float* a, const float* b, float* c, int m, int k, int n, bool accumulate) {
+  if (MatmulBackend* backend = offloadTarget(m, k, n))
+    return backend->matmul(a, b, c, m, k, n, accumulate);
   for (int i = 0; i < m; ++i) {
     float* row = c + static_cast<size_t>(i) * n;
     if (!accumulate) {
@@ -19,6 +33,7 @@ void matmul(const float* a, const float* b, float* c, int m, int k, int n, bool 
 }
 
 void matmulBt(const float* a, const float* b, float* c, int m, int k, int n) {
+  if (MatmulBackend* backend = offloadTarget(m, k, n)) return backend->matmulBt(a, b, c, m, k, n);
   for (int i = 0; i < m; ++i) {
     const float* arow = a + static_cast<size_t>(i) * k;
     for (int j = 0; j < n; ++j) {
@@ -31,6 +46,7 @@ void matmulBt(const float* a, const float* b, float* c, int m, int k, int n) {
 }
 
 void matmulAt(const float* a, const float* b, float* c, int m, int k, int n) {
+  if (MatmulBackend* backend = offloadTarget(m, k, n)) return backend->matmulAt(a, b, c, m, k, n);
   for (int i = 0; i < m; ++i) {
     const float* arow = a + static_cast<size_t>(i) * k;
     const float* brow = b + static_cast<size_t>(i) * n;

@@ -1,7 +1,9 @@
 /// Dense float32 helpers for the reference model: row-major matrices stored in
 /// std::vector<float>, three matrix-product shapes (the ones forward and backward of a
 /// linear layer need) and a seeded random generator. Every loop sums in a fixed order, so
-/// the same inputs always give the same bits.
+/// the same inputs always give the same bits. The three products run on the calling
+/// thread's MatmulBackend (model/matmul_backend.h) when one is installed and wants the
+/// shape; a backend must give the same bits as these loops.
 #pragma once
 
 #include <cstddef>
@@ -12,11 +14,14 @@ namespace prism::train {
 
 using Vec = std::vector<float>;
 
-/// c[m,n] = a[m,k] * b[k,n], or += when `accumulate`.
+/// c[m,n] = a[m,k] * b[k,n], or += when `accumulate`. Per element: start from 0 (or c[i,j]),
+/// add a[i,p]*b[p,j] for p ascending.
 void matmul(const float* a, const float* b, float* c, int m, int k, int n, bool accumulate);
-/// c[m,n] += a[m,k] * transpose(b[n,k]).
+/// c[m,n] += a[m,k] * transpose(b[n,k]). Per element: sum a[i,p]*b[j,p] from 0 for p
+/// ascending, then add the sum to c[i,j].
 void matmulBt(const float* a, const float* b, float* c, int m, int k, int n);
-/// c[k,n] += transpose(a[m,k]) * b[m,n]: the weight gradient of a linear layer.
+/// c[k,n] += transpose(a[m,k]) * b[m,n]: the weight gradient of a linear layer. Per
+/// element: start from c[p,j], add a[i,p]*b[i,j] for i ascending.
 void matmulAt(const float* a, const float* b, float* c, int m, int k, int n);
 
 /// y += x, elementwise.

@@ -36,6 +36,13 @@ int parseInt(const std::string& flag, const std::string& value) {
   return v;
 }
 
+// The modes whose communication (the bucketer, ZeRO-3's prefetcher) can use device buffers.
+bool deviceBuffersFit(const Options& o) {
+  const MeshShape& m = o.mesh;
+  return (o.mode == Mode::Dp || o.mode == Mode::Zero3) && m.tp == 1 && m.pp == 1 && m.cp == 1 &&
+         m.ep == 1;
+}
+
 }  // namespace
 
 Mode parseMode(const std::string& name) {
@@ -63,8 +70,9 @@ std::string usage() {
          "no launcher. --serialize waits for every communication right after its launch\n"
          "(the baseline against which overlap is measured). --bucket-kb caps dp's gradient\n"
          "buckets (default 256); --prefetch is how many ZeRO-3 groups are gathered ahead\n"
-         "(default 1). --device cuda keeps dp's and ZeRO-3's communication buffers in GPU\n"
-         "memory (modes dp and zero3; the model still computes on the CPU). "
+         "(default 1). --device cuda runs the model's matrix products on the GPU (any\n"
+         "mode; the results are bitwise those of the CPU) and, in modes dp and zero3, also\n"
+         "keeps the communication buffers in GPU memory.\n"
          "--exit-rank/--exit-at-step make one rank process exit (status 3)\n"
          "as that step begins, to check that the others fail instead of hanging.\n";
 }
@@ -79,6 +87,7 @@ void applyMode(Options& o) {
     if (o.mesh.dp == 1) o.mesh.dp = o.mesh.ep;
   }
   if (o.mesh.ep > 1) o.model.moe = true;
+  if (o.deviceCompute && deviceBuffersFit(o)) o.memory = Memory::Device;
 }
 
 Options parseOptions(const std::vector<std::string>& args) {
@@ -134,7 +143,7 @@ Options parseOptions(const std::vector<std::string>& args) {
     else if (flag == "--device") {
       const std::string& d = value();
       need(d == "cpu" || d == "cuda", "--device must be cpu or cuda, got '" + d + "'");
-      o.memory = d == "cuda" ? Memory::Device : Memory::Host;
+      o.deviceCompute = d == "cuda";
     } else if (flag == "--exit-rank")
       o.exitRank = parseInt(flag, value());
     else if (flag == "--exit-at-step")
@@ -159,10 +168,10 @@ void validateOptions(const Options& o, int worldSize) {
   const auto s = [](int v) { return std::to_string(v); };
   need(o.bucketKb >= 4, "--bucket-kb must be at least 4, got " + s(o.bucketKb));
   need(o.prefetch >= 1, "--prefetch must be at least 1, got " + s(o.prefetch));
-  need(o.memory == Memory::Host || ((o.mode == Mode::Dp || o.mode == Mode::Zero3) && m.tp == 1 &&
-                                    m.pp == 1 && m.cp == 1 && m.ep == 1),
-       std::string("--device cuda supports --mode dp and zero3 only, got --mode ") +
-           modeName(o.mode));
+  // Set only by applyMode from the command line; a program may set it by hand.
+  need(o.memory == Memory::Host || deviceBuffersFit(o),
+       std::string("communication buffers in device memory need --mode dp or zero3 without ") +
+           "tp, pp, cp or ep, got --mode " + modeName(o.mode));
   need(m.dp >= 1 && m.tp >= 1 && m.pp >= 1 && m.cp >= 1 && m.ep >= 1,
        "mesh degrees must be positive");
   need(o.worldSize() == worldSize, "dp*tp*pp*cp (" + s(o.worldSize()) +

@@ -32,10 +32,15 @@ struct Options {
   int bucketKb = 256;
   /// ZeRO-3: parameter groups all-gathered ahead of the one computing.
   int prefetch = 1;
-  /// --device cuda: the data-parallel communication buffers (the bucketer's flat gradient
-  /// buffer, ZeRO-3's shards and gathered parameters) live in CUDA device memory and the
-  /// collectives run on the GPU. The model itself still computes on the CPU: gradients are
-  /// copied in as backward produces them, parameters copied out after each gather.
+  /// --device cuda: the model's matrix products run on the GPU (model/cuda/matmul_cuda.h),
+  /// bitwise equal to the CPU loops, in every mode; each rank owns one CUDA backend. The
+  /// rest of the model (and its storage) stays on the CPU.
+  bool deviceCompute = false;
+  /// Where the data-parallel communication buffers live (the bucketer's flat gradient
+  /// buffer, ZeRO-3's shards and gathered parameters). --device cuda sets Memory::Device in
+  /// modes dp and zero3 (without tp, pp, cp, ep): the collectives then run on the GPU, with
+  /// gradients copied in as backward produces them and parameters copied out after each
+  /// gather. Other modes keep their buffers in host memory.
   Memory memory = Memory::Host;
   /// Test hook: rank `exitRank` ends its process (status 3) when step `exitAtStep` begins,
   /// so tests can check that the other ranks fail with an error instead of hanging.
@@ -52,7 +57,8 @@ const char* modeName(Mode mode);
 /// unknown flag or a malformed value. Applies the mode's implications: zero stage, sequence
 /// parallelism, experts (ep mode turns the MLPs into mixtures of experts and sets dp = ep).
 Options parseOptions(const std::vector<std::string>& args);
-/// Applies what a mode implies to options whose degrees are already set.
+/// Applies what a mode implies to options whose degrees are already set, including where
+/// --device cuda puts the communication buffers (Options::memory).
 void applyMode(Options& options);
 std::string usage();
 

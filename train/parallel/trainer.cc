@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <optional>
 
+#include "model/cuda/matmul_cuda.h"
 #include "model/data.h"
+#include "model/matmul_backend.h"
 #include "parallel/parallel_hooks.h"
 #include "parallel/pipeline.h"
 
@@ -25,6 +27,8 @@ struct Trainer::State {
   Gpt model;
   std::optional<GradSync> sync;
   std::optional<ParallelHooks> hooks;
+  /// --device cuda: this rank's matrix products run here (installed for each step).
+  std::unique_ptr<MatmulBackend> compute;
 
   State(Comm& w, const Options& opt)
       : o(opt),
@@ -82,8 +86,12 @@ struct Trainer::State {
 
 Trainer::Trainer(Comm& world, const Options& options) {
   validateOptions(options, world.size());
+  // Before any collective: a rank without CUDA fails here, as every other rank does.
+  std::unique_ptr<MatmulBackend> compute;
+  if (options.deviceCompute) compute = makeCudaMatmulBackend();
   s_ = std::make_unique<State>(world, options);
   State& s = *s_;
+  s.compute = std::move(compute);
   const MeshShape& m = options.mesh;
   if (m.tp > 1) s.tpPart.emplace(s.tp, options.sequenceParallel);
   if (m.cp > 1) s.cpPart.emplace(s.cp, options.model.seq);
@@ -106,6 +114,8 @@ Trainer::~Trainer() = default;
 
 StepReport Trainer::step(int index) {
   State& s = *s_;
+  // Steps run on the rank's own thread: the backend is thread-local (nullptr: CPU loops).
+  MatmulBackendGuard compute(s.compute.get());
   const auto start = std::chrono::steady_clock::now();
   s.stats.reset();
   s.meter.beginCompute();

@@ -72,14 +72,54 @@ TEST(Options, NamesTheViolatedConstraint) {
   expectRejected(o, 2, "must be divisible by microbatches (3)");
   o = tinyOptions(Mode::Tp);
   o.mesh.tp = 2;
-  o.memory = Memory::Device;
-  expectRejected(o, 2, "--device cuda supports --mode dp and zero3 only, got --mode tp");
+  o.memory = Memory::Device;  // by hand: --device cuda never sets it for tp
+  expectRejected(o, 2,
+                 "communication buffers in device memory need --mode dp or zero3 without tp, pp, "
+                 "cp or ep, got --mode tp");
 }
 
 TEST(Options, ParsesDevice) {
-  EXPECT_EQ(parseOptions({"--mode", "dp", "--dp", "2", "--device", "cuda"}).memory, Memory::Device);
-  EXPECT_EQ(parseOptions({"--mode", "zero3", "--dp", "2", "--device", "cpu"}).memory, Memory::Host);
-  EXPECT_EQ(parseOptions({"--mode", "dp", "--dp", "2"}).memory, Memory::Host);
+  const Options dp = parseOptions({"--mode", "dp", "--dp", "2", "--device", "cuda"});
+  EXPECT_TRUE(dp.deviceCompute);
+  EXPECT_EQ(dp.memory, Memory::Device);
+  // The flag's position does not matter: the mode is applied after parsing.
+  const Options zero3 = parseOptions({"--device", "cuda", "--mode", "zero3", "--dp", "2"});
+  EXPECT_TRUE(zero3.deviceCompute);
+  EXPECT_EQ(zero3.memory, Memory::Device);
+  const Options cpu = parseOptions({"--mode", "zero3", "--dp", "2", "--device", "cpu"});
+  EXPECT_FALSE(cpu.deviceCompute);
+  EXPECT_EQ(cpu.memory, Memory::Host);
+  const Options plain = parseOptions({"--mode", "dp", "--dp", "2"});
+  EXPECT_FALSE(plain.deviceCompute);
+  EXPECT_EQ(plain.memory, Memory::Host);
+}
+
+// Every mode computes on the GPU with --device cuda; only dp and zero3 without other
+// degrees move their communication buffers, the rest keep them in host memory, and all
+// of them validate.
+TEST(Options, DeviceCudaComputesInEveryMode) {
+  const std::vector<std::vector<std::string>> runs{
+      {"--mode", "tp", "--tp", "2"},
+      {"--mode", "sp", "--tp", "2"},
+      {"--mode", "pp", "--pp", "2"},
+      {"--mode", "cp", "--cp", "2"},
+      {"--mode", "ep", "--ep", "2"},
+      {"--mode", "zero1", "--dp", "2"},
+      {"--mode", "zero2", "--dp", "2"},
+      {"--mode", "dp", "--dp", "2", "--tp", "2"},
+      {"--mode", "hybrid", "--dp", "2", "--tp", "2", "--pp", "2"}};
+  for (std::vector<std::string> args : runs) {
+    args.insert(args.end(), {"--device", "cuda", "--heads", "4", "--layers", "4", "--seq", "16",
+                             "--batch", "8", "--hidden", "32"});
+    const Options o = parseOptions(args);
+    EXPECT_TRUE(o.deviceCompute) << args[1];
+    EXPECT_EQ(o.memory, Memory::Host) << args[1];
+    EXPECT_NO_THROW(validateOptions(o, o.worldSize())) << args[1];
+  }
+  EXPECT_EQ(parseOptions({"--mode", "single", "--device", "cuda"}).memory, Memory::Host);
+}
+
+TEST(Options, RejectsUnknownDevice) {
   try {
     parseOptions({"--device", "gpu"});
     ADD_FAILURE() << "--device gpu must be rejected";
