@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "algorithms/in_network_model.h"
+
 namespace prism {
 namespace {
 
@@ -53,6 +55,27 @@ FabricModel switchedFabric(const std::vector<int>& hostOf, double linkBytesPerMi
     }
   }
   return f;
+}
+
+InNetworkCosts inNetworkCostsFor(const FabricModel& fabric, const std::vector<int>& hostOf) {
+  InNetworkCosts costs;
+  const FabricLink* slowest = nullptr;
+  for (const FabricLink& link : fabric.links) {
+    if (link.network && (slowest == nullptr || link.bytesPerMicro < slowest->bytesPerMicro))
+      slowest = &link;
+  }
+  if (slowest == nullptr) return costs;
+  int perHost = 1;
+  for (int h : hostOf)
+    perHost = std::max<int>(perHost, static_cast<int>(std::count(hostOf.begin(), hostOf.end(), h)));
+  const CostProfile& profile = fabric.profile;
+  costs.linkBytesPerMicro = slowest->bytesPerMicro * profile.networkEfficiency / perHost;
+  costs.latencyMicros = slowest->latencyMicros;
+  costs.burstBytes = slowest->burstBytes / perHost;
+  costs.stepMicros = profile.networkStepMicros;
+  costs.sharedCores = profile.sharedCores;
+  costs.wakeMicros = profile.wakeMicros;
+  return costs;
 }
 
 }  // namespace prism

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
+
+#include "algorithms/fabric.h"
 
 namespace prism {
 
@@ -48,5 +51,11 @@ inline double predictInNetworkMicros(size_t bytes, int nranks, const InNetworkCo
   const double paced = std::max(s - c.burstBytes, 0.0) / b;
   return std::max(latency + paced, s / b);
 }
+
+/// The costs for ranks on `fabric` with hosts `hostOf`: the slowest network link, shared by
+/// the most ranks any host has (all of a host's ranks stream through its link), with the
+/// profile's efficiency, burst, step and core terms. linkBytesPerMicro stays 0 when the
+/// fabric has no network link (one host: nothing to save).
+InNetworkCosts inNetworkCostsFor(const FabricModel& fabric, const std::vector<int>& hostOf);
 
 }  // namespace prism

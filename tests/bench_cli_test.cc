@@ -17,6 +17,7 @@
 #include "perf/bench/json_report.h"
 #include "perf/bench/names.h"
 #include "perf/bench/options.h"
+#include "perf/bench/plot.h"
 #include "perf/bench/reference.h"
 #include "perf/bench/report.h"
 #include "perf/bench/thread_ranks.h"
@@ -177,6 +178,56 @@ TEST(BenchArgs, GraphsNeedDeviceMemory) {
     EXPECT_EQ(p.exitCode, 2);
     EXPECT_NE(errors.find("needs --mem device"), std::string::npos) << errors;
   }
+}
+
+TEST(BenchArgs, SimulateAndPlot) {
+  ParseOutcome p = parse(
+      {"allgather", "--simulate", "fabric.json", "--ranks-per-host", "4", "--plot", "out.svg"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->simulatePath, "fabric.json");
+  EXPECT_EQ(p.options->ranksPerHost, 4);
+  EXPECT_EQ(p.options->plotPath, "out.svg");
+  struct Bad {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  for (const Bad& bad :
+       {Bad{{"allreduce", "--simulate", "f.json", "-np", "2"}, "runs nothing"},
+        Bad{{"allreduce", "--simulate", "f.json", "--predict"}, "runs nothing"},
+        Bad{{"allreduce", "--simulate", "f.json", "--mem", "ncclmem"}, "runs nothing"},
+        Bad{{"allreduce", "--ranks-per-host", "2"}, "needs --simulate"},
+        Bad{{"allreduce", "--simulate", "f.json", "--ranks-per-host", "-1"},
+            "must not be negative"},
+        Bad{{"allreduce", "--plot", "chart.png"}, "name the file *.svg"}}) {
+    std::string errors;
+    ParseOutcome q = parse(bad.args, &errors);
+    EXPECT_FALSE(q.options) << ::testing::PrintToString(bad.args);
+    EXPECT_EQ(q.exitCode, 2);
+    EXPECT_NE(errors.find(bad.says), std::string::npos) << errors;
+  }
+}
+
+TEST(BenchPlot, RendersSeriesLegendAndEscapes) {
+  PlotSpec plot;
+  plot.title = "a <b> & c";
+  plot.series.push_back({"ring", {{1024, 1.0}, {1 << 20, 4.0}}, false});
+  plot.series.push_back({"empty", {}, false});
+  plot.series.push_back({"chosen", {{1024, 2.0}, {1 << 20, 5.0}}, true});
+  const std::string svg = renderPlot(plot);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find("a &lt;b&gt; &amp; c"), std::string::npos);
+  size_t lines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos;
+       at = svg.find("<polyline", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 2u);  // the empty series is left out
+  EXPECT_EQ(svg.find(">empty<"), std::string::npos);
+  EXPECT_NE(svg.find(">1K<"), std::string::npos);  // the size axis starts at 1 KiB
+  EXPECT_NE(svg.find(">1M<"), std::string::npos);
+  std::ostringstream err;
+  EXPECT_FALSE(writePlot("chart.png", plot, err));
+  EXPECT_NE(err.str().find("only SVG"), std::string::npos);
 }
 
 TEST(BenchArgs, RepeatedFlagTakesLastValue) {

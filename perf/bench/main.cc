@@ -1,12 +1,16 @@
 // prism-bench: nccl-tests-style bandwidth measurements of Prism through the public NCCL
 // API. Usage: prism-bench <collective> [-b min] [-e max] [-f factor] ... [-np N] [-t T]
-// [--mem host|device|ncclmem] [-G launches] [--predict]; or prism-bench --calibrate FILE
-// -np N, which fits the cost model's constants and writes them as a tuning profile.
+// [--mem host|device|ncclmem] [-G launches] [--predict] [--json F] [--plot F.svg]; or
+// prism-bench --calibrate FILE -np N, which fits the cost model's constants and writes them
+// as a tuning profile; or prism-bench <collective> --simulate FABRIC [--ranks-per-host R],
+// which runs nothing and prints the cost model's predictions for that cluster.
 #include <prism/prism.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -50,6 +54,21 @@ RankMain rankMain(prism::bench::Options options) {
   };
 }
 
+// --simulate runs the cost model on a described cluster. That needs the library's internals,
+// which libprism.so does not export, so it is a program of its own (prism-bench-sim, built
+// beside this one); prism-bench hands it the same arguments.
+int execSimulator(char** argv) {
+  std::string self(4096, '\0');
+  const ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  self.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  const std::string sim = self.substr(0, self.rfind('/') + 1) + "prism-bench-sim";
+  argv[0] = const_cast<char*>(sim.c_str());
+  execv(sim.c_str(), argv);
+  std::fprintf(stderr, "prism-bench: --simulate: cannot run %s: %s\n", sim.c_str(),
+               std::strerror(errno));
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +81,7 @@ int main(int argc, char** argv) {
     prismPrintConfig(stdout);
     if (!options.collective && options.calibratePath.empty()) return 0;
   }
+  if (!options.simulatePath.empty()) return execSimulator(argv);
   if (options.mem == MemKind::Device && !deviceMemoryUsable()) return 2;
   // Calibration fits the model to ring schedules. Set before any thread or rank exists,
   // and so before any communicator reads it; every rank inherits it.

@@ -64,6 +64,20 @@ bool validate(const Options& o, std::ostream& err) {
     return fail(std::string("-G (CUDA graph) needs --mem device, not --mem ") + memKindName(o.mem));
   }
   if (o.linkGbit < 0) return fail("link-gbit must not be negative");
+  if (o.ranksPerHost < 0) return fail("ranks-per-host must not be negative");
+  if (o.ranksPerHost > 0 && o.simulatePath.empty()) {
+    return fail("--ranks-per-host places simulated ranks: it needs --simulate");
+  }
+  if (!o.simulatePath.empty() && (o.totalRanks() > 1 || !o.calibratePath.empty() ||
+                                  !o.compare.empty() || o.predict || o.mem != MemKind::Host)) {
+    return fail(
+        "--simulate runs nothing: it takes no -np, -t, --mem, --calibrate, --compare or "
+        "--predict (the file and --ranks-per-host say where the ranks are)");
+  }
+  if (!o.plotPath.empty() &&
+      (o.plotPath.size() < 4 || o.plotPath.compare(o.plotPath.size() - 4, 4, ".svg") != 0)) {
+    return fail("--plot writes SVG: name the file *.svg, not '" + o.plotPath + "'");
+  }
   // The cost model describes the host path; device buffers take another engine.
   if (!o.calibratePath.empty() && (o.mem != MemKind::Host || o.graphLaunches > 0)) {
     return fail("--calibrate measures the host path: use --mem host without -G");
@@ -193,6 +207,15 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   app.add_flag("--predict", o.predict,
                "add the cost model's predicted time (ncclGroupSimulateEnd) and measured / "
                "predicted to every row");
+  app.add_option("--simulate", o.simulatePath,
+                 "run nothing: predict the sweep with the cost model on the cluster this fabric "
+                 "file (Prism JSON or NCCL XML) describes, however large, and print the chosen "
+                 "algorithm and every candidate's time per size");
+  app.add_option("--ranks-per-host", o.ranksPerHost,
+                 "with --simulate: ranks on each host of the file; default one per GPU (or 1)");
+  app.add_option("--plot", o.plotPath,
+                 "also draw busbw against message size (measured, or per algorithm with "
+                 "--simulate) as an SVG chart in this file");
   app.add_flag("--print-config", o.printConfig,
                "print the PRISM_* and NCCL_* settings (and exit without a collective)");
 

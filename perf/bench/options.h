@@ -57,6 +57,13 @@ struct Options {
   double linkGbit = 0;
   /// --predict: add the cost model's predicted time (ncclGroupSimulateEnd) to every row.
   bool predict = false;
+  /// --simulate: predict the sweep on the cluster this fabric file describes instead of
+  /// running it (perf/bench/simulate.h); empty: measure.
+  std::string simulatePath;
+  /// --ranks-per-host, with --simulate: ranks on every host; 0: one per GPU (or 1).
+  int ranksPerHost = 0;
+  /// --plot: also draw busbw against size as an SVG chart here; empty: no chart.
+  std::string plotPath;
 
   /// Ranks in the communicator: processes x threads.
   int totalRanks() const { return nranks * nthreads; }

@@ -124,4 +124,28 @@ int64_t Report::totalWrong() const {
   return total;
 }
 
+PlotSpec measuredPlot(const Report& report, const Options& options) {
+  PlotSpec plot;
+  const std::string ranks = std::to_string(report.nranks()) + " ranks";
+  plot.title = std::string(collectiveName(report.collective())) + ", " + ranks + ", " +
+               memKindName(options.mem) + " memory (prism-bench)";
+  const double factor = busBwFactor(report.collective(), report.nranks());
+  for (const ResultRow& row : report.rows()) {
+    std::string label = row.type;
+    if (row.redop != "none") label += " " + row.redop;
+    if (row.root >= 0) label += " root " + std::to_string(row.root);
+    for (int inPlace = 0; inPlace < 2; ++inPlace) {
+      const std::string name = label + (inPlace ? " in place" : " out of place");
+      auto it = std::find_if(plot.series.begin(), plot.series.end(),
+                             [&](const PlotSeries& s) { return s.name == name; });
+      if (it == plot.series.end())
+        it = plot.series.insert(plot.series.end(), PlotSeries{name, {}, false});
+      const Measurement& m = inPlace ? row.inPlace : row.outOfPlace;
+      if (row.bytes > 0 && m.timeUs > 0)
+        it->points.push_back({static_cast<double>(row.bytes), algBw(row.bytes, m.timeUs) * factor});
+    }
+  }
+  return plot;
+}
+
 }  // namespace prism::bench

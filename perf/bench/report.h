@@ -10,6 +10,7 @@
 
 #include "perf/bench/collectives.h"
 #include "perf/bench/options.h"
+#include "perf/bench/plot.h"
 
 namespace prism::bench {
 
@@ -56,6 +57,11 @@ std::string formatHeader(const Options& options, const std::vector<RankInfo>& ra
 std::string formatRow(const ResultRow& row, Collective collective, int nranks);
 /// The closing lines: total wrong values and the mean bus bandwidth over all placements.
 std::string formatFooter(int64_t wrong, double avgBusBw);
+
+class Report;
+/// --plot of a measured sweep: out-of-place and in-place busbw per size, one pair of lines
+/// per (type, operator, root) the sweep covered.
+PlotSpec measuredPlot(const Report& report, const Options& options);
 
 /// The rows of one run and the summary figures over them.
 class Report {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,6 +104,8 @@ class RankBench {
     std::fflush(stdout);
     bool jsonOk =
         options_.jsonPath.empty() || writeJsonReport(options_.jsonPath, report_, options_);
+    if (!options_.plotPath.empty())
+      jsonOk = writePlot(options_.plotPath, measuredPlot(report_, options_), std::cerr) && jsonOk;
     if (!options_.compare.empty()) {
       std::fputs(formatComparison(report_, runMpiPeer(options_)).c_str(), stdout);
       std::fflush(stdout);

@@ -41,24 +41,9 @@ bool Communicator::inNetworkPreferred(size_t bytes) {
   if (auto it = innetChoice_.find(sizeClass); it != innetChoice_.end()) return it->second;
   // Each rank streams its S bytes up and the result down through its host's link, which
   // all ranks of the host share; the chunks pipeline, so one round trip of latency.
-  const FabricLink* slowest = nullptr;
-  for (const FabricLink& link : fabric_.links) {
-    if (link.network && (slowest == nullptr || link.bytesPerMicro < slowest->bytesPerMicro))
-      slowest = &link;
-  }
+  const InNetworkCosts costs = inNetworkCostsFor(fabric_, hostOf_);
   bool prefer = false;
-  if (slowest != nullptr) {  // a single host has no network link to save
-    int perHost = 0;
-    for (int h : hostOf_)
-      perHost = std::max<int>(perHost, std::count(hostOf_.begin(), hostOf_.end(), h));
-    const CostProfile& profile = fabric_.profile;
-    InNetworkCosts costs;
-    costs.linkBytesPerMicro = slowest->bytesPerMicro * profile.networkEfficiency / perHost;
-    costs.latencyMicros = slowest->latencyMicros;
-    costs.burstBytes = slowest->burstBytes / perHost;
-    costs.stepMicros = profile.networkStepMicros;
-    costs.sharedCores = profile.sharedCores;
-    costs.wakeMicros = profile.wakeMicros;
+  if (costs.linkBytesPerMicro > 0) {  // a single host has no network link to save
     const double innet = predictInNetworkMicros(bytes, size_, costs);
     const SelectionRequest request = selectionFor(Collective::AllReduce, size_, bytes);
     const double plans = prism::predictMicros(selectAlgorithm(request), request);

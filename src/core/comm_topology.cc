@@ -1,5 +1,6 @@
 #include "core/comm_topology.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -79,6 +80,22 @@ FabricModel fabricFromTopology(const topo::SystemTopology& topology, const CostP
     }
     return it->second;
   };
+  // GPU ranks of one NVLink domain move data over NVLink, not through host memory: their
+  // ports (sharedMemoryFabric's out and in link per rank) run at the NVLink speed.
+  for (int a = 0; a < f.nranks; ++a) {
+    for (int b : topology.ranksOnHost(topology.hostOf(a))) {
+      if (b == a) continue;
+      const topo::Path route = topology.path(a, b);
+      if (route.linkClass != topo::LinkClass::NvLink) continue;
+      const double speed = route.bandwidth * 1e3;            // GB/s -> bytes per microsecond
+      const int out = f.memoryPort[static_cast<size_t>(a)];  // then its in port, out + 1
+      for (int port : {out, out + 1}) {
+        FabricLink& link = f.links[static_cast<size_t>(port)];
+        link.bytesPerMicro = std::max(link.bytesPerMicro, speed);
+      }
+      break;
+    }
+  }
   for (int a = 0; a < f.nranks; ++a) {
     for (int b = 0; b < f.nranks; ++b) {
       if (a == b || topology.hostOf(a) == topology.hostOf(b)) continue;
