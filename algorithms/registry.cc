@@ -8,12 +8,16 @@
 namespace prism {
 namespace {
 
+// The selector keeps the first of equally fast algorithms, so the order breaks ties:
+// "direct" precedes "tree", whose Gather and Scatter the model rates equal to direct's on
+// shared memory (the root receives or sends every share either way) while they relay
+// through scratch.
 constexpr std::array<AlgorithmInfo, 11> kAlgorithms = {{
     {"ring", generateRing, ringSupports, nullptr},
     {"recursive_doubling", generateRecursiveDoubling, recursiveDoublingSupports, nullptr},
+    {"direct", generateDirect, directSupports, nullptr},
     {"tree", generateBinomialTree, binomialTreeSupports, nullptr},
     {"pairwise", generatePairwise, pairwiseSupports, nullptr},
-    {"direct", generateDirect, directSupports, nullptr},
     {"double_binary_tree", generateDoubleBinaryTree, doubleBinaryTreeSupports, nullptr},
     {"rabenseifner", generateRabenseifner, rabenseifnerSupports, nullptr},
     {"bruck", generateBruck, bruckSupports, nullptr},

@@ -30,6 +30,13 @@ bool isReduction(Collective c);
 /// RecvReduceSend whose dst is Wire forwards its result without keeping it (the executor
 /// writes it straight into the outgoing message). Wire is valid nowhere else.
 ///
+/// Scratch is memory of the rank's own (the communicator's, reused across calls), for what
+/// a rank must keep that belongs in no buffer it owns: partial sums of other ranks' blocks
+/// (PAT ReduceScatter), a subtree's shares at a relay (binomial Gather, Scatter). A
+/// schedule declares how many blocks it uses (Schedule::scratchBlocks); every rank may
+/// read and write them. Scratch starts undefined on every call (read before written is an
+/// error), aliases nothing in place, and never holds a result: only Output is checked.
+///
 /// Buffers a rank does not own under NCCL's rules may be NULL and must not be touched:
 /// the input of non-root ranks in Broadcast and Scatter, the output of non-root ranks in
 /// Reduce and Gather.
@@ -39,10 +46,10 @@ bool isReduction(Collective c);
 /// AllGather and Gather (root): input block 0 is output block `rank`;
 /// ReduceScatter and Scatter (root): output block 0 is input block `rank`.
 /// Schedules therefore read each input block before they overwrite its output alias.
-enum class BufferId : uint8_t { Input, Output, Wire };
+enum class BufferId : uint8_t { Input, Output, Wire, Scratch };
 
-/// One block of a rank's input or output buffer. How many blocks a buffer has, and which
-/// elements a block covers, is fixed by BlockLayout (executor) for the schedule's
+/// One block of a rank's input, output or scratch buffer. How many blocks a buffer has, and
+/// which elements a block covers, is fixed by BlockLayout (executor) for the schedule's
 /// collective and the block counts the generator chose.
 struct BlockRef {
   BufferId buffer = BufferId::Input;
@@ -111,6 +118,14 @@ struct Schedule {
   /// Gather 1/n, Scatter n/1 (input/output).
   int inputBlocks = 1;
   int outputBlocks = 1;
+  /// Scratch blocks a rank may use (BufferId::Scratch, indices 0 .. scratchBlocks-1); 0 for
+  /// schedules that need none, which then cost no memory. A scratch block has the size of
+  /// an input block: one rank's share (`count` elements) where blocks are shares; where the
+  /// count is split (AllReduce, Reduce, Broadcast) scratch block b covers as many elements
+  /// as input block b (the last one may be short), so it may hold only data of block b and
+  /// scratchBlocks <= inputBlocks. The executor allocates per rank only the blocks that
+  /// rank's steps name.
+  int scratchBlocks = 0;
   /// Aggregation points in the fabric (in-network reduction, e.g. prism-innet): extra
   /// participants nranks .. nranks+aggregators-1 with step lists of their own, peers of
   /// the ranks. They contribute nothing (no input) and their output is scratch, never

@@ -55,6 +55,8 @@ std::vector<Step> remapSteps(const Schedule& sub, int subRank, std::span<const i
                              const BlockMapper& mapper, bool keepFinalize, int copy) {
   check(static_cast<int>(members.size()) == sub.nranks, ncclInternalError,
         "sub-schedule members do not match its rank count");
+  check(sub.scratchBlocks == 0, ncclInternalError,
+        sub.algorithm + " uses scratch blocks, which sub-schedules cannot map");
   auto map = [&](BlockRef ref) {
     const std::vector<BlockRef> refs = mapper(subRank, ref);
     check(copy < static_cast<int>(refs.size()), ncclInternalError,

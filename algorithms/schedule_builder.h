@@ -23,6 +23,8 @@ inline int largestPowerOfTwoAtMost(int v) {
 inline BlockRef in(int block) { return {BufferId::Input, block}; }
 inline BlockRef out(int block) { return {BufferId::Output, block}; }
 inline BlockRef wire() { return {BufferId::Wire, 0}; }
+/// Scratch block `block`; the generator must raise Schedule::scratchBlocks to cover it.
+inline BlockRef scratch(int block) { return {BufferId::Scratch, block}; }
 
 inline Step copy(BlockRef src, BlockRef dst, bool finalize = false) {
   return {StepKind::Copy, -1, -1, src, dst, finalize};
@@ -71,7 +73,8 @@ using BlockMapper = std::function<std::vector<BlockRef>(int subRank, BlockRef re
 /// global rank), blocks to element `copy` of what `mapper` returns (Wire stays Wire).
 /// Copies that become self-copies without a finalize are dropped; finalize flags survive
 /// only with `keepFinalize` (a stage that does not complete the result must not apply the
-/// final transform).
+/// final transform). `sub` must use no scratch (throws otherwise: no composer maps scratch
+/// blocks yet).
 std::vector<Step> remapSteps(const Schedule& sub, int subRank, std::span<const int> members,
                              const BlockMapper& mapper, bool keepFinalize, int copy = 0);
 

@@ -42,7 +42,9 @@ struct Prediction {
   bool completes = true;
 };
 
-/// Walks `schedule` with every block `blockBytes` long. A step that receives starts when
+/// Walks `schedule` with every block `blockBytes` long, scratch blocks included: a Copy
+/// to or from scratch loads the rank's memory port like any other Copy, and a reduction
+/// into scratch counts as reduced bytes like one into the output. A step that receives starts when
 /// the rank is free and the message has arrived; a send part leaves when the step starts
 /// (SendRecv*) or when the forwarded data has arrived (RecvSend*). The walk ignores FIFO
 /// capacity (the verifier proves that schedules respect it).

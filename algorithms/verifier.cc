@@ -88,6 +88,9 @@ class Simulation {
         outputCell_[r].push_back(alias >= 0 ? alias : static_cast<int>(cells_[r].size()));
         if (alias < 0) cells_[r].emplace_back();
       }
+      // Scratch: cells of their own (it aliases nothing), undefined until written.
+      scratchCell_.push_back(static_cast<int>(cells_[r].size()));
+      cells_[r].resize(cells_[r].size() + static_cast<size_t>(s.scratchBlocks));
     }
   }
 
@@ -147,7 +150,14 @@ class Simulation {
   const Fifo& fifo(int from, int to) const { return fifos_[static_cast<size_t>(from) * p_ + to]; }
 
   int cellIndex(int rank, BlockRef ref) const {
-    return ref.buffer == BufferId::Input ? ref.block : outputCell_[rank][ref.block];
+    switch (ref.buffer) {
+      case BufferId::Input:
+        return ref.block;
+      case BufferId::Scratch:
+        return scratchCell_[rank] + ref.block;
+      default:
+        return outputCell_[rank][ref.block];
+    }
   }
 
   const Value& read(int rank, BlockRef ref) const {
@@ -157,7 +167,13 @@ class Simulation {
   }
 
   void write(int rank, BlockRef ref, const Value& v) {
-    if (ref.buffer != BufferId::Wire) cells_[rank][cellIndex(rank, ref)] = v;
+    if (ref.buffer == BufferId::Wire) return;
+    // Where the count is split, scratch block b is as long as input block b (schedule.h).
+    if (ref.buffer == BufferId::Scratch && !sharesBlocks_ && v.block() != ref.block) {
+      throw Failure{"writes " + v.describe() + " into " + verify::describeBlock(ref) +
+                    ", which has input block " + std::to_string(ref.block) + "'s size"};
+    }
+    cells_[rank][cellIndex(rank, ref)] = v;
   }
 
   Value reduce(const Value& mine, const Value& incoming) const {
@@ -241,10 +257,16 @@ class Simulation {
   }
 
   const Schedule& s_;
-  const int n_;                            ///< ranks: they contribute and their outputs are checked
-  const int p_;                            ///< participants: ranks, then aggregators
-  std::vector<std::vector<Value>> cells_;  ///< per rank: input blocks, then own outputs
+  const int n_;  ///< ranks: they contribute and their outputs are checked
+  const int p_;  ///< participants: ranks, then aggregators
+  /// Whether a block is one rank's share (all blocks equally long), not a piece of a split
+  /// count.
+  const bool sharesBlocks_ = s_.collective != Collective::AllReduce &&
+                             s_.collective != Collective::Reduce &&
+                             s_.collective != Collective::Broadcast;
+  std::vector<std::vector<Value>> cells_;     ///< per rank: input blocks, own outputs, scratch
   std::vector<std::vector<int>> outputCell_;  ///< per rank: output block -> cell
+  std::vector<int> scratchCell_;              ///< per rank: cell of scratch block 0
   std::vector<size_t> pc_;                    ///< per rank: next step
   std::vector<bool> sendDone_;                ///< per rank: send half of SendRecv* ran
   std::vector<Fifo> fifos_;                   ///< [from * p + to]

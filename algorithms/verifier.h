@@ -17,7 +17,8 @@ struct VerifyResult {
 /// final transform applied once where the collective reduces), no buffer a rank does not
 /// own is touched, every message is received as sent, and the schedule completes under the
 /// flow control model of schedule.h. With `inPlace`, input and output blocks alias as
-/// schedule.h describes.
+/// schedule.h describes. Scratch blocks start undefined (reading one before it is written
+/// is an error), alias nothing, and are never part of the result.
 VerifyResult verifySchedule(const Schedule& schedule, bool inPlace);
 
 }  // namespace prism

@@ -24,7 +24,9 @@ std::string checkBlock(const Schedule& s, int rank, BlockRef ref, bool isDst, St
     if (isDst && (k == StepKind::RecvSend || k == StepKind::RecvReduceSend)) return "";
     return std::string("Wire as ") + (isDst ? "dst" : "src") + " of " + stepKindName(k);
   }
-  const int blocks = ref.buffer == BufferId::Input ? s.inputBlocks : s.outputBlocks;
+  const int blocks = ref.buffer == BufferId::Input    ? s.inputBlocks
+                     : ref.buffer == BufferId::Output ? s.outputBlocks
+                                                      : s.scratchBlocks;
   if (ref.block < 0 || ref.block >= blocks) return describeBlock(ref) + " out of range";
   if (!ownsBuffer(s, rank, ref.buffer)) {
     return "touches " + describeBlock(ref) + ", which this rank does not own (may be NULL)";
@@ -48,11 +50,14 @@ std::string describeBlock(BlockRef ref) {
       return "Output block " + std::to_string(ref.block);
     case BufferId::Wire:
       return "Wire";
+    case BufferId::Scratch:
+      return "Scratch block " + std::to_string(ref.block);
   }
   return "?";
 }
 
 bool ownsBuffer(const Schedule& s, int rank, BufferId buffer) {
+  if (buffer == BufferId::Scratch) return true;  // the communicator's, never the caller's
   // An aggregator contributes nothing; its output blocks are its scratch memory.
   if (rank >= s.nranks) return buffer == BufferId::Output;
   if (rank == s.root) return true;
@@ -120,9 +125,14 @@ std::string checkLayout(const Schedule& s) {
   }
   if (rooted(s.collective) && (s.root < 0 || s.root >= s.nranks)) return "root out of range";
   if (s.inputBlocks < 1 || s.outputBlocks < 1) return "block counts must be positive";
+  if (s.scratchBlocks < 0) return "scratch block count must not be negative";
   const build::BlockCounts shares = build::shareBlocks(s.collective, s.nranks);
   const bool chosen = s.collective == Collective::AllReduce || s.collective == Collective::Reduce ||
                       s.collective == Collective::Broadcast;
+  if (chosen && s.scratchBlocks > s.inputBlocks) {
+    return "more scratch blocks than input blocks where the count is split (scratch block b "
+           "has input block b's size)";
+  }
   if (chosen && s.inputBlocks != s.outputBlocks) {
     return "input and output must have the same block count (they alias in place)";
   }

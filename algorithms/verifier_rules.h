@@ -9,7 +9,7 @@
 namespace prism::verify {
 
 /// False for the buffers NCCL lets a rank pass as NULL: non-root input in Broadcast and
-/// Scatter, non-root output in Reduce and Gather.
+/// Scatter, non-root output in Reduce and Gather. Scratch is always owned.
 bool ownsBuffer(const Schedule& s, int rank, BufferId buffer);
 
 /// In place, the input block that output block `outputBlock` of `rank` shares memory with,
@@ -19,8 +19,9 @@ int aliasedInputBlock(const Schedule& s, int rank, int outputBlock);
 /// What output block `block` of `rank` must hold when the collective is done.
 Value expectedOutput(const Schedule& s, int rank, int block);
 
-/// Checks the shape: rank count, root, one step list per rank, block counts. Returns the
-/// problem, or "" when there is none.
+/// Checks the shape: rank count, root, one step list per rank, block counts (scratch: not
+/// negative, and at most inputBlocks where the count is split). Returns the problem, or ""
+/// when there is none.
 std::string checkLayout(const Schedule& s);
 
 /// Checks one step on its own: peers valid, distinct from `rank` and -1 where unused;

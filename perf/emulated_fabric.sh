@@ -37,7 +37,8 @@ algorithms_for() {
   case "$1" in
     allreduce) echo "ring recursive_doubling double_binary_tree rabenseifner multi_ring hierarchical${INNET_ALGO:-}" ;;
     allgather) echo "ring bruck pat multi_ring hierarchical" ;;
-    reducescatter) echo "ring multi_ring hierarchical" ;;
+    reducescatter) echo "ring pat multi_ring hierarchical" ;;
+    gather | scatter) echo "direct tree" ;;
     *) echo "ring" ;;
   esac
 }

@@ -1,10 +1,11 @@
 // Every algorithm of the library, forced with PRISM_ALGO and run by the executor through
 // the public C API, for every collective it supports: a slice of the correctness matrix
 // (float32, int32, bf16 x sum, max, avg x counts 0 .. 100003, in and out of place, roots 0
-// and n-1) on 1, 2, 3, 5 and 8 thread ranks, with the default FIFOs and with the smallest
-// ones (two 4 KiB slots per link: many rounds per call, links full most of the time). The
-// symbolic verifier (algorithms_test) proves the schedules; this proves that the executor
-// runs them as the verifier reads them.
+// and n-1) on 1, 2, 3, 5 and 8 thread ranks (algorithms with scratch blocks also on 4, 6
+// and 13), with the default FIFOs and with the smallest ones (two 4 KiB slots per link:
+// many rounds per call, links full most of the time). The symbolic verifier
+// (algorithms_test) proves the schedules; this proves that the executor runs them as the
+// verifier reads them.
 #include <gtest/gtest.h>
 #include <nccl.h>
 
@@ -113,6 +114,25 @@ std::string caseName(const ::testing::TestParamInfo<ForcedAlgorithm::ParamType>&
 INSTANTIATE_TEST_SUITE_P(Library, ForcedAlgorithm,
                          ::testing::Combine(::testing::ValuesIn(algorithmNames()),
                                             ::testing::Values(1, 2, 3, 5, 8), ::testing::Bool()),
+                         caseName);
+
+/// The algorithms with a schedule that uses scratch blocks (for 8 ranks): their relays and
+/// partial sums span more tree levels on more ranks, so they run on more team sizes.
+std::vector<std::string> scratchAlgorithmNames() {
+  std::vector<std::string> names;
+  for (const AlgorithmInfo& info : allAlgorithms()) {
+    bool uses = false;
+    for (Collective c : kCollectives) {
+      if (info.supports(c)) uses |= info.generate({c, 8, 7}).scratchBlocks > 0;
+    }
+    if (uses) names.push_back(info.name);
+  }
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Scratch, ForcedAlgorithm,
+                         ::testing::Combine(::testing::ValuesIn(scratchAlgorithmNames()),
+                                            ::testing::Values(4, 6, 13), ::testing::Bool()),
                          caseName);
 
 }  // namespace

@@ -359,6 +359,11 @@ TEST(Shapes, LatencyAlgorithmsShortenTheChainOfMessages) {
       EXPECT_LE(d, ringGather) << name << " n=" << n;
       if (n >= 5) EXPECT_LT(d, ringGather) << name << " n=" << n;
     }
+    // PAT ReduceScatter is its AllGather backwards: the same chain of messages.
+    const double patScatter = depth("pat", Collective::ReduceScatter);
+    EXPECT_EQ(patScatter, depth("pat", Collective::AllGather)) << n;
+    EXPECT_LE(patScatter, depth("ring", Collective::ReduceScatter)) << n;
+    if (n >= 5) EXPECT_LT(patScatter, depth("ring", Collective::ReduceScatter)) << n;
     const double ringReduce = depth("ring", Collective::AllReduce);
     EXPECT_LE(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
     if (n >= 5) EXPECT_LT(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
@@ -611,7 +616,12 @@ TEST(Select, RootedCollectivesFollowTheModel) {
   EXPECT_STREQ(selectAlgorithm(request(Collective::Reduce, 16, 1024)).name, "tree");
   EXPECT_STREQ(selectAlgorithm(request(Collective::Reduce, 16, 256u << 20)).name, "ring");
   EXPECT_STREQ(selectAlgorithm(request(Collective::AllToAll, 8, 1 << 20)).name, "pairwise");
-  EXPECT_STREQ(selectAlgorithm(request(Collective::Gather, 8, 1 << 20)).name, "direct");
+  // The binomial Gather and Scatter tie with direct on shared memory (the root handles
+  // every share either way); ties go to the simpler direct, which relays nothing.
+  for (size_t bytes : {size_t{1024}, size_t{1} << 20}) {
+    EXPECT_STREQ(selectAlgorithm(request(Collective::Gather, 8, bytes)).name, "direct");
+    EXPECT_STREQ(selectAlgorithm(request(Collective::Scatter, 13, bytes)).name, "direct");
+  }
   EXPECT_STREQ(selectAlgorithm(request(Collective::AllGather, 1, 0)).name, "ring");
 }
 

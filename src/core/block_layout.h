@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <span>
 
 #include "algorithms/schedule.h"
 
@@ -48,6 +49,31 @@ inline bool splitsCount(Collective c) {
 /// is split, nranks where each block is one rank's share.
 inline size_t bufferShares(Collective c, int nranks) {
   return splitsCount(c) ? 1 : static_cast<size_t>(nranks);
+}
+
+/// Scratch blocks 0 .. blocks-1 cut like `input` (schedule.h, Schedule::scratchBlocks):
+/// every block one share where blocks are shares; where the count is split, block b as
+/// long as input block b. `base` may be null until the memory is known.
+inline BufferLayout scratchLayout(const BufferLayout& input, Collective c, int blocks,
+                                  std::byte* base) {
+  BufferLayout layout;
+  layout.base = base;
+  layout.stride = input.stride;
+  layout.elemSize = input.elemSize;
+  layout.total = static_cast<size_t>(blocks) * input.stride;
+  if (splitsCount(c)) layout.total = std::min(layout.total, input.total);
+  return layout;
+}
+
+/// 1 + the highest scratch block `steps` name, or 0 when they use no scratch: what one rank
+/// needs of a schedule's Schedule::scratchBlocks.
+inline int scratchBlocksUsed(std::span<const Step> steps) {
+  int used = 0;
+  for (const Step& step : steps) {
+    if (step.src.buffer == BufferId::Scratch) used = std::max(used, step.src.block + 1);
+    if (step.dst.buffer == BufferId::Scratch) used = std::max(used, step.dst.block + 1);
+  }
+  return used;
 }
 
 }  // namespace prism

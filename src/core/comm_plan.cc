@@ -90,6 +90,9 @@ Program Communicator::bindCollective(const Operation& op) {
   program.steps = schedule.steps[static_cast<size_t>(me)];
   program.input = layoutFor(op, op.sendbuff, schedule.inputBlocks);
   program.output = layoutFor(op, op.recvbuff, schedule.outputBlocks);
+  // The memory comes later (buildPlan), once every collective of the group is bound.
+  program.scratch =
+      scratchLayout(program.input, op.collective, scratchBlocksUsed(program.steps), nullptr);
   program.type = op.type;
   program.reduction = op.reduction;
   if (op.reduction.scalarSource) {
@@ -115,12 +118,31 @@ Plan& Communicator::buildPlan(std::span<const Operation> ops) {
   plan_.clear();
   // Collectives run in issue order, one phase each. Point-to-point operations of the
   // group run last, all at once, so no posting order can deadlock them.
+  size_t scratchBytes = 0;
   for (const Operation& op : ops) {
     if (op.kind != OperationKind::Collective) continue;
-    plan_.addSingleStreamPhase().programs.push_back(bindCollective(op));
+    const Program& program = plan_.addSingleStreamPhase().programs.emplace_back(bindCollective(op));
+    scratchBytes = std::max(scratchBytes, program.scratch.total * program.scratch.elemSize);
+  }
+  // Phases run one after another, so their programs share one scratch buffer.
+  if (scratchBytes > 0) {
+    std::byte* scratch = scratchMemory(scratchBytes);
+    for (auto& phase : plan_.phases) {
+      for (Program& program : phase.front().programs) program.scratch.base = scratch;
+    }
   }
   addPointToPoint(ops);
   return plan_;
+}
+
+std::byte* Communicator::scratchMemory(size_t bytes) {
+  if (scratch_.size() < bytes) {
+    // A fresh zeroed buffer rather than a resize, which would copy the old contents: every
+    // page is touched here, once, and never again inside a call.
+    scratch_ = std::vector<std::byte>(bytes);
+    log::info(log::kColl, "%s rank %d: scratch grown to %zu bytes", name_.c_str(), rank_, bytes);
+  }
+  return scratch_.data();
 }
 
 void Communicator::addPointToPoint(std::span<const Operation> ops) {

@@ -83,6 +83,11 @@ class Communicator {
   Transport& transport() { return *transport_; }
   std::string describeWait(const Plan& plan) const { return executor_.describeWait(plan); }
 
+  /// The scratch memory schedules of this communicator use (Schedule::scratchBlocks): its
+  /// size and address, which change only when a call needs more than any call before.
+  size_t scratchBytes() const { return scratch_.size(); }
+  const std::byte* scratchData() const { return scratch_.data(); }
+
   /// The selector's predicted time of `op` in microseconds (ncclGroupSimulateEnd).
   double predictMicros(const Operation& op) const;
 
@@ -135,6 +140,9 @@ class Communicator {
   /// per rank over the best schedule (remembered per size class).
   bool inNetworkPreferred(size_t bytes);
   Program bindCollective(const Operation& op);
+  /// The communicator's scratch memory (Schedule::scratchBlocks), at least `bytes` long:
+  /// grown when a call needs more, then kept for later calls.
+  std::byte* scratchMemory(size_t bytes);
   void addPointToPoint(std::span<const Operation> ops);
   std::unique_ptr<Transport> createTransport(SetupChannel& setup);
   std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
@@ -153,6 +161,8 @@ class Communicator {
   std::unique_ptr<device::Engine> device_;
   Executor executor_;
   Plan plan_;
+  /// Scratch blocks of the schedules plan_ runs; only ever grows (comm_plan.cc).
+  std::vector<std::byte> scratch_;
   /// The last call run() completed alone, when plan_ still holds its plan: the same call
   /// again (a training loop, a benchmark) rewinds that plan instead of rebuilding it.
   std::optional<Operation> replay_;

@@ -11,20 +11,32 @@ namespace prism {
 
 namespace {
 
+const BufferLayout& layoutOf(const Program& program, BufferId buffer) {
+  switch (buffer) {
+    case BufferId::Input:
+      return program.input;
+    case BufferId::Scratch:
+      return program.scratch;
+    default:
+      return program.output;
+  }
+}
+
 /// The region a block reference covers in this round; Wire has the output's geometry but
 /// no storage, so its data pointer is null.
 Region regionOf(const Program& program, BlockRef ref, size_t round) {
-  const BufferLayout& layout = ref.buffer == BufferId::Input ? program.input : program.output;
-  Region region = blockRegion(layout, ref.block, round, program.roundElems);
+  Region region = blockRegion(layoutOf(program, ref.buffer), ref.block, round, program.roundElems);
   if (ref.buffer == BufferId::Wire) region.data = nullptr;
   return region;
 }
 
-/// Copies a received or local block into the caller's output: with streaming stores once
-/// the output is too large to stay in cache.
-void store(const Program& program, std::byte* dst, const std::byte* src, size_t bytes) {
+/// Copies a received or local block into `to`: with streaming stores where that is the
+/// caller's output and too large to stay in cache (scratch is read again soon; keep it).
+void store(const Program& program, BufferId to, std::byte* dst, const std::byte* src,
+           size_t bytes) {
   if (dst == src) return;
-  if (program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes)
+  if (to == BufferId::Output &&
+      program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes)
     kernels::copyStreaming(dst, src, bytes);
   else
     std::memcpy(dst, src, bytes);
@@ -141,7 +153,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
     case StepKind::Copy:
       if (dst.bytes == 0) return true;
       if (step.dst.buffer == BufferId::Output && !program.reduction.preMultiply)
-        store(program, dst.data, src.data, dst.bytes);
+        store(program, BufferId::Output, dst.data, src.data, dst.bytes);
       else
         load(program, step.src.buffer, dst.data, src.data, dst.bytes);
       if (step.finalize && program.reduction.average)
@@ -173,7 +185,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
           if (target != next.data()) std::memcpy(next.data(), target, n);
         } else {
           // Forward from the slot, not from the output, which streaming stores bypass.
-          if (target != next.data()) store(program, target, msg.data(), n);
+          if (target != next.data()) store(program, step.dst.buffer, target, msg.data(), n);
           std::memcpy(next.data(), msg.data(), n);
         }
         out.commit(n);
@@ -219,7 +231,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       if (stepReduces(step.kind))
         combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);
       else
-        store(program, dst.data + s.received, msg.data(), n);
+        store(program, step.dst.buffer, dst.data + s.received, msg.data(), n);
       in.release();
       s.received += n;
       moved = true;

@@ -20,6 +20,9 @@ struct Program {
   std::span<const Step> steps;
   BufferLayout input;
   BufferLayout output;
+  /// The communicator's scratch memory, cut like the input (block_layout.h); empty when
+  /// the schedule uses none on this rank.
+  BufferLayout scratch;
   size_t roundElems = 1;
   size_t rounds = 0;
   DataType type = DataType::Uint8;
