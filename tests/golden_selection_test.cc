@@ -17,13 +17,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "core/error.h"
+#include "harness/shell.h"
 #include "perf/bench/simulate.h"
 #include "topology/fabric_file.h"
 #include "topology/system.h"
@@ -187,14 +187,11 @@ TEST(GoldenSelection, BadInputIsAnErrorNamingIt) {
 }
 
 #ifdef PRISM_BENCH_BIN
+/// Runs `command`, leaving its output in `output`; returns the exit status.
 int runCommand(const std::string& command, std::string& output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  output.clear();
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const test::ShellOutcome outcome = test::runShell(command);
+  output = outcome.output;
+  return outcome.status;
 }
 
 std::string slurp(const std::string& path) {
