@@ -80,11 +80,6 @@ std::vector<topo::RankInfo> placeRanks(int hosts, int perHost, int gpus, int nic
   return ranks;
 }
 
-double busFactorOrOne(Collective c, int nranks) {
-  const double f = busBwFactor(c, nranks);
-  return f > 0 ? f : 1.0;
-}
-
 }  // namespace
 
 Simulation simulate(const Options& options) {
@@ -174,7 +169,7 @@ std::string formatSimulation(const Simulation& sim, const Options& options) {
                  "redop", "root", "time", "algbw", "busbw", "algorithm", "candidates");
   out += formatf("#%11s  %12s  %8s  %6s  %6s  %10s  %7s  %7s\n", "(B)", "(elements)", "", "", "",
                  "(us)", "(GB/s)", "(GB/s)");
-  const double factor = busFactorOrOne(collective, sim.nranks);
+  const double factor = busBwFactor(collective, sim.nranks);
   for (const SimulatedRow& row : sim.rows) {
     const double algbw = algBw(row.bytes, row.timeUs);
     out += formatf("%12zu  %12zu  %8s  %6s  %6d  %10.2f  %7.2f  %7.2f  %-20s ", row.bytes,
@@ -189,7 +184,7 @@ std::string formatSimulation(const Simulation& sim, const Options& options) {
 
 std::string simulationJson(const Simulation& sim, const Options& options) {
   const Collective collective = *options.collective;
-  const double factor = busFactorOrOne(collective, sim.nranks);
+  const double factor = busBwFactor(collective, sim.nranks);
   nlohmann::json results = nlohmann::json::array();
   for (const SimulatedRow& row : sim.rows) {
     nlohmann::json candidates = nlohmann::json::object();
@@ -240,7 +235,7 @@ int runSimulation(const Options& options, std::ostream& out, std::ostream& err) 
     plot.title = formatf("%s on %s, %d ranks (simulated)", collectiveName(*options.collective),
                          sim.fabricFile.c_str(), sim.nranks);
     plot.yLabel = "predicted busbw (GB/s)";
-    const double factor = busFactorOrOne(*options.collective, sim.nranks);
+    const double factor = busBwFactor(*options.collective, sim.nranks);
     for (size_t i = 0; i < sim.algorithms.size(); ++i) {
       PlotSeries series{sim.algorithms[i], {}, false};
       for (const SimulatedRow& row : sim.rows) {
