@@ -18,11 +18,11 @@ constexpr std::array<AlgorithmInfo, 11> kAlgorithms = {{
     {"direct", generateDirect, directSupports, nullptr},
     {"tree", generateBinomialTree, binomialTreeSupports, nullptr},
     {"pairwise", generatePairwise, pairwiseSupports, nullptr},
-    {"double_binary_tree", generateDoubleBinaryTree, doubleBinaryTreeSupports, nullptr},
+    {"double_binary_tree", generateDoubleBinaryTree, doubleBinaryTreeSupports, nullptr, 2},
     {"rabenseifner", generateRabenseifner, rabenseifnerSupports, nullptr},
     {"bruck", generateBruck, bruckSupports, nullptr},
     {"pat", generatePat, patSupports, nullptr},
-    {"multi_ring", generateMultiRing, multiRingSupports, nullptr},
+    {"multi_ring", generateMultiRing, multiRingSupports, nullptr, 2},
     {"hierarchical", generateHierarchical, hierarchicalSupports, hierarchicalApplies},
 }};
 

@@ -16,6 +16,10 @@ struct AlgorithmInfo {
   /// Whether the generator can build a schedule for this particular request (e.g. the
   /// rank grouping it needs); the selector consults it after `supports`. Null: always.
   bool (*applies)(const ScheduleRequest&) = nullptr;
+  /// Independent pipelines the schedule runs at once, each over its own share of the data
+  /// and its own links (NCCL's channels): two for the opposite rings of multi_ring and the
+  /// two trees of double_binary_tree. Choosing among the algorithms chooses this too.
+  int channels = 1;
 };
 
 /// All generators, in a fixed order.

@@ -114,8 +114,9 @@ const AlgorithmInfo& selectAlgorithm(const SelectionRequest& request) {
   }
   // Every collective has a generator, so `pool` is never empty; keep the promise anyway.
   if (best == nullptr) best = &allAlgorithms().front();
-  log::info(log::kTuning, "%s nranks %d bytes %zu: selected %s", collectiveName(request.collective),
-            request.nranks, request.bytes, best->name);
+  log::info(log::kTuning, "%s nranks %d bytes %zu: selected %s (%d channel%s, chunk %zu B)",
+            collectiveName(request.collective), request.nranks, request.bytes, best->name,
+            best->channels, best->channels == 1 ? "" : "s", request.chunkBytes);
   return *best;
 }
 

@@ -24,6 +24,10 @@ struct SelectionRequest {
   /// The topology group (host) of every rank, for topology-aware generators; null or
   /// empty means one group.
   const std::vector<int>* groupOf = nullptr;
+  /// The size of the messages the schedule's steps pipeline (the transport's slot; 0
+  /// unknown), for the TUNING log: the chunk is fixed per communicator (ARCHITECTURE.md,
+  /// "Chunk size and channel count").
+  size_t chunkBytes = 0;
 };
 
 /// The request a generator gets for `request` and `root`.

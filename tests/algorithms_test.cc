@@ -80,6 +80,14 @@ TEST(Registry, FindsByNameIgnoringCase) {
   EXPECT_EQ(findAlgorithm(""), nullptr);
 }
 
+TEST(Registry, ChannelsAreTheSchedulesIndependentPipelines) {
+  // multi_ring: two rings in opposite directions; double_binary_tree: two trees.
+  for (const AlgorithmInfo& info : allAlgorithms()) {
+    const std::string name = info.name;
+    EXPECT_EQ(info.channels, name == "multi_ring" || name == "double_binary_tree" ? 2 : 1) << name;
+  }
+}
+
 TEST(Registry, EveryCollectiveHasAGenerator) {
   for (Collective c : kAllCollectives) {
     int supporting = 0;

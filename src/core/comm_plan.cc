@@ -65,6 +65,7 @@ const Schedule& Communicator::scheduleFor(Collective collective, int nranks, int
 
 SelectionRequest Communicator::selectionFor(Collective collective, int nranks, size_t bytes) const {
   SelectionRequest request{collective, nranks, bytes, algoOverride_};
+  if (transport_) request.chunkBytes = transport_->slotBytes();
   if (nranks == size_) {
     request.fabric = &fabric_;
     request.groupOf = &hostOf_;
