@@ -13,6 +13,7 @@
 #include "algorithms/select.h"
 #include "algorithms/simulate.h"
 #include "algorithms/verifier.h"
+#include "harness/handmade_schedule.h"
 
 namespace prism {
 namespace {
@@ -304,7 +305,9 @@ TEST(DoubleBinaryTree, TreesAreBinarySpanningAndConsistent) {
           const int parent = dbt::parent(r, tree, n, root);
           if (parent < 0) {
             ++roots;
-            if (root >= 0) ASSERT_EQ(r, root) << "n=" << n;
+            if (root >= 0) {
+              ASSERT_EQ(r, root) << "n=" << n;
+            }
             continue;
           }
           const std::vector<int> siblings = dbt::children(parent, tree, n, root);
@@ -365,16 +368,22 @@ TEST(Shapes, LatencyAlgorithmsShortenTheChainOfMessages) {
       const double d = depth(name, Collective::AllGather);
       EXPECT_LE(d, (n + 1) / 2 + log2) << name << " n=" << n;
       EXPECT_LE(d, ringGather) << name << " n=" << n;
-      if (n >= 5) EXPECT_LT(d, ringGather) << name << " n=" << n;
+      if (n >= 5) {
+        EXPECT_LT(d, ringGather) << name << " n=" << n;
+      }
     }
     // PAT ReduceScatter is its AllGather backwards: the same chain of messages.
     const double patScatter = depth("pat", Collective::ReduceScatter);
     EXPECT_EQ(patScatter, depth("pat", Collective::AllGather)) << n;
     EXPECT_LE(patScatter, depth("ring", Collective::ReduceScatter)) << n;
-    if (n >= 5) EXPECT_LT(patScatter, depth("ring", Collective::ReduceScatter)) << n;
+    if (n >= 5) {
+      EXPECT_LT(patScatter, depth("ring", Collective::ReduceScatter)) << n;
+    }
     const double ringReduce = depth("ring", Collective::AllReduce);
     EXPECT_LE(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
-    if (n >= 5) EXPECT_LT(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
+    if (n >= 5) {
+      EXPECT_LT(depth("rabenseifner", Collective::AllReduce), ringReduce) << n;
+    }
     // Two trees of depth <= log2(n)+1, their chunks pipelined up, then down.
     EXPECT_LE(depth("double_binary_tree", Collective::AllReduce), 3 * (log2 + 1)) << n;
   }
@@ -398,26 +407,13 @@ TEST(Simulation, CompletesForEveryGenerator) {
 
 // --- The verifier must reject broken schedules. ---
 
-Step make(StepKind k, int sendPeer, int recvPeer, BlockRef src, BlockRef dst,
-          bool finalize = false) {
-  return {k, sendPeer, recvPeer, src, dst, finalize};
-}
-constexpr BlockRef in0{BufferId::Input, 0};
-constexpr BlockRef in1{BufferId::Input, 1};
-constexpr BlockRef out0{BufferId::Output, 0};
-constexpr BlockRef out1{BufferId::Output, 1};
-constexpr BlockRef wireRef{BufferId::Wire, 0};
-
-Schedule twoRanks(Collective c, int inputBlocks, int outputBlocks) {
-  Schedule s;
-  s.collective = c;
-  s.nranks = 2;
-  s.algorithm = "handmade";
-  s.inputBlocks = inputBlocks;
-  s.outputBlocks = outputBlocks;
-  s.steps.resize(2);
-  return s;
-}
+using test::in0;
+using test::in1;
+using test::make;
+using test::out0;
+using test::out1;
+using test::twoRanks;
+using test::wireRef;
 
 /// A correct 2-rank AllReduce the negative tests break one way each.
 Schedule exchangeAllReduce() {

@@ -15,32 +15,18 @@
 #include "algorithms/schedule_builder.h"
 #include "algorithms/simulate.h"
 #include "algorithms/verifier.h"
+#include "harness/handmade_schedule.h"
 
 namespace prism {
 namespace {
 
-constexpr BlockRef in0{BufferId::Input, 0};
-constexpr BlockRef in1{BufferId::Input, 1};
-constexpr BlockRef out0{BufferId::Output, 0};
-constexpr BlockRef scratch0{BufferId::Scratch, 0};
-constexpr BlockRef scratch1{BufferId::Scratch, 1};
-
-Step make(StepKind k, int sendPeer, int recvPeer, BlockRef src, BlockRef dst,
-          bool finalize = false) {
-  return {k, sendPeer, recvPeer, src, dst, finalize};
-}
-
-Schedule twoRanks(Collective c, int inputBlocks, int outputBlocks, int scratchBlocks) {
-  Schedule s;
-  s.collective = c;
-  s.nranks = 2;
-  s.algorithm = "handmade";
-  s.inputBlocks = inputBlocks;
-  s.outputBlocks = outputBlocks;
-  s.scratchBlocks = scratchBlocks;
-  s.steps.resize(2);
-  return s;
-}
+using test::in0;
+using test::in1;
+using test::make;
+using test::out0;
+using test::scratch0;
+using test::scratch1;
+using test::twoRanks;
 
 /// A correct 2-rank ReduceScatter that keeps its own contribution in scratch while it sends
 /// the peer's block: right in place too, since scratch aliases nothing.
