@@ -429,7 +429,7 @@ fi
 begin "GPU tests (ctest -L cuda -j4)"
 if t=$(allow 150 110); then
   total="$(timeout 30 ctest --test-dir "$build" -N -L cuda 2>/dev/null | awk '/Total Tests:/ { print $3 }')"
-  per_test=$((t < 240 ? t : 240))
+  per_test=$((t < 90 ? t : 90))  # a hung test is then named as a Timeout
   run_to "$tmp/ctest.txt" "$t" ctest --test-dir "$build" -L cuda -j4 --timeout "$per_test" \
     --output-on-failure
   rc=$?

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/communicator.h"
@@ -150,10 +151,22 @@ void CudaEngine::setUp(SetupChannel& setup) {
     }
   }
   maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
+  warnOnFewHardwareQueues(onMyDevice);
   log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",
             comm_.name().c_str(), rank_, device_,
             flagMode_ ? "one process: in-kernel flags" : "several processes: CUDA IPC events",
             maxBlocks_);
+}
+
+// In-kernel flags need every waiting rank's peers able to start (see widenHardwareQueues
+// in runtime_cuda.cc); a user's CUDA_DEVICE_MAX_CONNECTIONS below 32 makes a deadlock likelier.
+void CudaEngine::warnOnFewHardwareQueues(int ranksOnMyDevice) const {
+  const char* value = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  if (!flagMode_ || ranksOnMyDevice < 2 || value == nullptr || std::atoi(value) >= 32) return;
+  log::warn(
+      "comm %s rank %d: CUDA_DEVICE_MAX_CONNECTIONS=%s with %d ranks on device %d: "
+      "thread ranks may deadlock once more streams than that hold work; unset it or use 32",
+      comm_.name().c_str(), rank_, value, ranksOnMyDevice, device_);
 }
 
 CudaEngine::~CudaEngine() {

@@ -36,6 +36,7 @@ class CudaEngine final : public Engine {
   };
 
   void setUp(SetupChannel& setup);
+  void warnOnFewHardwareQueues(int ranksOnMyDevice) const;
   void runCollective(const Operation& op, cudaStream_t stream);
   void runPointToPoint(std::span<const Operation> ops, cudaStream_t stream);
   /// Stream-order mode: makes peers' buffers of `args` reachable and orders `stream`
