@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "harness/rank_runner.h"
+#include "harness/scoped_env.h"
 
 namespace prism::test {
 namespace {
@@ -622,6 +623,36 @@ TEST(BadInit, GarbageUniqueId) {
       EXPECT_FALSE(out.lastError.empty()) << what;
       EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << what;
     }
+  }
+}
+
+// A setting with a value it cannot take fails the communicator's creation with
+// ncclInvalidArgument and a reason naming the variable, before any exchange with peers.
+TEST(BadInit, BadSettings) {
+  const struct {
+    const char* name;
+    const char* value;
+  } cases[] = {{"PRISM_DEVICE_SYNC", "flags"},
+               {"PRISM_TRANSPORT", "carrier-pigeon"},
+               {"PRISM_BUFFSIZE", "1024"}};
+  for (const auto& c : cases) {
+    testing::ScopedEnv env(c.name, c.value);
+    const std::string what = std::string(c.name) + "=" + c.value;
+    const Outcome out = callIsolated(
+        [] {
+          ncclComm_t comm = nullptr;
+          int devices[1] = {0};
+          return ncclCommInitAll(&comm, 1, devices);
+        },
+        nullptr, 10s);
+    if (out.ended != Outcome::Ended::Returned) {
+      ADD_FAILURE() << what << ": " << out.describe(10s);
+      continue;
+    }
+    EXPECT_EQ(out.result, ncclInvalidArgument)
+        << what << ": returned " << resultName(out.result) << " (" << out.lastError << ")";
+    EXPECT_NE(out.lastError.find(c.name), std::string::npos)
+        << what << ": last error \"" << out.lastError << "\" does not name the variable";
   }
 }
 

@@ -72,6 +72,12 @@ constexpr std::array<Entry, kCount> kTable = {{
      "tcp for every peer"},
     {Setting::InnetAddr, "PRISM_INNET_ADDR", nullptr, "",
      "host:port of a prism-innet aggregation service; overrides the topology file's"},
+    {Setting::DeviceSync, "PRISM_DEVICE_SYNC", nullptr, "auto",
+     "how ranks order collectives on CUDA buffers: auto (thread ranks of one process wait for "
+     "each other inside their kernels; ranks in different processes use CUDA IPC events) or "
+     "events (events for thread ranks too: no kernel waits for a peer, but every call meets "
+     "the peers on the host, so each rank needs its own thread, and CUDA graph capture is "
+     "refused)"},
 }};
 
 constexpr bool tableFollowsEnum() {

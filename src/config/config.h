@@ -28,6 +28,7 @@ enum class Setting {
   NsocksPerThread,   ///< PRISM_NSOCKS_PERTHREAD / NCCL_NSOCKS_PERTHREAD: sockets per thread
   TransportKind,     ///< PRISM_TRANSPORT: auto, shm or tcp (force one for all peers)
   InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
+  DeviceSync,        ///< PRISM_DEVICE_SYNC: auto, or events (no in-kernel waits for thread ranks)
   Count_
 };
 

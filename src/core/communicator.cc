@@ -84,6 +84,9 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
       transport_(nullptr),
       executor_(nullptr) {
   logSettingsOnce();
+  const std::string sync = config::getString(config::Setting::DeviceSync);
+  check(sync == "auto" || sync == "events", ncclInvalidArgument,
+        "PRISM_DEVICE_SYNC must be auto or events, not '" + sync + "'");
   topology_ = gatherSystemTopology(setup, options_.cudaDevice);
   hostOf_ = topology_->hostOf();
   fabric_ = fabricFromTopology(*topology_, activeCostProfile());

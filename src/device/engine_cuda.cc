@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "config/config.h"
 #include "core/communicator.h"
 #include "core/error.h"
 #include "core/setup_channel.h"
@@ -80,6 +81,8 @@ CudaEngine::CudaEngine(Communicator& comm, SetupChannel& setup)
 }
 
 void CudaEngine::setUp(SetupChannel& setup) {
+  // Validated by the Communicator (in every build) before the engine exists.
+  const std::string sync = config::getString(config::Setting::DeviceSync);
   int count = 0;
   bool present = available() && cudaGetDeviceCount(&count) == cudaSuccess;
   if (device_ < 0 && present) device_ = currentDevice();
@@ -99,8 +102,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
   if (!unusable_.empty()) return;  // every rank saw the same hellos and stops here too
 
   DeviceScope scope(device_);
-  flagMode_ = std::all_of(hellos.begin(), hellos.end(),
-                          [&](const Hello& h) { return h.pid == hellos[0].pid; });
+  flagMode_ = sync == "auto" && std::all_of(hellos.begin(), hellos.end(),
+                                            [&](const Hello& h) { return h.pid == hellos[0].pid; });
   Share share{};
   for (int s = 0; s < kEventSlots; ++s) {
     ready_[s] = cuda_ipc::createSharedEvent();
@@ -165,7 +168,8 @@ void CudaEngine::warnOnFewHardwareQueues(int ranksOnMyDevice) const {
   if (!flagMode_ || ranksOnMyDevice < 2 || value == nullptr || std::atoi(value) >= 32) return;
   log::warn(
       "comm %s rank %d: CUDA_DEVICE_MAX_CONNECTIONS=%s with %d ranks on device %d: "
-      "thread ranks may deadlock once more streams than that hold work; unset it or use 32",
+      "thread ranks may deadlock once more streams than that hold work; unset it, use 32, "
+      "or set PRISM_DEVICE_SYNC=events",
       comm_.name().c_str(), rank_, value, ranksOnMyDevice, device_);
 }
 

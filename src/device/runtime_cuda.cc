@@ -19,7 +19,8 @@ namespace {
 // and neither moves. Seen on an H100 and an H200: 3 thread ranks with a user stream each
 // (12 streams), and 4 with prism-train's matrix-product streams. CUDA reads the variable
 // when it creates the context, so this runs when the library loads, and never overrides
-// the user's own setting (Engine warns when that is below 32).
+// the user's own setting (Engine warns when that is below 32). PRISM_DEVICE_SYNC=events
+// avoids in-kernel waits altogether, at a host exchange per call.
 [[gnu::constructor]] void widenHardwareQueues() {
   setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", /*overwrite=*/0);
 }
