@@ -656,5 +656,22 @@ TEST(BadInit, BadSettings) {
   }
 }
 
+// A failed ncclCommInitRank may leave a handle in *comm; ncclGetLastError on that handle
+// gives the reason too, not an empty string.
+TEST(BadInit, FailedInitHandleCarriesTheReason) {
+  testing::ScopedEnv env("PRISM_TRANSPORT", "carrier-pigeon");
+  ncclUniqueId id;
+  ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+  ncclComm_t comm = nullptr;
+  ASSERT_EQ(ncclCommInitRank(&comm, 1, id, 0), ncclInvalidArgument);
+  EXPECT_NE(std::string(ncclGetLastError(nullptr)).find("PRISM_TRANSPORT"), std::string::npos)
+      << ncclGetLastError(nullptr);
+  if (comm != nullptr) {
+    EXPECT_NE(std::string(ncclGetLastError(comm)).find("PRISM_TRANSPORT"), std::string::npos)
+        << "ncclGetLastError(comm): \"" << ncclGetLastError(comm) << "\"";
+    EXPECT_EQ(ncclCommDestroy(comm), ncclSuccess);
+  }
+}
+
 }  // namespace
 }  // namespace prism::test

@@ -67,7 +67,7 @@ void initFromId(ncclComm* comm, ncclUniqueId id, CommOptions options) {
 
 ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclUniqueId* id,
                       int rank, ncclConfig_t* config) {
-  return guard(nullptr, name, [&] {
+  ncclResult_t result = guard(nullptr, name, [&] {
     checkOutPointer(out, "comm");
     *out = nullptr;
     check(nranks > 0, ncclInvalidArgument, "nranks " + std::to_string(nranks) + " must be > 0");
@@ -83,6 +83,11 @@ ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclU
     *out = comm;
     initFromId(comm, *id, options);
   });
+  // The handle did not exist when the guard began, so the reason went only to the
+  // process-wide last error; ncclGetLastError(comm) on the handle must give it too.
+  if (result != ncclSuccess && result != ncclInProgress && out != nullptr && *out != nullptr)
+    (*out)->setLastError(lastErrorText(nullptr));
+  return result;
 }
 
 /// Builds a handle around a communicator made from an existing one.
