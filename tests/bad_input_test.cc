@@ -671,6 +671,15 @@ TEST(BadInit, FailedInitHandleCarriesTheReason) {
         << "ncclGetLastError(comm): \"" << ncclGetLastError(comm) << "\"";
     EXPECT_EQ(ncclCommDestroy(comm), ncclSuccess);
   }
+  // The same through ncclCommInitAll, whose inits run at its internal group's end.
+  ncclComm_t comms[2] = {};
+  ASSERT_EQ(ncclCommInitAll(comms, 2, nullptr), ncclInvalidArgument);
+  for (ncclComm_t c : comms) {
+    if (c == nullptr) continue;
+    EXPECT_NE(std::string(ncclGetLastError(c)).find("PRISM_TRANSPORT"), std::string::npos)
+        << "ncclGetLastError(comms[i]): \"" << ncclGetLastError(c) << "\"";
+    EXPECT_EQ(ncclCommDestroy(c), ncclSuccess);
+  }
 }
 
 }  // namespace

@@ -60,6 +60,8 @@ void initFromId(ncclComm* comm, ncclUniqueId id, CommOptions options) {
       comm->initResult = ncclSuccess;
     } catch (const Error& e) {
       comm->initResult = e.code();
+      // Also on the handle: a non-blocking init reports it only through the handle.
+      comm->setLastError(std::string("communicator init: ") + e.what());
       throw;
     }
   });
@@ -83,9 +85,10 @@ ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclU
     *out = comm;
     initFromId(comm, *id, options);
   });
-  // The handle did not exist when the guard began, so the reason went only to the
-  // process-wide last error; ncclGetLastError(comm) on the handle must give it too.
-  if (result != ncclSuccess && result != ncclInProgress && out != nullptr && *out != nullptr)
+  // The handle did not exist when the guard began, so a reason raised here went only to
+  // the process-wide last error; ncclGetLastError(comm) on the handle must give it too.
+  if (result != ncclSuccess && result != ncclInProgress && out != nullptr && *out != nullptr &&
+      (*out)->lastError().empty())
     (*out)->setLastError(lastErrorText(nullptr));
   return result;
 }
