@@ -31,6 +31,16 @@ int currentDevice();
 void* allocate(size_t bytes);
 void release(void* pointer);
 
+/// When run() may start device work that waits for peers.
+enum class Launch {
+  /// NCCL's contract: enqueue and return at once; kernels wait for their peers on the GPU.
+  Eager,
+  /// First wait on the host until every peer has made the same call. For callers that
+  /// enqueue on a thread of their own (the native API): kernels then never wait for a
+  /// peer whose thread may still be blocked in a CUDA call queued behind them.
+  AfterPeers,
+};
+
 /// Runs one communicator's operations on device buffers, enqueued on their streams.
 class Engine {
  public:
@@ -41,10 +51,11 @@ class Engine {
   virtual ~Engine() = default;
 
   /// Enqueues `ops` (all on device memory, all on one stream) in order.
-  virtual void run(std::span<const Operation> ops) = 0;
-  /// True when run(ops) exchanges messages with peers on the host before returning, so that
-  /// one thread driving several communicators must drive them from separate threads.
-  virtual bool needsHostRendezvous(std::span<const Operation> ops) const = 0;
+  virtual void run(std::span<const Operation> ops, Launch launch = Launch::Eager) = 0;
+  /// True when run(ops, launch) waits for peers on the host before returning, so that one
+  /// thread driving several communicators must drive them from separate threads.
+  virtual bool needsHostRendezvous(std::span<const Operation> ops,
+                                   Launch launch = Launch::Eager) const = 0;
   /// ncclSuccess, or the error a kernel reported (abort, timeout) since the last call.
   virtual ncclResult_t asyncError() = 0;
   /// ncclCommAbort: kernels waiting on peers give up.

@@ -8,10 +8,10 @@ namespace {
 
 class NoEngine final : public Engine {
  public:
-  void run(std::span<const Operation>) override {
+  void run(std::span<const Operation>, Launch) override {
     throw Error(ncclInvalidUsage, "this Prism was built without CUDA (PRISM_CUDA=OFF)");
   }
-  bool needsHostRendezvous(std::span<const Operation>) const override { return false; }
+  bool needsHostRendezvous(std::span<const Operation>, Launch) const override { return false; }
   ncclResult_t asyncError() override { return ncclSuccess; }
   void abort() override {}
 };

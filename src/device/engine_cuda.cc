@@ -3,8 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "config/config.h"
 #include "core/communicator.h"
@@ -49,6 +50,7 @@ struct Share {
   cuda_ipc::EventRef ready[kEventSlots];
   cuda_ipc::EventRef done[kEventSlots];
   uint64_t sync;
+  uint64_t arrivals;  ///< flag mode: this rank's Arrivals (same process)
 };
 
 /// A sender's buffer for one send (point-to-point).
@@ -125,12 +127,15 @@ void CudaEngine::setUp(SetupChannel& setup) {
     check(cudaHostGetDevicePointer(reinterpret_cast<void**>(&deviceFlags_), hostFlags_, 0),
           "cudaHostGetDevicePointer");
     share.sync = reinterpret_cast<uint64_t>(sync_);
+    arrivals_ = std::make_unique<Arrivals>();
+    share.arrivals = reinterpret_cast<uint64_t>(arrivals_.get());
   }
   std::vector<Share> shares(size_);
   setup.allGather(&share, shares.data(), sizeof(Share));
 
   peers_.resize(size_);
   peerSync_.resize(size_);
+  peerArrivals_.resize(size_);
   records_.resize(size_);
   slots_.resize(size_);
   int onMyDevice = 0;
@@ -140,6 +145,7 @@ void CudaEngine::setUp(SetupChannel& setup) {
     p.device = hellos[r].device;
     onMyDevice += p.device == device_;
     peerSync_[r] = reinterpret_cast<kernels::RankSync*>(shares[r].sync);
+    peerArrivals_[r] = reinterpret_cast<const Arrivals*>(shares[r].arrivals);
     if (r == rank_) continue;
     for (int s = 0; s < kEventSlots; ++s) {
       p.ready[s] = importer_.open(shares[r].ready[s], p.sameProcess);
@@ -154,23 +160,10 @@ void CudaEngine::setUp(SetupChannel& setup) {
     }
   }
   maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
-  warnOnFewHardwareQueues(onMyDevice);
   log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",
             comm_.name().c_str(), rank_, device_,
             flagMode_ ? "one process: in-kernel flags" : "several processes: CUDA IPC events",
             maxBlocks_);
-}
-
-// In-kernel flags need every waiting rank's peers able to start (see widenHardwareQueues
-// in runtime_cuda.cc); a user's CUDA_DEVICE_MAX_CONNECTIONS below 32 makes a deadlock likelier.
-void CudaEngine::warnOnFewHardwareQueues(int ranksOnMyDevice) const {
-  const char* value = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
-  if (!flagMode_ || ranksOnMyDevice < 2 || value == nullptr || std::atoi(value) >= 32) return;
-  log::warn(
-      "comm %s rank %d: CUDA_DEVICE_MAX_CONNECTIONS=%s with %d ranks on device %d: "
-      "thread ranks may deadlock once more streams than that hold work; unset it, use 32, "
-      "or set PRISM_DEVICE_SYNC=events",
-      comm_.name().c_str(), rank_, value, ranksOnMyDevice, device_);
 }
 
 CudaEngine::~CudaEngine() {
@@ -189,10 +182,50 @@ CudaEngine::~CudaEngine() {
   for (void* old : retired_) cudaFree(old);
 }
 
-bool CudaEngine::needsHostRendezvous(std::span<const Operation> ops) const {
+bool CudaEngine::needsHostRendezvous(std::span<const Operation> ops, Launch launch) const {
   if (!flagMode_) return true;
-  return std::any_of(ops.begin(), ops.end(),
-                     [](const Operation& op) { return op.kind != OperationKind::Collective; });
+  if (std::any_of(ops.begin(), ops.end(),
+                  [](const Operation& op) { return op.kind != OperationKind::Collective; }))
+    return true;
+  // Collectives wait for their peers on the host only when asked to, and never while a
+  // graph is captured: replaying it involves no host.
+  return launch == Launch::AfterPeers && size_ > 1 &&
+         !capturing(static_cast<cudaStream_t>(ops[0].stream));
+}
+
+bool CudaEngine::capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+  return capture != cudaStreamCaptureStatusNone;
+}
+
+// A flag-mode kernel launched before every peer has reached the same call can deadlock:
+// the peer's thread may still be inside a CUDA call that waits for the GPU (a copy from
+// pageable memory does: it queues for the staging buffers the driver shares between
+// threads behind work waiting on this kernel). Seen with 3 and 4 thread ranks of the
+// native API on one GPU. NCCL's C API promises that a call returns without its peers, so
+// there the hazard is the caller's (as in NCCL, no such blocking call while a peer may not
+// have made its call yet); the native API enqueues on worker threads and asks for
+// Launch::AfterPeers. Each rank counts its collective calls in host memory its peers
+// read, and launches once every count has caught up with its own.
+void CudaEngine::meetPeersOnHost() {
+  const uint64_t mine = ++arrivals_->count;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(comm_.timeoutSeconds());
+  const int64_t spins = std::max<int64_t>(comm_.spinCount(), 1);
+  for (int r = 0; r < size_; ++r) {
+    int64_t polls = 0;
+    while (peerArrivals_[r]->count.load(std::memory_order_acquire) < mine) {
+      if (++polls < spins) continue;
+      prism::check(static_cast<volatile int*>(hostFlags_)[0] == 0, ncclSystemError,
+                   "communicator aborted while waiting for rank " + std::to_string(r));
+      prism::check(std::chrono::steady_clock::now() < deadline, ncclSystemError,
+                   "rank " + std::to_string(r) + " did not reach device collective " +
+                       std::to_string(mine) + " within " + std::to_string(comm_.timeoutSeconds()) +
+                       " s (PRISM_TIMEOUT_S)");
+      std::this_thread::yield();
+    }
+  }
 }
 
 ncclResult_t CudaEngine::asyncError() {
@@ -206,7 +239,7 @@ void CudaEngine::abort() {
   if (hostFlags_ != nullptr) static_cast<volatile int*>(hostFlags_)[0] = 1;
 }
 
-void CudaEngine::run(std::span<const Operation> ops) {
+void CudaEngine::run(std::span<const Operation> ops, Launch launch) {
   prism::check(unusable_.empty(), ncclInvalidUsage, "device buffers cannot be used: " + unusable_);
   if (hostFlags_ != nullptr) {
     prism::check(static_cast<volatile int*>(hostFlags_)[1] == 0, ncclSystemError,
@@ -220,12 +253,15 @@ void CudaEngine::run(std::span<const Operation> ops) {
     check(cudaStreamWaitEvent(ownStream_, handoff_, 0), "cudaStreamWaitEvent(handoff)");
     stream = ownStream_;
   }
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
-  bool capturing = capture != cudaStreamCaptureStatusNone;
-  prism::check(!capturing || flagMode_ || size_ == 1, ncclInvalidUsage,
+  const bool captured = capturing(stream);
+  prism::check(!captured || flagMode_ || size_ == 1, ncclInvalidUsage,
                "CUDA graph capture needs every rank of the communicator in one process");
-  if (!capturing) orderAfterPrevious(stream);
+  const bool anyCollective = std::any_of(ops.begin(), ops.end(), [](const Operation& op) {
+    return op.kind == OperationKind::Collective;
+  });
+  if (launch == Launch::AfterPeers && flagMode_ && size_ > 1 && !captured && anyCollective)
+    meetPeersOnHost();
+  if (!captured) orderAfterPrevious(stream);
   std::vector<Operation> p2p;
   for (const Operation& op : ops) {
     if (op.kind == OperationKind::Collective) {
@@ -235,13 +271,13 @@ void CudaEngine::run(std::span<const Operation> ops) {
     }
   }
   if (!p2p.empty()) {
-    prism::check(!capturing || size_ == 1, ncclInvalidUsage,
+    prism::check(!captured || size_ == 1, ncclInvalidUsage,
                  "send/recv on device buffers cannot be captured in a CUDA graph yet");
     runPointToPoint(p2p, stream);
   }
   // The event marks this operation for a later call on another stream; the stream itself
   // is not used again then, as the caller may have destroyed it.
-  if (!capturing) {
+  if (!captured) {
     check(cudaEventRecord(lastEvent_, stream), "cudaEventRecord");
     lastStream_ = stream;
   }

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,8 +24,8 @@ class CudaEngine final : public Engine {
   CudaEngine(Communicator& comm, SetupChannel& setup);
   ~CudaEngine() override;
 
-  void run(std::span<const Operation> ops) override;
-  bool needsHostRendezvous(std::span<const Operation> ops) const override;
+  void run(std::span<const Operation> ops, Launch launch) override;
+  bool needsHostRendezvous(std::span<const Operation> ops, Launch launch) const override;
   ncclResult_t asyncError() override;
   void abort() override;
 
@@ -36,7 +38,10 @@ class CudaEngine final : public Engine {
   };
 
   void setUp(SetupChannel& setup);
-  void warnOnFewHardwareQueues(int ranksOnMyDevice) const;
+  static bool capturing(cudaStream_t stream);
+  /// Flag mode, Launch::AfterPeers: returns once every peer has reached this collective
+  /// call on the host.
+  void meetPeersOnHost();
   void runCollective(const Operation& op, cudaStream_t stream);
   void runPointToPoint(std::span<const Operation> ops, cudaStream_t stream);
   /// Stream-order mode: makes peers' buffers of `args` reachable and orders `stream`
@@ -60,6 +65,12 @@ class CudaEngine final : public Engine {
   uint64_t slotCounter_ = 0;
   kernels::RankSync* sync_ = nullptr;  ///< this rank's, device memory (flag mode)
   std::vector<kernels::RankSync*> peerSync_;
+  /// Flag mode: collective calls made so far, read by peers (threads of this process).
+  struct alignas(64) Arrivals {
+    std::atomic<uint64_t> count{0};
+  };
+  std::unique_ptr<Arrivals> arrivals_;
+  std::vector<const Arrivals*> peerArrivals_;
   int* hostFlags_ = nullptr;  ///< [0] abort, [1] failed; host-mapped
   int* deviceFlags_ = nullptr;
   /// Flag-mode kernels of thread ranks must run concurrently, so calls on the legacy

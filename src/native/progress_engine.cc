@@ -53,10 +53,10 @@ void startHead(CommQueue& q, PendingOp& head) {
     auto enqueue = [&comm = q.comm, ops = head.ops, stream = q.deviceStream, work = head.work,
                     device] {
       useDevice(device);
-      comm.deviceEngine().run(ops);
+      comm.deviceEngine().run(ops, device::Launch::AfterPeers);
       work->markEnqueued(recordEvent(stream));
     };
-    if (q.comm.deviceEngine().needsHostRendezvous(head.ops)) {
+    if (q.comm.deviceEngine().needsHostRendezvous(head.ops, device::Launch::AfterPeers)) {
       q.enqueuer.start(std::move(enqueue));
     } else {
       enqueue();
