@@ -127,7 +127,7 @@ void CudaEngine::setUp(SetupChannel& setup) {
     check(cudaHostGetDevicePointer(reinterpret_cast<void**>(&deviceFlags_), hostFlags_, 0),
           "cudaHostGetDevicePointer");
     share.sync = reinterpret_cast<uint64_t>(sync_);
-    arrivals_ = std::make_unique<Arrivals>();
+    arrivals_ = std::make_shared<Arrivals>();
     share.arrivals = reinterpret_cast<uint64_t>(arrivals_.get());
   }
   std::vector<Share> shares(size_);
@@ -145,7 +145,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
     p.device = hellos[r].device;
     onMyDevice += p.device == device_;
     peerSync_[r] = reinterpret_cast<kernels::RankSync*>(shares[r].sync);
-    peerArrivals_[r] = reinterpret_cast<const Arrivals*>(shares[r].arrivals);
+    if (flagMode_)
+      peerArrivals_[r] = reinterpret_cast<Arrivals*>(shares[r].arrivals)->shared_from_this();
     if (r == rank_) continue;
     for (int s = 0; s < kEventSlots; ++s) {
       p.ready[s] = importer_.open(shares[r].ready[s], p.sameProcess);
@@ -158,6 +159,13 @@ void CudaEngine::setUp(SetupChannel& setup) {
       else
         check(err, "cudaDeviceEnablePeerAccess");
     }
+  }
+  if (flagMode_) {
+    // Every rank has taken its share of every Arrivals before any owner may go on (and be
+    // destroyed): the owners wait here until then.
+    int32_t taken = 1;
+    std::vector<int32_t> all(size_);
+    setup.allGather(&taken, all.data(), sizeof(taken));
   }
   maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
   log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",

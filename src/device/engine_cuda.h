@@ -66,11 +66,12 @@ class CudaEngine final : public Engine {
   kernels::RankSync* sync_ = nullptr;  ///< this rank's, device memory (flag mode)
   std::vector<kernels::RankSync*> peerSync_;
   /// Flag mode: collective calls made so far, read by peers (threads of this process).
-  struct alignas(64) Arrivals {
+  /// Shared with the peers, so that a peer destroyed first leaves them valid memory.
+  struct alignas(64) Arrivals : std::enable_shared_from_this<Arrivals> {
     std::atomic<uint64_t> count{0};
   };
-  std::unique_ptr<Arrivals> arrivals_;
-  std::vector<const Arrivals*> peerArrivals_;
+  std::shared_ptr<Arrivals> arrivals_;
+  std::vector<std::shared_ptr<const Arrivals>> peerArrivals_;
   int* hostFlags_ = nullptr;  ///< [0] abort, [1] failed; host-mapped
   int* deviceFlags_ = nullptr;
   /// Flag-mode kernels of thread ranks must run concurrently, so calls on the legacy
