@@ -48,7 +48,6 @@ struct Hello {
 /// Then, when every rank can take part: how to reach its events and sync words.
 struct Share {
   cuda_ipc::EventRef ready[kEventSlots];
-  cuda_ipc::EventRef done[kEventSlots];
   uint64_t sync;
   uint64_t arrivals;  ///< flag mode: this rank's Arrivals (same process)
 };
@@ -109,9 +108,17 @@ void CudaEngine::setUp(SetupChannel& setup) {
   Share share{};
   for (int s = 0; s < kEventSlots; ++s) {
     ready_[s] = cuda_ipc::createSharedEvent();
-    done_[s] = cuda_ipc::createSharedEvent();
     share.ready[s] = cuda_ipc::describe(ready_[s]);
-    share.done[s] = cuda_ipc::describe(done_[s]);
+  }
+  released_.assign(static_cast<size_t>(size_) * kEventSlots, nullptr);
+  std::vector<cuda_ipc::EventRef> releaseRefs(released_.size());
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    for (int s = 0; s < kEventSlots; ++s) {
+      cudaEvent_t& event = released_[r * kEventSlots + s];
+      event = cuda_ipc::createSharedEvent();
+      releaseRefs[r * kEventSlots + s] = cuda_ipc::describe(event);
+    }
   }
   check(cudaEventCreateWithFlags(&lastEvent_, cudaEventDisableTiming), "cudaEventCreate");
   check(cudaEventCreateWithFlags(&handoff_, cudaEventDisableTiming), "cudaEventCreate");
@@ -132,6 +139,9 @@ void CudaEngine::setUp(SetupChannel& setup) {
   }
   std::vector<Share> shares(size_);
   setup.allGather(&share, shares.data(), sizeof(Share));
+  std::vector<cuda_ipc::EventRef> allReleaseRefs(releaseRefs.size() * size_);
+  setup.allGather(releaseRefs.data(), allReleaseRefs.data(),
+                  releaseRefs.size() * sizeof(cuda_ipc::EventRef));
 
   peers_.resize(size_);
   peerSync_.resize(size_);
@@ -150,7 +160,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
     if (r == rank_) continue;
     for (int s = 0; s < kEventSlots; ++s) {
       p.ready[s] = importer_.open(shares[r].ready[s], p.sameProcess);
-      p.done[s] = importer_.open(shares[r].done[s], p.sameProcess);
+      const auto& release = allReleaseRefs[(r * size_ + rank_) * kEventSlots + s];
+      p.release[s] = importer_.open(release, p.sameProcess);
     }
     if (p.sameProcess && p.device != device_) {
       cudaError_t err = cudaDeviceEnablePeerAccess(p.device, 0);
@@ -177,9 +188,9 @@ void CudaEngine::setUp(SetupChannel& setup) {
 CudaEngine::~CudaEngine() {
   if (!unusable_.empty()) return;
   cudaSetDevice(device_);
-  for (int s = 0; s < kEventSlots; ++s) {
-    cudaEventDestroy(ready_[s]);
-    cudaEventDestroy(done_[s]);
+  for (cudaEvent_t event : ready_) cudaEventDestroy(event);
+  for (cudaEvent_t event : released_) {
+    if (event) cudaEventDestroy(event);
   }
   if (lastEvent_) cudaEventDestroy(lastEvent_);
   if (handoff_) cudaEventDestroy(handoff_);
@@ -401,13 +412,18 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
     a.scalarBits[q] = all[q].scalarBits;
   }
   kernels::launchDirect(a, blocks, stream);
-  check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
+  for (int q = 0; q < size_; ++q) {
+    if (q != rank_)
+      check(cudaEventRecord(peers_[q].release[all[q].slot], stream), "cudaEventRecord(release)");
+  }
+  // Once every peer has recorded its release, this rank's stream waits for them: the
+  // caller may reuse its buffers after work it queues next.
   std::vector<int32_t>& slots = slots_;
   comm_.allGatherBytes(&mine.slot, slots.data(), sizeof(int32_t));
   for (int q = 0; q < size_; ++q) {
     if (q != rank_) {
-      check(cudaStreamWaitEvent(stream, peers_[q].done[slots[q]], 0),
-            "cudaStreamWaitEvent(peer done)");
+      check(cudaStreamWaitEvent(stream, released_[q * kEventSlots + slot], 0),
+            "cudaStreamWaitEvent(peer released)");
     }
   }
 }
@@ -493,19 +509,22 @@ void CudaEngine::runPointToPoint(std::span<const Operation> ops, cudaStream_t st
     kernels::launchCopy(op.recvbuff, importer_.open(incoming[i].buffer, p.sameProcess), bytes,
                         stream);
   }
-  check(cudaEventRecord(done_[slot], stream), "cudaEventRecord(done)");
-
-  // Each receiver tells its sender which of its events marks the copy done.
+  // Each receiver records the release event its sender set aside for it, then says so; the
+  // sender's stream then waits for its own event.
+  for (size_t i = 0; i < recvs.size(); ++i) {
+    check(cudaEventRecord(peers_[recvs[i]->peer].release[incoming[i].slot], stream),
+          "cudaEventRecord(release)");
+  }
   messages.clear();
-  std::vector<int32_t> doneSlots(sends.size()), mySlot(recvs.size(), slot);
+  std::vector<int32_t> acks(sends.size()), mine(recvs.size(), 1);
   for (size_t i = 0; i < recvs.size(); ++i)
-    message(OperationKind::Send, recvs[i]->peer, &mySlot[i], sizeof(int32_t));
+    message(OperationKind::Send, recvs[i]->peer, &mine[i], sizeof(int32_t));
   for (size_t i = 0; i < sends.size(); ++i)
-    message(OperationKind::Recv, sends[i]->peer, &doneSlots[i], sizeof(int32_t));
+    message(OperationKind::Recv, sends[i]->peer, &acks[i], sizeof(int32_t));
   comm_.run(messages);
   for (size_t i = 0; i < sends.size(); ++i) {
-    check(cudaStreamWaitEvent(stream, peers_[sends[i]->peer].done[doneSlots[i]], 0),
-          "cudaStreamWaitEvent(receiver done)");
+    check(cudaStreamWaitEvent(stream, released_[sends[i]->peer * kEventSlots + slot], 0),
+          "cudaStreamWaitEvent(receiver released)");
   }
 }
 

@@ -34,7 +34,9 @@ class CudaEngine final : public Engine {
     bool sameProcess = false;
     int device = -1;
     cudaEvent_t ready[kEventSlots] = {};
-    cudaEvent_t done[kEventSlots] = {};
+    /// The peer's events set aside for this rank: recorded here once this rank no longer
+    /// reads or writes the peer's buffers of the operation in that slot.
+    cudaEvent_t release[kEventSlots] = {};
   };
 
   void setUp(SetupChannel& setup);
@@ -61,7 +63,10 @@ class CudaEngine final : public Engine {
   int maxBlocks_ = 1;
   std::vector<Peer> peers_;
   cudaEvent_t ready_[kEventSlots] = {};
-  cudaEvent_t done_[kEventSlots] = {};
+  /// [peer * kEventSlots + slot]: recorded by that peer when it is done with this rank's
+  /// buffers. The waiting rank owns the event, so a peer that returns and is destroyed
+  /// first never leaves it waiting on a freed one.
+  std::vector<cudaEvent_t> released_;
   uint64_t slotCounter_ = 0;
   kernels::RankSync* sync_ = nullptr;  ///< this rank's, device memory (flag mode)
   std::vector<kernels::RankSync*> peerSync_;
