@@ -29,6 +29,13 @@ static void bufferBytes(Coll c, size_t bytes, int n, size_t* send, size_t* recv)
   if (c == REDUCESCATTER) *recv = bytes / n;
 }
 
+/* Elements per call for a size in bytes: a multiple of n where the size is split in n. */
+static size_t elements(Coll c, size_t bytes, int n) {
+  size_t count = bytes / sizeof(float);
+  if (c == ALLGATHER || c == REDUCESCATTER || c == ALLTOALL) count -= count % n;
+  return count;
+}
+
 static double busFactor(Coll c, int n) {
   if (c == ALLREDUCE) return 2.0 * (n - 1) / n;
   if (c == BROADCAST) return 1.0;
@@ -113,10 +120,15 @@ int main(int argc, char** argv) {
     printf("#%12s %12s %8s %10s %8s %8s %6s\n", "size", "count", "type", "time(us)", "algbw",
            "busbw", "#wrong");
   }
+  /* As nccl-tests and prism-bench: warm-up calls at the largest size, then the smallest,
+   * before the sweep, and again before each size. */
+  for (int pass = 0; pass < 2; ++pass) {
+    size_t count = elements(c, pass == 0 ? maxBytes : minBytes, n);
+    for (int i = 0; count > 0 && i < warmup; ++i) call(c, send, recv, count, n);
+  }
   long totalWrong = 0;
   for (size_t bytes = minBytes; bytes <= maxBytes; bytes *= factor) {
-    size_t count = bytes / sizeof(float);
-    if (c == ALLGATHER || c == REDUCESCATTER || c == ALLTOALL) count -= count % n;
+    size_t count = elements(c, bytes, n);
     if (count == 0) continue;
     size_t sendBytes, recvBytes;
     bufferBytes(c, count * sizeof(float), n, &sendBytes, &recvBytes);
