@@ -110,10 +110,14 @@ void CudaEngine::setUp(SetupChannel& setup) {
     ready_[s] = cuda_ipc::createSharedEvent();
     share.ready[s] = cuda_ipc::describe(ready_[s]);
   }
+  // A peer records its release events on its own stream, which CUDA allows only for an
+  // event of that stream's device: a peer thread's events are made on its device. (An
+  // event opened from another process's handle belongs to the device current then.)
   released_.assign(static_cast<size_t>(size_) * kEventSlots, nullptr);
   std::vector<cuda_ipc::EventRef> releaseRefs(released_.size());
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) continue;
+    DeviceScope recorder(hellos[r].pid == mine.pid ? hellos[r].device : device_);
     for (int s = 0; s < kEventSlots; ++s) {
       cudaEvent_t& event = released_[r * kEventSlots + s];
       event = cuda_ipc::createSharedEvent();
@@ -416,10 +420,9 @@ void CudaEngine::launchOrdered(kernels::DirectArgs& a, int blocks, bool exportIn
     if (q != rank_)
       check(cudaEventRecord(peers_[q].release[all[q].slot], stream), "cudaEventRecord(release)");
   }
-  // Once every peer has recorded its release, this rank's stream waits for them: the
-  // caller may reuse its buffers after work it queues next.
-  std::vector<int32_t>& slots = slots_;
-  comm_.allGatherBytes(&mine.slot, slots.data(), sizeof(int32_t));
+  // Once every peer has recorded its release (this allgather is a barrier), this rank's
+  // stream waits for them: the caller may reuse its buffers after work it queues next.
+  comm_.allGatherBytes(&mine.slot, slots_.data(), sizeof(int32_t));
   for (int q = 0; q < size_; ++q) {
     if (q != rank_) {
       check(cudaStreamWaitEvent(stream, released_[q * kEventSlots + slot], 0),
