@@ -208,9 +208,9 @@ class RankBench {
     return sim.estimatedTime;
   }
 
-  // nccl-tests' warm-up before a sweep: -w calls at the largest size, then at the smallest.
-  // The first size is then not timed on cold cores and caches (on these VMs the first
-  // ~2 ms of calls run up to 2x slower); each size still gets -w calls of its own.
+  // nccl-tests' warm-up before a sweep: -w calls at the largest size, then at the smallest,
+  // so the first size is not timed on cold caches and freshly touched buffers. Each size
+  // still gets -w calls of its own.
   void warmUp(const Case& c) {
     const std::vector<size_t> sizes = sizeSweep(options_);
     if (sizes.empty()) return;
