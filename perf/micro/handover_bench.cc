@@ -29,7 +29,7 @@ constexpr size_t kSlots = 8;
 struct Fifo {
   alignas(64) std::atomic<uint64_t> head{0};  ///< slots committed by the producer
   alignas(64) std::atomic<uint64_t> tail{0};  ///< slots released by the consumer
-  alignas(64) std::vector<char> slots = std::vector<char>(kSlot * kSlots, 0);
+  std::vector<char> slots = std::vector<char>(kSlot * kSlots, 0);
 };
 
 Fifo& fifo() {

@@ -143,13 +143,17 @@ void CudaEngine::setUp(SetupChannel& setup) {
   }
   std::vector<Share> shares(size_);
   setup.allGather(&share, shares.data(), sizeof(Share));
+  // Every owner of an Arrivals is still in setUp until the allgather below, which needs
+  // all ranks, so the shares are taken while each is alive.
+  peerArrivals_.resize(size_);
+  for (int r = 0; flagMode_ && r < size_; ++r)
+    peerArrivals_[r] = reinterpret_cast<Arrivals*>(shares[r].arrivals)->shared_from_this();
   std::vector<cuda_ipc::EventRef> allReleaseRefs(releaseRefs.size() * size_);
   setup.allGather(releaseRefs.data(), allReleaseRefs.data(),
                   releaseRefs.size() * sizeof(cuda_ipc::EventRef));
 
   peers_.resize(size_);
   peerSync_.resize(size_);
-  peerArrivals_.resize(size_);
   records_.resize(size_);
   slots_.resize(size_);
   int onMyDevice = 0;
@@ -159,8 +163,6 @@ void CudaEngine::setUp(SetupChannel& setup) {
     p.device = hellos[r].device;
     onMyDevice += p.device == device_;
     peerSync_[r] = reinterpret_cast<kernels::RankSync*>(shares[r].sync);
-    if (flagMode_)
-      peerArrivals_[r] = reinterpret_cast<Arrivals*>(shares[r].arrivals)->shared_from_this();
     if (r == rank_) continue;
     for (int s = 0; s < kEventSlots; ++s) {
       p.ready[s] = importer_.open(shares[r].ready[s], p.sameProcess);
@@ -174,13 +176,6 @@ void CudaEngine::setUp(SetupChannel& setup) {
       else
         check(err, "cudaDeviceEnablePeerAccess");
     }
-  }
-  if (flagMode_) {
-    // Every rank has taken its share of every Arrivals before any owner may go on (and be
-    // destroyed): the owners wait here until then.
-    int32_t taken = 1;
-    std::vector<int32_t> all(size_);
-    setup.allGather(&taken, all.data(), sizeof(taken));
   }
   maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
   log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",
