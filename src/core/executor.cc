@@ -32,10 +32,12 @@ Region regionOf(const Program& program, BlockRef ref, size_t round) {
 
 /// Copies a received or local block into `to`: with streaming stores where that is the
 /// caller's output and too large to stay in cache (scratch is read again soon; keep it).
-void store(const Program& program, BufferId to, std::byte* dst, const std::byte* src,
-           size_t bytes) {
+/// `cached` marks a destination this step has just read (an in-place exchange): its lines
+/// are in cache, where plain stores hit and streaming stores would first evict them.
+void store(const Program& program, BufferId to, std::byte* dst, const std::byte* src, size_t bytes,
+           bool cached = false) {
   if (dst == src) return;
-  if (to == BufferId::Output &&
+  if (to == BufferId::Output && !cached &&
       program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes)
     kernels::copyStreaming(dst, src, bytes);
   else
@@ -231,7 +233,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       if (stepReduces(step.kind))
         combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);
       else
-        store(program, step.dst.buffer, dst.data + s.received, msg.data(), n);
+        store(program, step.dst.buffer, dst.data + s.received, msg.data(), n, dst.data == src.data);
       in.release();
       s.received += n;
       moved = true;
