@@ -634,7 +634,8 @@ TEST(BadInit, BadSettings) {
     const char* value;
   } cases[] = {{"PRISM_DEVICE_SYNC", "flags"},
                {"PRISM_TRANSPORT", "carrier-pigeon"},
-               {"PRISM_BUFFSIZE", "1024"}};
+               {"PRISM_BUFFSIZE", "1024"},
+               {"PRISM_SLOT_STORES", "sometimes"}};
   for (const auto& c : cases) {
     testing::ScopedEnv env(c.name, c.value);
     const std::string what = std::string(c.name) + "=" + c.value;

@@ -34,6 +34,10 @@ class SendConnection {
   virtual std::span<std::byte> acquire() = 0;
   /// Publishes the first `bytes` bytes (1..slot size) of the acquired slot to the peer.
   virtual void commit(size_t bytes) = 0;
+  /// True when bulk data should be written into slots with streaming stores: the slots are
+  /// read by another core, which on some CPUs fetches them faster from memory than from
+  /// this core's cache.
+  virtual bool streamingWrites() const { return false; }
 };
 
 /// The receiving end of one FIFO from one peer.
@@ -81,6 +85,8 @@ class Transport {
 struct ShmTransportOptions {
   size_t slotBytes = 128 * 1024;
   int slotCount = 8;
+  /// Senders write pieces of kernels::kStreamingSlotBytes or more with streaming stores.
+  bool streamingSlots = false;
   /// Unique among live communicators on this host; the transport derives its shared
   /// memory object names from it.
   std::string name;

@@ -13,6 +13,16 @@ namespace prism::kernels {
 /// streaming stores pay off (measured crossover 4-8 MiB here).
 constexpr size_t kStreamingCopyBytes = size_t{4} << 20;
 
+/// Pieces from which a sender that streams into FIFO slots does so; smaller ones are
+/// latency-bound and go through the cache.
+constexpr size_t kStreamingSlotBytes = size_t{64} << 10;
+
+/// Whether this CPU is one on which writing FIFO slots with streaming stores measured
+/// faster than plain stores: AMD family 1Ah (Zen 5) and later. Elsewhere (the earlier
+/// EPYC VM) plain stores won, because the receiver reads a slot faster from the sender's
+/// cache than from memory (perf/RESULTS.md).
+bool streamingSlotsPay();
+
 /// memcpy(dst, src, bytes) with streaming stores for the 16-byte aligned middle of `dst`.
 /// Ends with a store fence, so the bytes are visible to other threads in program order.
 void copyStreaming(void* dst, const void* src, size_t bytes);

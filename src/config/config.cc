@@ -78,6 +78,11 @@ constexpr std::array<Entry, kCount> kTable = {{
      "events (events for thread ranks too: no kernel waits for a peer, but every call meets "
      "the peers on the host, so each rank needs its own thread, and CUDA graph capture is "
      "refused)"},
+    {Setting::SlotStores, "PRISM_SLOT_STORES", nullptr, "auto",
+     "how a sender writes bulk data (pieces of 64 KiB or more) into shared-memory FIFO slots: "
+     "plain (the receiver fetches it from the sender's cache), streaming (non-temporal stores "
+     "to memory), or auto: streaming on AMD family 1Ah (Zen 5) and later, plain elsewhere, as "
+     "measured in perf/RESULTS.md"},
 }};
 
 constexpr bool tableFollowsEnum() {

@@ -29,6 +29,7 @@ enum class Setting {
   TransportKind,     ///< PRISM_TRANSPORT: auto, shm or tcp (force one for all peers)
   InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
   DeviceSync,        ///< PRISM_DEVICE_SYNC: auto, or events (no in-kernel waits for thread ranks)
+  SlotStores,        ///< PRISM_SLOT_STORES: auto, plain or streaming writes into FIFO slots
   Count_
 };
 

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/setup_channel.h"
+#include "kernels/host/copy.h"
 #include "logging/log.h"
 #include "topology/system.h"
 #include "transports/hybrid/hybrid_transport.h"
@@ -36,6 +37,11 @@ ShmTransportOptions shmOptions(const std::string& name) {
   options.slotCount = static_cast<int>(slots);
   // Slots hold whole cache lines and whole elements of every type.
   options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
+  const std::string stores = config::getString(config::Setting::SlotStores);
+  check(stores == "auto" || stores == "plain" || stores == "streaming", ncclInvalidArgument,
+        "PRISM_SLOT_STORES must be auto, plain or streaming, not '" + stores + "'");
+  options.streamingSlots =
+      stores == "streaming" || (stores == "auto" && kernels::streamingSlotsPay());
   options.name = name;
   return options;
 }

@@ -44,6 +44,15 @@ void store(const Program& program, BufferId to, std::byte* dst, const std::byte*
     std::memcpy(dst, src, bytes);
 }
 
+/// Copies `bytes` of `src` into a slot of `out`, with streaming stores where the connection
+/// asks for them and the piece is bulk data.
+void fill(const SendConnection& out, std::byte* slot, const std::byte* src, size_t bytes) {
+  if (out.streamingWrites() && bytes >= kernels::kStreamingSlotBytes)
+    kernels::copyStreaming(slot, src, bytes);
+  else
+    std::memcpy(slot, src, bytes);
+}
+
 /// Reads `bytes` of `src` into `dst`, applying PreMulSum's scaling when `src` is the
 /// caller's input (each contribution is scaled exactly once, where it is first read).
 void load(const Program& program, BufferId from, std::byte* dst, const std::byte* src,
@@ -184,11 +193,11 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
         std::byte* target = dst.data ? dst.data + s.received : next.data();
         if (step.kind == StepKind::RecvReduceSend) {
           combine(program, step, target, src.data + s.received, msg.data(), n);
-          if (target != next.data()) std::memcpy(next.data(), target, n);
+          if (target != next.data()) fill(out, next.data(), target, n);
         } else {
           // Forward from the slot, not from the output, which streaming stores bypass.
           if (target != next.data()) store(program, step.dst.buffer, target, msg.data(), n);
-          std::memcpy(next.data(), msg.data(), n);
+          fill(out, next.data(), msg.data(), n);
         }
         out.commit(n);
         in.release();
@@ -215,7 +224,10 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       std::span<std::byte> next = out.acquire();
       if (next.empty()) break;
       size_t n = std::min(slot, sendTotal - s.sent);
-      load(program, step.src.buffer, next.data(), src.data + s.sent, n);
+      if (step.src.buffer == BufferId::Input && program.reduction.preMultiply)
+        load(program, step.src.buffer, next.data(), src.data + s.sent, n);
+      else
+        fill(out, next.data(), src.data + s.sent, n);
       out.commit(n);
       s.sent += n;
       moved = true;

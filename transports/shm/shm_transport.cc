@@ -27,17 +27,19 @@ using shm::DoorbellBlock;
 // A commit toward `peer` rings its doorbell: it may be waiting for a message.
 class ShmSendConnection final : public SendConnection {
  public:
-  ShmSendConnection(const shm::FifoView& fifo, DoorbellBlock* peerBell)
-      : fifo_(fifo), peerBell_(peerBell) {}
+  ShmSendConnection(const shm::FifoView& fifo, DoorbellBlock* peerBell, bool streaming)
+      : fifo_(fifo), peerBell_(peerBell), streaming_(streaming) {}
   std::span<std::byte> acquire() override { return fifo_.acquire(); }
   void commit(size_t bytes) override {
     fifo_.commit(bytes);
     shm::ringDoorbell(*peerBell_);
   }
+  bool streamingWrites() const override { return streaming_; }
 
  private:
   shm::FifoWriter fifo_;
   DoorbellBlock* peerBell_;
+  bool streaming_;
 };
 
 // A release rings the sender's doorbell: it may be waiting for a free slot.
@@ -58,7 +60,7 @@ class ShmRecvConnection final : public RecvConnection {
 
 class ShmTransport final : public Transport {
  public:
-  ShmTransport(int rank, const shm::ShmLayout& layout, shm::ShmSegment segment)
+  ShmTransport(int rank, const shm::ShmLayout& layout, shm::ShmSegment segment, bool streamingSlots)
       : layout_(layout),
         segment_(std::move(segment)),
         rank_(rank),
@@ -74,7 +76,7 @@ class ShmTransport final : public Transport {
       segment_.prefault(layout_.fifoOffset(rank_, peer), layout_.fifoBytes());
       segment_.prefault(layout_.fifoOffset(peer, rank_), layout_.fifoBytes());
       sends_[static_cast<size_t>(peer)] = std::make_unique<ShmSendConnection>(
-          shm::FifoView::at(segment_.data(), layout_, rank_, peer), bell(peer));
+          shm::FifoView::at(segment_.data(), layout_, rank_, peer), bell(peer), streamingSlots);
       recvs_[static_cast<size_t>(peer)] = std::make_unique<ShmRecvConnection>(
           shm::FifoView::at(segment_.data(), layout_, peer, rank_), bell(peer));
     }
@@ -125,7 +127,8 @@ std::unique_ptr<Transport> createShmTransport(SetupChannel& setup,
                                               const ShmTransportOptions& options) {
   shm::ShmLayout layout{setup.size(), options.slotBytes, options.slotCount};
   shm::ShmSegment segment = shm::mapSharedSegment(setup, options.name, layout);
-  return std::make_unique<ShmTransport>(setup.rank(), layout, std::move(segment));
+  return std::make_unique<ShmTransport>(setup.rank(), layout, std::move(segment),
+                                        options.streamingSlots);
 }
 
 }  // namespace prism

@@ -1,0 +1,80 @@
+// Writes into shared-memory FIFO slots (PRISM_SLOT_STORES): with plain stores or streaming
+// stores, every collective on the FIFO plans gives the reference result. Counts make slot
+// pieces just above and below the 64 KiB from which a streaming sender streams, with
+// unaligned tails, and span several slots; PreMulSum takes the sender's scaling path.
+#include <gtest/gtest.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <ostream>
+#include <string>
+
+#include "harness/collective_check.h"
+#include "harness/matrix.h"
+#include "harness/rank_runner.h"
+#include "harness/scoped_env.h"
+
+namespace prism::test {
+namespace {
+
+constexpr std::array<Coll, 6> kColls = {Coll::AllReduce,     Coll::AllGather, Coll::Broadcast,
+                                        Coll::ReduceScatter, Coll::AlltoAll,  Coll::Reduce};
+
+MatrixScope slotScope() {
+  return {{ncclFloat32, ncclBfloat16, ncclInt32},
+          {RefOp::Sum, RefOp::Max, RefOp::PreMulSum},
+          {0, 1, 16381, 16384 + 3, 300007}};
+}
+
+void runAll(int nranks, Mode mode) {
+  const MatrixScope scope = slotScope();
+  RunOptions options;
+  size_t maxCount = *std::max_element(scope.counts.begin(), scope.counts.end());
+  for (Coll c : kColls) {
+    options.sharedBytes = std::max(options.sharedBytes, checkerSharedBytes(c, nranks, maxCount));
+  }
+  options.timeout = std::chrono::seconds(300);
+  runRanks(
+      nranks, mode,
+      [&](RankContext& ctx) {
+        for (Coll c : kColls) runCases(ctx, c, scope);
+      },
+      options);
+}
+
+struct Case {
+  const char* stores;
+  int nranks;
+  Mode mode;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.stores << ", " << c.nranks << (c.mode == Mode::Processes ? " processes" : " threads");
+}
+
+class SlotStores : public ::testing::TestWithParam<Case> {};
+
+TEST_P(SlotStores, EveryCollectiveMatchesTheReference) {
+  const Case& c = GetParam();
+  testing::ScopedEnv stores("PRISM_SLOT_STORES", c.stores);
+  testing::ScopedEnv fifo("PRISM_DIRECT_MIN_BYTES", "0");  // thread ranks too
+  runAll(c.nranks, c.mode);
+}
+
+std::string caseName(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(info.param.stores) + "_n" + std::to_string(info.param.nranks) +
+         (info.param.mode == Mode::Processes ? "_processes" : "_threads");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, SlotStores,
+                         ::testing::Values(Case{"streaming", 2, Mode::Processes},
+                                           Case{"streaming", 3, Mode::Processes},
+                                           Case{"streaming", 5, Mode::Threads},
+                                           Case{"plain", 2, Mode::Processes},
+                                           Case{"plain", 3, Mode::Threads}),
+                         caseName);
+
+}  // namespace
+}  // namespace prism::test
