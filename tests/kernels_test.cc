@@ -534,6 +534,45 @@ TEST(CopyStreaming, CopiesExactlyTheRangeAtEveryAlignment) {
   }
 }
 
+// copyToBoth writes exactly the two ranges, for every combination of streaming flags and
+// alignments (a streaming destination off 16 bytes takes the two-pass fallback).
+TEST(CopyToBoth, CopiesExactlyBothRangesForEveryFlagAndAlignment) {
+  std::mt19937 rng(11);
+  std::vector<unsigned char> src((1 << 16) + 64);
+  for (auto& b : src) b = static_cast<unsigned char>(rng());
+  auto expectRange = [&](const std::vector<unsigned char>& dst, size_t offset, size_t srcOffset,
+                         size_t bytes, const std::string& what) {
+    for (size_t i = 0; i < dst.size(); ++i) {
+      bool inside = i >= offset && i < offset + bytes;
+      unsigned char want = inside ? src[srcOffset + i - offset] : 0xA5;
+      ASSERT_EQ(dst[i], want) << what << " at " << i;
+    }
+  };
+  for (size_t bytes :
+       {size_t{0}, size_t{17}, size_t{255}, size_t{256}, size_t{4099}, size_t{1 << 16}}) {
+    for (int flags = 0; flags < 4; ++flags) {
+      for (size_t aOffset : {size_t{0}, size_t{5}}) {
+        for (size_t bOffset : {size_t{0}, size_t{8}}) {
+          const size_t srcOffset = 3;
+          std::vector<unsigned char> a(bytes + 64, 0xA5), b(bytes + 64, 0xA5);
+          // Offsets count from a 16-byte boundary, whatever the allocator returned.
+          auto* pa = a.data() + (16 - reinterpret_cast<uintptr_t>(a.data()) % 16) % 16;
+          auto* pb = b.data() + (16 - reinterpret_cast<uintptr_t>(b.data()) % 16) % 16;
+          const size_t baseA = static_cast<size_t>(pa - a.data());
+          const size_t baseB = static_cast<size_t>(pb - b.data());
+          copyToBoth(pa + aOffset, flags & 1, pb + bOffset, flags & 2, src.data() + srcOffset,
+                     bytes);
+          const std::string what = "bytes " + std::to_string(bytes) + " flags " +
+                                   std::to_string(flags) + " a+" + std::to_string(aOffset) + " b+" +
+                                   std::to_string(bOffset);
+          expectRange(a, baseA + aOffset, srcOffset, bytes, what + " (a)");
+          expectRange(b, baseB + bOffset, srcOffset, bytes, what + " (b)");
+        }
+      }
+    }
+  }
+}
+
 TEST(DataType, NamesMatchNcclTests) {
   const char* names[] = {"int8", "uint8", "int32",  "uint32",   "int64",  "uint64",
                          "half", "float", "double", "bfloat16", "f8e4m3", "f8e5m2"};

@@ -1,7 +1,10 @@
 #include "kernels/host/copy.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -63,6 +66,63 @@ void copyStreaming(void* dst, const void* src, size_t bytes) {
   _mm_sfence();
   std::memcpy(d + vectors * 16, s + vectors * 16, bytes % 16);
 #endif
+}
+
+#if defined(__SSE2__)
+namespace {
+
+/// One pass over `src`: each 16-byte vector is loaded once and stored to both destinations,
+/// with a streaming store where the flag says so (that destination is then 16-byte aligned).
+template <bool kStreamA, bool kStreamB>
+void copyToBothVectors(std::byte* a, std::byte* b, const std::byte* src, size_t vectors) {
+  auto put = [](std::byte* dst, size_t i, __m128i v, auto streaming) {
+    auto* p = reinterpret_cast<__m128i*>(dst) + i;
+    if constexpr (decltype(streaming)::value)
+      _mm_stream_si128(p, v);
+    else
+      _mm_storeu_si128(p, v);
+  };
+  const auto* in = reinterpret_cast<const __m128i*>(src);
+  for (size_t i = 0; i < vectors; ++i) {
+    __m128i v = _mm_loadu_si128(in + i);
+    put(a, i, v, std::bool_constant<kStreamA>{});
+    put(b, i, v, std::bool_constant<kStreamB>{});
+  }
+}
+
+}  // namespace
+#endif
+
+void copyToBoth(void* a, bool streamA, void* b, bool streamB, const void* src, size_t bytes) {
+  auto* da = static_cast<std::byte*>(a);
+  auto* db = static_cast<std::byte*>(b);
+  const auto* s = static_cast<const std::byte*>(src);
+#if defined(__SSE2__)
+  auto aligned = [](const std::byte* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if ((streamA || streamB) && bytes >= 256 && (!streamA || aligned(da)) &&
+      (!streamB || aligned(db))) {
+    const size_t vectors = bytes / 16;
+    if (streamA && streamB)
+      copyToBothVectors<true, true>(da, db, s, vectors);
+    else if (streamA)
+      copyToBothVectors<true, false>(da, db, s, vectors);
+    else
+      copyToBothVectors<false, true>(da, db, s, vectors);
+    _mm_sfence();
+    const size_t done = vectors * 16;
+    std::memcpy(da + done, s + done, bytes - done);
+    std::memcpy(db + done, s + done, bytes - done);
+    return;
+  }
+#endif
+  // Plain stores, or a streaming destination off 16-byte alignment: two passes, the second
+  // reading `src` from cache when it is small.
+  for (auto [dst, stream] : {std::pair{da, streamA}, std::pair{db, streamB}}) {
+    if (stream)
+      copyStreaming(dst, s, bytes);
+    else
+      std::memcpy(dst, s, bytes);
+  }
 }
 
 }  // namespace prism::kernels

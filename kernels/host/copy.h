@@ -23,6 +23,10 @@ constexpr size_t kStreamingSlotBytes = size_t{64} << 10;
 /// cache than from memory (perf/RESULTS.md).
 bool streamingSlotsPay();
 
+/// Copies `bytes` of `src` to both `a` and `b`, reading `src` once. Each destination is
+/// written with streaming stores where its flag asks for them; one store fence at the end.
+void copyToBoth(void* a, bool streamA, void* b, bool streamB, const void* src, size_t bytes);
+
 /// memcpy(dst, src, bytes) with streaming stores for the 16-byte aligned middle of `dst`.
 /// Ends with a store fence, so the bytes are visible to other threads in program order.
 void copyStreaming(void* dst, const void* src, size_t bytes);

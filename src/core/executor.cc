@@ -34,11 +34,15 @@ Region regionOf(const Program& program, BlockRef ref, size_t round) {
 /// caller's output and too large to stay in cache (scratch is read again soon; keep it).
 /// `cached` marks a destination this step has just read (an in-place exchange): its lines
 /// are in cache, where plain stores hit and streaming stores would first evict them.
+bool streamsInto(const Program& program, BufferId to) {
+  return to == BufferId::Output &&
+         program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes;
+}
+
 void store(const Program& program, BufferId to, std::byte* dst, const std::byte* src, size_t bytes,
            bool cached = false) {
   if (dst == src) return;
-  if (to == BufferId::Output && !cached &&
-      program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes)
+  if (!cached && streamsInto(program, to))
     kernels::copyStreaming(dst, src, bytes);
   else
     std::memcpy(dst, src, bytes);
@@ -46,11 +50,29 @@ void store(const Program& program, BufferId to, std::byte* dst, const std::byte*
 
 /// Copies `bytes` of `src` into a slot of `out`, with streaming stores where the connection
 /// asks for them and the piece is bulk data.
+bool streamsSlot(const SendConnection& out, size_t bytes) {
+  return out.streamingWrites() && bytes >= kernels::kStreamingSlotBytes;
+}
+
 void fill(const SendConnection& out, std::byte* slot, const std::byte* src, size_t bytes) {
-  if (out.streamingWrites() && bytes >= kernels::kStreamingSlotBytes)
+  if (streamsSlot(out, bytes))
     kernels::copyStreaming(slot, src, bytes);
   else
     std::memcpy(slot, src, bytes);
+}
+
+/// True when step `index` sends an input block that the next step copies unchanged to the
+/// output (ring AllGather, a ring Broadcast's root): the send then also stores each slice
+/// to the output, so the input is read once, and the copy step is skipped.
+bool sendCarriesNextCopy(const Program& program, size_t index, size_t round) {
+  if (index + 1 >= program.steps.size()) return false;
+  const Step& send = program.steps[index];
+  const Step& copy = program.steps[index + 1];
+  if (send.kind != StepKind::Send || copy.kind != StepKind::Copy || copy.src != send.src ||
+      send.src.buffer != BufferId::Input || copy.dst.buffer != BufferId::Output ||
+      program.reduction.preMultiply || (copy.finalize && program.reduction.average))
+    return false;
+  return regionOf(program, copy.dst, round).bytes == regionOf(program, send.src, round).bytes;
 }
 
 /// Reads `bytes` of `src` into `dst`, applying PreMulSum's scaling when `src` is the
@@ -141,7 +163,7 @@ bool Executor::progressStream(Stream& stream) {
     if (stream.round < program.rounds && stream.step < program.steps.size()) {
       if (!runStep(stream, program, program.steps[stream.step], moved)) return moved;
       stream.sent = stream.received = 0;
-      ++stream.step;
+      stream.step += sendCarriesNextCopy(program, stream.step, stream.round) ? 2 : 1;
       continue;
     }
     // End of a round (or a program with nothing to do): next round, then next program.
@@ -220,11 +242,20 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
   const size_t recvTotal = receives ? dst.bytes : 0;
   if (sends && s.sent < sendTotal) {
     SendConnection& out = transport_->sendTo(peerOf(program, step.sendPeer));
+    // The output half of a carried copy; null in place, where that copy has nothing to do.
+    std::byte* copyTo = nullptr;
+    if (sendCarriesNextCopy(program, s.step, s.round)) {
+      copyTo = regionOf(program, program.steps[s.step + 1].dst, s.round).data;
+      if (copyTo == src.data) copyTo = nullptr;
+    }
     while (s.sent < sendTotal) {
       std::span<std::byte> next = out.acquire();
       if (next.empty()) break;
       size_t n = std::min(slot, sendTotal - s.sent);
-      if (step.src.buffer == BufferId::Input && program.reduction.preMultiply)
+      if (copyTo != nullptr)
+        kernels::copyToBoth(next.data(), streamsSlot(out, n), copyTo + s.sent,
+                            streamsInto(program, BufferId::Output), src.data + s.sent, n);
+      else if (step.src.buffer == BufferId::Input && program.reduction.preMultiply)
         load(program, step.src.buffer, next.data(), src.data + s.sent, n);
       else
         fill(out, next.data(), src.data + s.sent, n);
