@@ -312,7 +312,8 @@ TEST(ShmTransport, SlotProtocolEdges) {
       EXPECT_THROW(send.commit(1), Error);  // nothing acquired
       std::span<std::byte> first = send.acquire();
       ASSERT_EQ(first.size(), options.slotBytes);
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(first.data()) % 64, 0u);
+      // The payload follows its 16-byte header in the same cache line.
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(first.data()) % 64, 16u);
       EXPECT_EQ(send.acquire().data(), first.data());  // same slot until commit
       EXPECT_THROW(send.commit(0), Error);
       EXPECT_THROW(send.commit(options.slotBytes + 1), Error);

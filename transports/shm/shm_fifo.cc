@@ -11,12 +11,20 @@ namespace prism::shm {
 
 namespace {
 
+std::byte* slotHeader(const FifoView& fifo, uint64_t counter) {
+  return fifo.slots + (counter % fifo.slotCount) * fifo.slotStride;
+}
+
+uint64_t& slotSequence(const FifoView& fifo, uint64_t counter) {
+  return *reinterpret_cast<uint64_t*>(slotHeader(fifo, counter));
+}
+
 uint64_t& slotLength(const FifoView& fifo, uint64_t counter) {
-  return *reinterpret_cast<uint64_t*>(fifo.slots + (counter % fifo.slotCount) * fifo.slotStride);
+  return *reinterpret_cast<uint64_t*>(slotHeader(fifo, counter) + sizeof(uint64_t));
 }
 
 std::byte* slotPayload(const FifoView& fifo, uint64_t counter) {
-  return fifo.slots + (counter % fifo.slotCount) * fifo.slotStride + kSlotHeaderBytes;
+  return slotHeader(fifo, counter) + kSlotHeaderBytes;
 }
 
 uint64_t loadAcquire(uint64_t& counter) {
@@ -31,10 +39,9 @@ FifoView FifoView::at(std::byte* base, const ShmLayout& layout, int src, int dst
                   layout.slotStride(), layout.slotBytes, static_cast<uint64_t>(layout.slotCount)};
 }
 
+// A FIFO is empty when its ends are made, so the writer starts where the reader stands.
 FifoWriter::FifoWriter(const FifoView& fifo)
-    : fifo_(fifo),
-      head_(loadAcquire(fifo.control->head)),
-      tailSeen_(loadAcquire(fifo.control->tail)) {}
+    : fifo_(fifo), head_(loadAcquire(fifo.control->tail)), tailSeen_(head_) {}
 
 std::span<std::byte> FifoWriter::acquire() {
   if (head_ - tailSeen_ == fifo_.slotCount) {
@@ -54,26 +61,30 @@ void FifoWriter::commit(size_t bytes) {
                                       " bytes; a slot holds 1.." + std::to_string(fifo_.slotBytes));
   }
   acquired_ = false;
-  // The release store of head orders this length and the payload before it.
+  // The release store of the sequence orders this length and the payload before it.
   slotLength(fifo_, head_) = bytes;
   ++head_;
-  std::atomic_ref<uint64_t>(fifo_.control->head).store(head_, std::memory_order_release);
+  std::atomic_ref<uint64_t>(slotSequence(fifo_, head_ - 1)).store(head_, std::memory_order_release);
 }
 
 FifoReader::FifoReader(const FifoView& fifo)
-    : fifo_(fifo),
-      tail_(loadAcquire(fifo.control->tail)),
-      headSeen_(tail_) {}  // only peek() learns of messages, so release() needs a peek first
+    : fifo_(fifo), tail_(loadAcquire(fifo.control->tail)) {}
 
 std::span<const std::byte> FifoReader::peek() {
-  if (tail_ == headSeen_) {
-    headSeen_ = loadAcquire(fifo_.control->head);
-    if (tail_ == headSeen_) return {};
-    // A head that is behind us or more than a ring ahead means the peer wrote garbage.
-    if (headSeen_ - tail_ > fifo_.slotCount) [[unlikely]] {
-      throw Error(ncclRemoteError,
-                  "shm FIFO head moved by " + std::to_string(headSeen_ - tail_) + " slots");
+  if (!ready_) {
+    const uint64_t sequence = loadAcquire(slotSequence(fifo_, tail_));
+    if (sequence != tail_ + 1) {
+      // Not written yet, the slot still holds the message a ring earlier (or nothing, on
+      // the first ring). Anything else means the peer wrote garbage.
+      const uint64_t previous = tail_ + 1 > fifo_.slotCount ? tail_ + 1 - fifo_.slotCount : 0;
+      if (sequence != previous) [[unlikely]] {
+        throw Error(ncclRemoteError, "shm slot holds message " + std::to_string(sequence) +
+                                         " where " + std::to_string(tail_ + 1) + " or " +
+                                         std::to_string(previous) + " belongs");
+      }
+      return {};
     }
+    ready_ = true;
   }
   uint64_t length = slotLength(fifo_, tail_);
   if (length < 1 || length > fifo_.slotBytes) [[unlikely]] {
@@ -84,9 +95,10 @@ std::span<const std::byte> FifoReader::peek() {
 }
 
 void FifoReader::release() {
-  if (tail_ == headSeen_) [[unlikely]] {
+  if (!ready_) [[unlikely]] {
     throw Error(ncclInvalidUsage, "shm release() without a message from peek()");
   }
+  ready_ = false;
   ++tail_;
   std::atomic_ref<uint64_t>(fifo_.control->tail).store(tail_, std::memory_order_release);
 }

@@ -11,12 +11,13 @@ namespace prism::shm {
 /// share one.
 inline constexpr size_t kCacheLine = 64;
 
-/// Bytes of one doorbell (one per rank) and of one FIFO's control block (head, tail).
+/// Bytes of one doorbell (one per rank) and of one FIFO's control block (the receiver's
+/// tail counter).
 inline constexpr size_t kDoorbellBytes = kCacheLine;
-inline constexpr size_t kFifoControlBytes = 2 * kCacheLine;
-/// Each slot starts with a line holding the message length; the payload follows on the
-/// next line, so payloads are cache-line aligned.
-inline constexpr size_t kSlotHeaderBytes = kCacheLine;
+inline constexpr size_t kFifoControlBytes = kCacheLine;
+/// Each slot starts with its sequence number and message length; the payload follows at
+/// once, so a message of up to 48 bytes travels in the same cache line as its flag.
+inline constexpr size_t kSlotHeaderBytes = 16;
 
 constexpr size_t roundUpToLine(size_t bytes) {
   return (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
@@ -29,7 +30,7 @@ struct ShmLayout {
   size_t slotBytes = 0;
   int slotCount = 0;
 
-  size_t slotStride() const { return kSlotHeaderBytes + roundUpToLine(slotBytes); }
+  size_t slotStride() const { return roundUpToLine(kSlotHeaderBytes + slotBytes); }
   size_t fifoBytes() const {
     return kFifoControlBytes + static_cast<size_t>(slotCount) * slotStride();
   }
