@@ -346,6 +346,41 @@ TEST(ShmTransport, SlotProtocolEdges) {
   }));
 }
 
+// A peer that scribbles over a slot header (a sequence that is neither the expected one
+// nor the one a ring earlier, or a length outside the slot) is reported as a remote error,
+// never read as a message. The header is the 16 bytes before the payload: sequence, length.
+TEST(ShmTransport, CorruptSlotHeaderIsARemoteError) {
+  ThreadRendezvous rendezvous(2);
+  ShmTransportOptions options = smallOptions("corrupt");
+  expectNoFailures(runThreads(rendezvous, 0, 2, [&](int rank, SetupChannel& setup) {
+    auto t = createShmTransport(setup, options);
+    const int peer = 1 - rank;
+    auto expectRemoteError = [&](const char* what) {
+      try {
+        t->recvFrom(peer).peek();
+        ADD_FAILURE() << what << ": peek() accepted the slot";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ncclRemoteError) << what << ": " << e.what();
+      }
+    };
+    uint64_t* header = nullptr;
+    if (rank == 0) header = reinterpret_cast<uint64_t*>(t->sendTo(peer).acquire().data()) - 2;
+    setup.barrier();
+    if (rank == 1) EXPECT_TRUE(t->recvFrom(peer).peek().empty());  // untouched: nothing yet
+    setup.barrier();
+    if (rank == 0) header[0] = 12345;  // a sequence from nowhere
+    setup.barrier();
+    if (rank == 1) expectRemoteError("sequence 12345");
+    setup.barrier();
+    if (rank == 0) {
+      header[1] = options.slotBytes + 1;  // the right sequence, a length too long
+      header[0] = 1;
+    }
+    setup.barrier();
+    if (rank == 1) expectRemoteError("length beyond the slot");
+  }));
+}
+
 // (c) A sleeping rank is woken promptly by a commit toward it and by a release of a slot
 // it sent, and a wait with nothing happening returns at its timeout.
 TEST(ShmTransport, DoorbellWakesAndTimesOut) {
