@@ -25,6 +25,8 @@ bool streamingSlotsPay();
 
 /// Copies `bytes` of `src` to both `a` and `b`, reading `src` once. Each destination is
 /// written with streaming stores where its flag asks for them; one store fence at the end.
+/// The executor uses it for a streamed FIFO slot plus the output: with a plain slot and a
+/// streamed output the one pass measured 2-3x slower than two (perf/RESULTS.md).
 void copyToBoth(void* a, bool streamA, void* b, bool streamB, const void* src, size_t bytes);
 
 /// memcpy(dst, src, bytes) with streaming stores for the 16-byte aligned middle of `dst`.

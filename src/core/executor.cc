@@ -30,15 +30,16 @@ Region regionOf(const Program& program, BlockRef ref, size_t round) {
   return region;
 }
 
-/// Copies a received or local block into `to`: with streaming stores where that is the
-/// caller's output and too large to stay in cache (scratch is read again soon; keep it).
-/// `cached` marks a destination this step has just read (an in-place exchange): its lines
-/// are in cache, where plain stores hit and streaming stores would first evict them.
+/// True when copies into `to` use streaming stores: it is the caller's output, too large to
+/// stay in cache (scratch is read again soon; keep it).
 bool streamsInto(const Program& program, BufferId to) {
   return to == BufferId::Output &&
          program.output.total * program.output.elemSize >= kernels::kStreamingCopyBytes;
 }
 
+/// Copies a received or local block into `to`, streaming where streamsInto() says so.
+/// `cached` marks a destination this step has just read (an in-place exchange): its lines
+/// are in cache, where plain stores hit and streaming stores would first evict them.
 void store(const Program& program, BufferId to, std::byte* dst, const std::byte* src, size_t bytes,
            bool cached = false) {
   if (dst == src) return;
@@ -48,12 +49,13 @@ void store(const Program& program, BufferId to, std::byte* dst, const std::byte*
     std::memcpy(dst, src, bytes);
 }
 
-/// Copies `bytes` of `src` into a slot of `out`, with streaming stores where the connection
-/// asks for them and the piece is bulk data.
+/// True when a piece of `bytes` goes into a slot of `out` with streaming stores: the
+/// connection asks for them and the piece is bulk data.
 bool streamsSlot(const SendConnection& out, size_t bytes) {
   return out.streamingWrites() && bytes >= kernels::kStreamingSlotBytes;
 }
 
+/// Copies `bytes` of `src` into a slot of `out`, streaming where streamsSlot() says so.
 void fill(const SendConnection& out, std::byte* slot, const std::byte* src, size_t bytes) {
   if (streamsSlot(out, bytes))
     kernels::copyStreaming(slot, src, bytes);
@@ -260,10 +262,11 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
         // slower (8 MiB, Zen 5 VM): one piece at a time, the second read from cache.
         fill(out, next.data(), src.data + s.sent, n);
         store(program, BufferId::Output, copyTo + s.sent, src.data + s.sent, n);
-      } else if (step.src.buffer == BufferId::Input && program.reduction.preMultiply)
+      } else if (step.src.buffer == BufferId::Input && program.reduction.preMultiply) {
         load(program, step.src.buffer, next.data(), src.data + s.sent, n);
-      else
+      } else {
         fill(out, next.data(), src.data + s.sent, n);
+      }
       out.commit(n);
       s.sent += n;
       moved = true;
