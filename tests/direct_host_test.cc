@@ -33,18 +33,7 @@ MatrixScope directScope() {
 }
 
 void runAll(int nranks, Mode mode, const MatrixScope& scope) {
-  RunOptions options;
-  size_t maxCount = *std::max_element(scope.counts.begin(), scope.counts.end());
-  for (Coll c : kColls) {
-    options.sharedBytes = std::max(options.sharedBytes, checkerSharedBytes(c, nranks, maxCount));
-  }
-  options.timeout = std::chrono::seconds(300);
-  runRanks(
-      nranks, mode,
-      [&](RankContext& ctx) {
-        for (Coll c : kColls) runCases(ctx, c, scope);
-      },
-      options);
+  runCollectiveMatrix(nranks, mode, kColls, scope);
 }
 
 std::string ranksName(const ::testing::TestParamInfo<int>& info) {

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 #include <nccl.h>
 
-#include <algorithm>
 #include <array>
-#include <chrono>
 #include <ostream>
 #include <string>
 
@@ -33,21 +31,6 @@ MatrixScope slotScope() {
 // blocks off 16-byte alignment.
 MatrixScope largeScope() { return {{ncclFloat32, ncclBfloat16}, {RefOp::Sum}, {1048576 + 5}}; }
 
-void runAll(int nranks, Mode mode, const MatrixScope& scope) {
-  RunOptions options;
-  size_t maxCount = *std::max_element(scope.counts.begin(), scope.counts.end());
-  for (Coll c : kColls) {
-    options.sharedBytes = std::max(options.sharedBytes, checkerSharedBytes(c, nranks, maxCount));
-  }
-  options.timeout = std::chrono::seconds(300);
-  runRanks(
-      nranks, mode,
-      [&](RankContext& ctx) {
-        for (Coll c : kColls) runCases(ctx, c, scope);
-      },
-      options);
-}
-
 struct Case {
   const char* stores;
   int nranks;
@@ -64,8 +47,8 @@ TEST_P(SlotStores, EveryCollectiveMatchesTheReference) {
   const Case& c = GetParam();
   testing::ScopedEnv stores("PRISM_SLOT_STORES", c.stores);
   testing::ScopedEnv fifo("PRISM_DIRECT_MIN_BYTES", "0");  // thread ranks too
-  runAll(c.nranks, c.mode, slotScope());
-  runAll(c.nranks, c.mode, largeScope());
+  runCollectiveMatrix(c.nranks, c.mode, kColls, slotScope());
+  runCollectiveMatrix(c.nranks, c.mode, kColls, largeScope());
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case>& info) {

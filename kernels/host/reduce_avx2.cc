@@ -21,6 +21,7 @@ PRISM_AVX2 void store8(uint16_t* p, __m256i v32) {
 /// How 8 elements of a 16-bit float type become 8 floats and back. Both store() functions
 /// write what the portable encoders write, bit for bit, NaN results included.
 struct HalfLanes {
+  static constexpr size_t kLanes = 8;
   PRISM_AVX2 static __m256 load(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
@@ -38,6 +39,7 @@ struct HalfLanes {
 };
 
 struct Bf16Lanes {
+  static constexpr size_t kLanes = 8;
   PRISM_AVX2 static __m256 load(const uint16_t* p) {
     const __m256i wide =
         _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -84,41 +86,9 @@ struct MinLanes {
   static float scalar(float a, float b) { return (a < b || a != a) ? a : b; }
 };
 
-template <typename Lanes, typename Op, float (*kLoad)(uint16_t), uint16_t (*kStore)(float)>
-[[gnu::target("avx2,f16c")]] void loop(uint16_t* dst, const uint16_t* a, const uint16_t* b,
-                                       size_t count) {
-  size_t i = 0;
-  // Two vectors per iteration: the conversions' latency overlaps instead of chaining.
-  for (; i + 16 <= count; i += 16) {
-    const __m256 lo = Op::apply(Lanes::load(a + i), Lanes::load(b + i));
-    const __m256 hi = Op::apply(Lanes::load(a + i + 8), Lanes::load(b + i + 8));
-    Lanes::store(dst + i, lo);
-    Lanes::store(dst + i + 8, hi);
-  }
-  for (; i + 8 <= count; i += 8) {
-    Lanes::store(dst + i, Op::apply(Lanes::load(a + i), Lanes::load(b + i)));
-  }
-  for (; i < count; ++i) dst[i] = kStore(Op::scalar(kLoad(a[i]), kLoad(b[i])));
-}
-
-template <typename Lanes, float (*kLoad)(uint16_t), uint16_t (*kStore)(float)>
-bool dispatch(ReduceOp op, uint16_t* dst, const uint16_t* a, const uint16_t* b, size_t count) {
-  switch (op) {
-    case ReduceOp::Sum:
-      loop<Lanes, SumLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Prod:
-      loop<Lanes, ProdLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Max:
-      loop<Lanes, MaxLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Min:
-      loop<Lanes, MinLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-  }
-  return false;  // the portable path reports the unknown op
-}
+#define PRISM_NARROW16_TARGET "avx2,f16c"
+#include "kernels/host/narrow16_loop.inc"
+#undef PRISM_NARROW16_TARGET
 
 bool haveAvx2F16c() {
   static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
@@ -130,16 +100,7 @@ bool haveAvx2F16c() {
 bool reduceNarrow16Avx2(DataType type, ReduceOp op, void* dst, const void* a, const void* b,
                         size_t count) {
   if (!haveAvx2F16c()) return false;
-  auto* d = static_cast<uint16_t*>(dst);
-  auto* x = static_cast<const uint16_t*>(a);
-  auto* y = static_cast<const uint16_t*>(b);
-  if (type == DataType::Float16) {
-    return dispatch<HalfLanes, inl::halfToFloat, inl::floatToHalf>(op, d, x, y, count);
-  }
-  if (type == DataType::Bfloat16) {
-    return dispatch<Bf16Lanes, inl::bf16ToFloat, inl::floatToBf16>(op, d, x, y, count);
-  }
-  return false;
+  return reduceNarrow16(type, op, dst, a, b, count);
 }
 
 }  // namespace prism::kernels

@@ -27,6 +27,7 @@ PRISM_AVX512 __m512i load16(const uint16_t* p) {
 /// 16 elements of a 16-bit float type as 16 floats and back, bit for bit what the portable
 /// encoders write (see reduce_avx2.cc for why NaN lanes are replaced).
 struct HalfLanes {
+  static constexpr size_t kLanes = 16;
   PRISM_AVX512 static __m512 load(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
@@ -40,6 +41,7 @@ struct HalfLanes {
 };
 
 struct Bf16Lanes {
+  static constexpr size_t kLanes = 16;
   PRISM_AVX512 static __m512 load(const uint16_t* p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(load16(p), 16));
   }
@@ -82,41 +84,9 @@ struct MinLanes {
   static float scalar(float a, float b) { return (a < b || a != a) ? a : b; }
 };
 
-template <typename Lanes, typename Op, float (*kLoad)(uint16_t), uint16_t (*kStore)(float)>
-[[gnu::target("avx512f,avx512bw")]] void loop(uint16_t* dst, const uint16_t* a, const uint16_t* b,
-                                              size_t count) {
-  size_t i = 0;
-  // Two vectors per iteration: the conversions' latency overlaps instead of chaining.
-  for (; i + 32 <= count; i += 32) {
-    const __m512 lo = Op::apply(Lanes::load(a + i), Lanes::load(b + i));
-    const __m512 hi = Op::apply(Lanes::load(a + i + 16), Lanes::load(b + i + 16));
-    Lanes::store(dst + i, lo);
-    Lanes::store(dst + i + 16, hi);
-  }
-  for (; i + 16 <= count; i += 16) {
-    Lanes::store(dst + i, Op::apply(Lanes::load(a + i), Lanes::load(b + i)));
-  }
-  for (; i < count; ++i) dst[i] = kStore(Op::scalar(kLoad(a[i]), kLoad(b[i])));
-}
-
-template <typename Lanes, float (*kLoad)(uint16_t), uint16_t (*kStore)(float)>
-bool dispatch(ReduceOp op, uint16_t* dst, const uint16_t* a, const uint16_t* b, size_t count) {
-  switch (op) {
-    case ReduceOp::Sum:
-      loop<Lanes, SumLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Prod:
-      loop<Lanes, ProdLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Max:
-      loop<Lanes, MaxLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-    case ReduceOp::Min:
-      loop<Lanes, MinLanes, kLoad, kStore>(dst, a, b, count);
-      return true;
-  }
-  return false;  // the portable path reports the unknown op
-}
+#define PRISM_NARROW16_TARGET "avx512f,avx512bw"
+#include "kernels/host/narrow16_loop.inc"
+#undef PRISM_NARROW16_TARGET
 
 bool haveAvx512() {
   static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
@@ -128,16 +98,7 @@ bool haveAvx512() {
 bool reduceNarrow16Avx512(DataType type, ReduceOp op, void* dst, const void* a, const void* b,
                           size_t count) {
   if (!haveAvx512()) return false;
-  auto* d = static_cast<uint16_t*>(dst);
-  auto* x = static_cast<const uint16_t*>(a);
-  auto* y = static_cast<const uint16_t*>(b);
-  if (type == DataType::Float16) {
-    return dispatch<HalfLanes, inl::halfToFloat, inl::floatToHalf>(op, d, x, y, count);
-  }
-  if (type == DataType::Bfloat16) {
-    return dispatch<Bf16Lanes, inl::bf16ToFloat, inl::floatToBf16>(op, d, x, y, count);
-  }
-  return false;
+  return reduceNarrow16(type, op, dst, a, b, count);
 }
 
 }  // namespace prism::kernels

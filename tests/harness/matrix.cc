@@ -25,6 +25,22 @@ size_t maxCountOf(const MatrixScope& scope) {
   return most;
 }
 
+void runCollectiveMatrix(int nranks, Mode mode, std::span<const Coll> colls,
+                         const MatrixScope& scope, std::chrono::seconds timeout) {
+  RunOptions options;
+  for (Coll c : colls) {
+    options.sharedBytes =
+        std::max(options.sharedBytes, checkerSharedBytes(c, nranks, maxCountOf(scope)));
+  }
+  options.timeout = timeout;
+  runRanks(
+      nranks, mode,
+      [&](RankContext& ctx) {
+        for (Coll c : colls) runCases(ctx, c, scope);
+      },
+      options);
+}
+
 void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope, Memory memory) {
   CollectiveChecker checker(ctx, coll, maxCountOf(scope), memory);
   for (ncclDataType_t dtype : scope.dtypes) {

@@ -4,7 +4,9 @@
 
 #include <nccl.h>
 
+#include <chrono>
 #include <cstddef>
+#include <span>
 #include <vector>
 
 #include "harness/collective_check.h"
@@ -28,5 +30,11 @@ size_t maxCountOf(const MatrixScope& scope);
 /// Every case of `scope` for `coll`, checked with a CollectiveChecker on ctx.comm, with
 /// buffers in `memory`: every type and operator, in and out of place, roots 0 and n-1.
 void runCases(RankContext& ctx, Coll coll, const MatrixScope& scope, Memory memory = Memory::Host);
+
+/// The host-memory cases of `scope` for each of `colls` in turn, on one communicator of
+/// `nranks` ranks run as `mode`, with shared memory sized for the largest checker.
+void runCollectiveMatrix(int nranks, Mode mode, std::span<const Coll> colls,
+                         const MatrixScope& scope,
+                         std::chrono::seconds timeout = std::chrono::seconds(300));
 
 }  // namespace prism::test
