@@ -108,17 +108,7 @@ TEST_P(ProcessCrossCheck, AllCollectives) {
   const std::array<Coll, 9> colls = {Coll::AllReduce, Coll::Broadcast,     Coll::Reduce,
                                      Coll::AllGather, Coll::ReduceScatter, Coll::AlltoAll,
                                      Coll::Gather,    Coll::Scatter,       Coll::SendRecv};
-  RunOptions options;
-  for (Coll c : colls) {
-    options.sharedBytes = std::max(options.sharedBytes, checkerSharedBytes(c, nranks, 65539));
-  }
-  options.timeout = std::chrono::seconds(300);
-  runRanks(
-      nranks, Mode::Processes,
-      [&](RankContext& ctx) {
-        for (Coll c : colls) runCases(ctx, c, scope);
-      },
-      options);
+  runCollectiveMatrix(nranks, Mode::Processes, colls, scope);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ProcessCrossCheck, ::testing::Values(2, 3), ranksName);

@@ -105,11 +105,8 @@ MatrixScope fullScope() {
 }
 
 void runMatrix(int nranks, Mode mode, const MatrixScope& scope) {
-  RunOptions options;
-  options.sharedBytes = checkerSharedBytes(Coll::AllReduce, nranks, maxCountOf(scope));
-  options.timeout = std::chrono::seconds(300);
-  runRanks(
-      nranks, mode, [&](RankContext& ctx) { runCases(ctx, Coll::AllReduce, scope); }, options);
+  const Coll allReduce[] = {Coll::AllReduce};
+  runCollectiveMatrix(nranks, mode, allReduce, scope);
 }
 
 std::string ranksName(const ::testing::TestParamInfo<int>& info) {

@@ -1,6 +1,5 @@
 #include "kernels/host/copy.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
