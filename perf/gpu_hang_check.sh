@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reruns the device tests that hung with 3-4 thread ranks on one GPU (perf/RESULTS.md,
 # "Two hangs"), with both synchronisation schemes, times the 8 B thread-rank allreduce with
-# each, then runs the rest of the cuda-labelled tests while the deadline (BUDGET seconds)
+# each, runs prism-train's ZeRO-3 with device buffers and overlap TRAIN_REPEAT times (it
+# hung in its first step until the overlap hooks' buffers waited for their thread's
+# launches, src/native/launch_tally.h) and dp once, then runs the rest of the cuda-labelled tests while the deadline (BUDGET seconds)
 # allows, and then again with events (PRISM_DEVICE_SYNC=events; graph capture and abort of
 # a pending kernel need flags, so those are left out) if time is left. REPEAT repeats the
 # first tests (races show on some runs only). Each binary runs under its own time limit,
@@ -15,7 +17,7 @@ nvidia-smi -L
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DPRISM_CUDA=ON \
   -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DPRISM_BUILD_TESTS=ON >"$out/configure.txt" 2>&1 || { tail -20 "$out/configure.txt"; exit 1; }
-if ! cmake --build build-gpu -j16 --target native_device_test train_device_parity_test prism-bench \
+if ! cmake --build build-gpu -j16 --target native_device_test train_device_parity_test prism-bench prism-train \
   >"$out/build1.txt" 2>&1; then
   grep -E 'error|FAILED' "$out/build1.txt" | head -20
   exit 1
@@ -48,6 +50,16 @@ for entry in "${pids[@]}"; do
     "$(grep -cE '^\[  FAILED  \] .*/' "$out/$name.txt") failures"
   grep -E '^\[  FAILED  \] .*/' "$out/$name.txt" | sort | uniq -c | head -5
 done
+
+train="build-gpu/train/prism-train --dp 2 --layers 8 --hidden 256 --heads 8 --seq 32 --batch 4"
+train+=" --steps 10 --threads 2 --device cuda"
+for ((i = 1; i <= ${TRAIN_REPEAT:-5}; ++i)); do
+  PRISM_TIMEOUT_S=20 timeout 30 $train --mode zero3 >"$out/zero3_$i.txt" 2>&1
+  echo "[$SECONDS s] prism-train zero3, device buffers, overlap, run $i: rc $?," \
+    "$(grep -m1 summary "$out/zero3_$i.txt")"
+done
+PRISM_TIMEOUT_S=20 timeout 30 $train --mode dp --bucket-kb 1024 >"$out/dp.txt" 2>&1
+echo "[$SECONDS s] prism-train dp, device buffers, overlap: rc $?, $(grep -m1 summary "$out/dp.txt")"
 
 bench="build-gpu/perf/prism-bench allreduce --mem device -b 8 -e 8 -n 1000 -w 100 -c 1"
 for ranks in 2 4; do

@@ -5,6 +5,7 @@
 // reason, without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <prism/overlap.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpu_fixtures.h"
@@ -169,6 +171,42 @@ TEST_P(NativeDevice, OperationsInFlightCompleteInIssueOrder) {
     const float expected = std::pow(static_cast<float>(ctx.nranks), kRounds);
     requireEqual(ctx, out, std::vector<float>(kCount, expected), "chained in-place sums");
     comm.synchronize();
+  });
+}
+
+// prism-train --mode zero3 --device cuda hung in its first step: the prefetcher allocated
+// the next group's buffer right after issuing a gather, before its worker had launched
+// that gather, while the peer's kernel already waited for it (src/native/launch_tally.h).
+// Here each rank allocates and frees device buffers right after every issue, the last
+// rank a little late so that its peer's kernel is already waiting.
+TEST_P(NativeDevice, DeviceBuffersMadeRightAfterAnIssueDoNotDeadlock) {
+  runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
+    constexpr size_t kCount = 1 << 14;
+    constexpr int kRounds = 24;
+    FloatBuffer shard = deviceCopyOf(hostValues(ctx.rank, kCount));
+    std::vector<FloatBuffer> gathered;
+    std::vector<Work> works;
+    for (int k = 0; k < kRounds; ++k) {
+      if (ctx.rank == ctx.nranks - 1 && k % 2 == 1)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      gathered.emplace_back(kCount * ctx.nranks, prism::Memory::Device);
+      works.push_back(comm.allGather(shard.data(), gathered.back().data(), kCount, ncclFloat32));
+      FloatBuffer scratch(kCount * (k + 1), prism::Memory::Device);  // allocate, then free
+      scratch.zero();
+    }
+    for (int k = 0; k < kRounds; ++k)
+      ctx.require(works[k].wait(std::chrono::seconds(60)),
+                  "gather " + std::to_string(k) + " completes");
+    std::vector<float> expected;
+    for (int r = 0; r < ctx.nranks; ++r) {
+      std::vector<float> part = hostValues(r, kCount);
+      expected.insert(expected.end(), part.begin(), part.end());
+    }
+    std::vector<float> out(kCount * ctx.nranks);
+    for (int k = 0; k < kRounds; k += 7) {
+      prism::copyFloats(out, gathered[k].span());
+      requireEqual(ctx, out, expected, "gather " + std::to_string(k));
+    }
   });
 }
 
