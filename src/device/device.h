@@ -35,9 +35,10 @@ void release(void* pointer);
 enum class Launch {
   /// NCCL's contract: enqueue and return at once; kernels wait for their peers on the GPU.
   Eager,
-  /// First wait on the host until every peer has made the same call. For callers that
-  /// enqueue on a thread of their own (the native API): kernels then never wait for a
-  /// peer whose thread may still be blocked in a CUDA call queued behind them.
+  /// Meet every peer on the host first and order the ranks' work with CUDA events they
+  /// have all recorded, never with in-kernel waits (thread ranks included). For callers
+  /// that enqueue on a thread of their own (the native API): no GPU work then waits for a
+  /// peer's work that another CUDA call of the process still holds back.
   AfterPeers,
 };
 

@@ -49,7 +49,6 @@ struct Hello {
 struct Share {
   cuda_ipc::EventRef ready[kEventSlots];
   uint64_t sync;
-  uint64_t arrivals;  ///< flag mode: this rank's Arrivals (same process)
 };
 
 /// A sender's buffer for one send (point-to-point).
@@ -103,8 +102,10 @@ void CudaEngine::setUp(SetupChannel& setup) {
   if (!unusable_.empty()) return;  // every rank saw the same hellos and stops here too
 
   DeviceScope scope(device_);
-  flagMode_ = sync == "auto" && std::all_of(hellos.begin(), hellos.end(),
-                                            [&](const Hello& h) { return h.pid == hellos[0].pid; });
+  const bool oneProcess = std::all_of(hellos.begin(), hellos.end(),
+                                      [&](const Hello& h) { return h.pid == hellos[0].pid; });
+  flagMode_ = sync == "auto" && oneProcess;
+  if (oneProcess) exporter_.keepInProcess();
   Share share{};
   for (int s = 0; s < kEventSlots; ++s) {
     ready_[s] = cuda_ipc::createSharedEvent();
@@ -138,16 +139,9 @@ void CudaEngine::setUp(SetupChannel& setup) {
     check(cudaHostGetDevicePointer(reinterpret_cast<void**>(&deviceFlags_), hostFlags_, 0),
           "cudaHostGetDevicePointer");
     share.sync = reinterpret_cast<uint64_t>(sync_);
-    arrivals_ = std::make_shared<Arrivals>();
-    share.arrivals = reinterpret_cast<uint64_t>(arrivals_.get());
   }
   std::vector<Share> shares(size_);
   setup.allGather(&share, shares.data(), sizeof(Share));
-  // Every owner of an Arrivals is still in setUp until the allgather below, which needs
-  // all ranks, so the shares are taken while each is alive.
-  peerArrivals_.resize(size_);
-  for (int r = 0; flagMode_ && r < size_; ++r)
-    peerArrivals_[r] = reinterpret_cast<Arrivals*>(shares[r].arrivals)->shared_from_this();
   std::vector<cuda_ipc::EventRef> allReleaseRefs(releaseRefs.size() * size_);
   setup.allGather(releaseRefs.data(), allReleaseRefs.data(),
                   releaseRefs.size() * sizeof(cuda_ipc::EventRef));
@@ -180,7 +174,8 @@ void CudaEngine::setUp(SetupChannel& setup) {
   maxBlocks_ = kernels::directBlocks(device_, onMyDevice);
   log::info(log::kInit, "comm %s rank %d: device %d, %s, up to %d blocks per kernel",
             comm_.name().c_str(), rank_, device_,
-            flagMode_ ? "one process: in-kernel flags" : "several processes: CUDA IPC events",
+            flagMode_ ? "one process: in-kernel flags (native API: CUDA events)"
+                      : "several processes: CUDA IPC events",
             maxBlocks_);
 }
 
@@ -201,14 +196,10 @@ CudaEngine::~CudaEngine() {
 }
 
 bool CudaEngine::needsHostRendezvous(std::span<const Operation> ops, Launch launch) const {
-  if (!flagMode_) return true;
   if (std::any_of(ops.begin(), ops.end(),
                   [](const Operation& op) { return op.kind != OperationKind::Collective; }))
     return true;
-  // Collectives wait for their peers on the host only when asked to, and never while a
-  // graph is captured: replaying it involves no host.
-  return launch == Launch::AfterPeers && size_ > 1 &&
-         !capturing(static_cast<cudaStream_t>(ops[0].stream));
+  return size_ > 1 && !waitsInKernel(launch, static_cast<cudaStream_t>(ops[0].stream));
 }
 
 bool CudaEngine::capturing(cudaStream_t stream) {
@@ -217,33 +208,19 @@ bool CudaEngine::capturing(cudaStream_t stream) {
   return capture != cudaStreamCaptureStatusNone;
 }
 
-// A flag-mode kernel launched before every peer has reached the same call can deadlock:
-// the peer's thread may still be inside a CUDA call that waits for the GPU (a copy from
-// pageable memory does: it queues for the staging buffers the driver shares between
-// threads behind work waiting on this kernel). Seen with 3 and 4 thread ranks of the
-// native API on one GPU. NCCL's C API promises that a call returns without its peers, so
-// there the hazard is the caller's (as in NCCL, no such blocking call while a peer may not
-// have made its call yet); the native API enqueues on worker threads and asks for
-// Launch::AfterPeers. Each rank counts its collective calls in host memory its peers
-// read, and launches once every count has caught up with its own.
-void CudaEngine::meetPeersOnHost() {
-  const uint64_t mine = ++arrivals_->count;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(comm_.timeoutSeconds());
-  const int64_t spins = std::max<int64_t>(comm_.spinCount(), 1);
-  for (int r = 0; r < size_; ++r) {
-    int64_t polls = 0;
-    while (peerArrivals_[r]->count.load(std::memory_order_acquire) < mine) {
-      if (++polls < spins) continue;
-      prism::check(static_cast<volatile int*>(hostFlags_)[0] == 0, ncclSystemError,
-                   "communicator aborted while waiting for rank " + std::to_string(r));
-      prism::check(std::chrono::steady_clock::now() < deadline, ncclSystemError,
-                   "rank " + std::to_string(r) + " did not reach device collective " +
-                       std::to_string(mine) + " within " + std::to_string(comm_.timeoutSeconds()) +
-                       " s (PRISM_TIMEOUT_S)");
-      std::this_thread::yield();
-    }
-  }
+// A flag-mode kernel spins until its peers' kernels run. Any thread of the process can
+// hold a peer's kernel back behind it: CUDA orders work launched after a cudaMalloc,
+// cudaFree or memset after everything launched before, and a copy from pageable memory
+// can wait for staging buffers the driver shares between threads. NCCL's C API accepts
+// that hazard (a call returns without its peers; no such CUDA call while a peer may not
+// have launched yet), so Launch::Eager keeps the in-kernel waits. The native API's callers
+// allocate, free and copy between collectives as a matter of course (the overlap hooks'
+// buffers, a training step's matrix products): Launch::AfterPeers orders through events
+// that every rank has already recorded when another waits on them, so no GPU work ever
+// waits for work not yet enqueued. A captured graph replays without the host, so it keeps
+// the in-kernel waits.
+bool CudaEngine::waitsInKernel(Launch launch, cudaStream_t stream) const {
+  return flagMode_ && size_ > 1 && (launch == Launch::Eager || capturing(stream));
 }
 
 ncclResult_t CudaEngine::asyncError() {
@@ -266,24 +243,20 @@ void CudaEngine::run(std::span<const Operation> ops, Launch launch) {
   DeviceScope scope(device_);
   auto stream = static_cast<cudaStream_t>(ops[0].stream);
   auto caller = stream;
-  if (flagMode_ && size_ > 1 && (stream == nullptr || stream == cudaStreamLegacy)) {
+  const bool inKernel = waitsInKernel(launch, stream);
+  if (inKernel && (stream == nullptr || stream == cudaStreamLegacy)) {
     check(cudaEventRecord(handoff_, caller), "cudaEventRecord(handoff)");
     check(cudaStreamWaitEvent(ownStream_, handoff_, 0), "cudaStreamWaitEvent(handoff)");
     stream = ownStream_;
   }
   const bool captured = capturing(stream);
-  prism::check(!captured || flagMode_ || size_ == 1, ncclInvalidUsage,
+  prism::check(!captured || inKernel || size_ == 1, ncclInvalidUsage,
                "CUDA graph capture needs every rank of the communicator in one process");
-  const bool anyCollective = std::any_of(ops.begin(), ops.end(), [](const Operation& op) {
-    return op.kind == OperationKind::Collective;
-  });
-  if (launch == Launch::AfterPeers && flagMode_ && size_ > 1 && !captured && anyCollective)
-    meetPeersOnHost();
   if (!captured) orderAfterPrevious(stream);
   std::vector<Operation> p2p;
   for (const Operation& op : ops) {
     if (op.kind == OperationKind::Collective) {
-      runCollective(op, stream);
+      runCollective(op, stream, inKernel);
     } else {
       p2p.push_back(op);
     }
@@ -327,7 +300,7 @@ void* CudaEngine::scratch(size_t bytes, cudaStream_t) {
   return scratch_;
 }
 
-void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
+void CudaEngine::runCollective(const Operation& op, cudaStream_t stream, bool inKernelWaits) {
   if (op.count == 0) return;
   size_t elem = dataTypeSize(op.type);
   kernels::DirectArgs a;
@@ -370,7 +343,7 @@ void CudaEngine::runCollective(const Operation& op, cudaStream_t stream) {
     work = block * size_;
   int blocks = blocksFor(work);
   if (size_ == 1) return kernels::launchDirect(a, blocks, stream);
-  if (flagMode_) {
+  if (inKernelWaits) {
     for (int r = 0; r < size_; ++r) a.sync[r] = peerSync_[r];
     a.abortFlag = deviceFlags_;
     a.failed = deviceFlags_ + 1;

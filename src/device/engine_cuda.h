@@ -4,8 +4,6 @@
 
 #include <cuda_runtime_api.h>
 
-#include <atomic>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,10 +39,10 @@ class CudaEngine final : public Engine {
 
   void setUp(SetupChannel& setup);
   static bool capturing(cudaStream_t stream);
-  /// Flag mode, Launch::AfterPeers: returns once every peer has reached this collective
-  /// call on the host.
-  void meetPeersOnHost();
-  void runCollective(const Operation& op, cudaStream_t stream);
+  /// True when this call's collectives wait for their peers inside the kernel (flag mode)
+  /// rather than through CUDA events exchanged on the host.
+  bool waitsInKernel(Launch launch, cudaStream_t stream) const;
+  void runCollective(const Operation& op, cudaStream_t stream, bool inKernelWaits);
   void runPointToPoint(std::span<const Operation> ops, cudaStream_t stream);
   /// Stream-order mode: makes peers' buffers of `args` reachable and orders `stream`
   /// after their inputs, launches, then orders it before their next writes.
@@ -70,13 +68,6 @@ class CudaEngine final : public Engine {
   uint64_t slotCounter_ = 0;
   kernels::RankSync* sync_ = nullptr;  ///< this rank's, device memory (flag mode)
   std::vector<kernels::RankSync*> peerSync_;
-  /// Flag mode: collective calls made so far, read by peers (threads of this process).
-  /// Shared with the peers, so that a peer destroyed first leaves them valid memory.
-  struct alignas(64) Arrivals : std::enable_shared_from_this<Arrivals> {
-    std::atomic<uint64_t> count{0};
-  };
-  std::shared_ptr<Arrivals> arrivals_;
-  std::vector<std::shared_ptr<const Arrivals>> peerArrivals_;
   int* hostFlags_ = nullptr;  ///< [0] abort, [1] failed; host-mapped
   int* deviceFlags_ = nullptr;
   /// Flag-mode kernels of thread ranks must run concurrently, so calls on the legacy

@@ -59,7 +59,6 @@ Work Comm::Impl::submit(std::vector<Operation> ops, size_t bytes, Priority prior
   op.priority = priority;
   op.work = std::make_shared<Work::State>();
   op.work->bytes = bytes;
-  if (op.onDevice) op.launch = native::LaunchTally::ofThisThread()->issue();
   Work work(op.work);
   native::ProgressEngine::instance().submit(*queue, std::move(op));
   last = work;

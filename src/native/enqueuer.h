@@ -2,12 +2,12 @@
 //
 // A device engine whose enqueue exchanges messages with its peers before it returns
 // (Engine::needsHostRendezvous: ranks in separate processes, point-to-point between ranks
-// that are threads of one process, or their collectives, which launch only once every
-// peer has called: device::Launch::AfterPeers) blocks until every peer has started the
-// same call. The native API's one progress thread serves every communicator of its process, so
-// two thread ranks of one process, or one process's communicators of two mesh dimensions,
-// would wait on each other inside that thread forever. Such enqueues run on a worker
-// thread of their communicator instead, and the progress thread polls it.
+// that are threads of one process, and the native API's collectives, which order the
+// ranks with CUDA events exchanged on the host: device::Launch::AfterPeers) blocks until
+// every peer has started the same call. The native API's one progress thread serves every
+// communicator of its process, so two thread ranks of one process, or one process's communicators
+// of two mesh dimensions, would wait on each other inside that thread forever. Such enqueues run on
+// a worker thread of their communicator instead, and the progress thread polls it.
 #pragma once
 
 #include <condition_variable>

@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "device/device.h"
 #include "native/device_stream.h"
-#include "native/launch_tally.h"
 #include "native/translated.h"
 
 namespace prism {
@@ -35,7 +34,6 @@ FloatBuffer::FloatBuffer(size_t count, Memory memory) : size_(count), memory_(me
                                           (kBuiltWithCuda ? "this process sees no CUDA device"
                                                           : "Prism was built without CUDA"));
   native::translated([&] {
-    native::awaitOwnLaunches("FloatBuffer");
     data_ = static_cast<float*>(device::allocate(bytes));
     try {
       native::zeroDeviceBytes(data_, bytes);
@@ -69,11 +67,6 @@ FloatBuffer::~FloatBuffer() {
     return;
   }
   try {
-    native::awaitOwnLaunches("~FloatBuffer");
-  } catch (...) {
-    // Timed out: a peer never made its call, and its operations fail the same way.
-  }
-  try {
     device::release(data_);
   } catch (...) {
     // A failing cudaFree at teardown (driver shut down) must not terminate the program.
@@ -86,10 +79,7 @@ void FloatBuffer::zero() {
     std::memset(data_, 0, size_ * sizeof(float));
     return;
   }
-  native::translated([&] {
-    native::awaitOwnLaunches("FloatBuffer::zero");
-    native::zeroDeviceBytes(data_, size_ * sizeof(float));
-  });
+  native::translated([&] { native::zeroDeviceBytes(data_, size_ * sizeof(float)); });
 }
 
 void copyFloats(std::span<float> dst, std::span<const float> src) {
@@ -104,14 +94,7 @@ void copyFloats(std::span<float> dst, std::span<const float> src) {
     std::memcpy(dst.data(), src.data(), bytes);
     return;
   }
-  native::translated([&] {
-    // A copy within device memory is ordered like a memset (launch_tally.h); copies to or
-    // from the host are not, and do not wait.
-    if (device::sideOf(dst.data()) == device::Side::Device &&
-        device::sideOf(src.data()) == device::Side::Device)
-      native::awaitOwnLaunches("copyFloats");
-    native::copyAnyBytes(dst.data(), src.data(), bytes);
-  });
+  native::translated([&] { native::copyAnyBytes(dst.data(), src.data(), bytes); });
 }
 
 }  // namespace prism

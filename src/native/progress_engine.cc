@@ -51,10 +51,9 @@ void startHead(CommQueue& q, PendingOp& head) {
     if (q.deviceStream == nullptr) q.deviceStream = createStream(device);
     for (Operation& op : head.ops) op.stream = q.deviceStream;
     auto enqueue = [&comm = q.comm, ops = head.ops, stream = q.deviceStream, work = head.work,
-                    launch = head.launch, device] {
+                    device] {
       useDevice(device);
       comm.deviceEngine().run(ops, device::Launch::AfterPeers);
-      if (launch) launch->launched();
       work->markEnqueued(recordEvent(stream));
     };
     if (q.comm.deviceEngine().needsHostRendezvous(head.ops, device::Launch::AfterPeers)) {

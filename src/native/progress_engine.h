@@ -24,7 +24,6 @@
 
 #include "core/operation.h"
 #include "native/enqueuer.h"
-#include "native/launch_tally.h"
 
 namespace prism {
 
@@ -39,8 +38,6 @@ struct PendingOp {
   Priority priority = Priority::Normal;
   bool onDevice = false;
   std::shared_ptr<Work::State> work;
-  /// Device operations: on the issuing thread's tally until the kernels are launched.
-  std::shared_ptr<LaunchTicket> launch;
 };
 
 /// The pending operations of one communicator. Guarded by `mutex`, which the progress

@@ -174,11 +174,13 @@ TEST_P(NativeDevice, OperationsInFlightCompleteInIssueOrder) {
   });
 }
 
-// prism-train --mode zero3 --device cuda hung in its first step: the prefetcher allocated
-// the next group's buffer right after issuing a gather, before its worker had launched
-// that gather, while the peer's kernel already waited for it (src/native/launch_tally.h).
-// Here each rank allocates and frees device buffers right after every issue, the last
-// rank a little late so that its peer's kernel is already waiting.
+// prism-train --mode zero3 --device cuda hung (H200, 2026-11-27): with in-kernel waits a
+// rank's kernel spun for its peer's, which CUDA held back behind a cudaMalloc, cudaFree or
+// memset that a thread made in between. This test hung the same way on 2 thread ranks
+// with in-kernel waits and passed with PRISM_DEVICE_SYNC=events, the ordering the native
+// API now uses (device::Launch::AfterPeers).
+// Each rank allocates, sets and frees device buffers right after every issue, the last
+// rank a little late so that its peer's work is already enqueued.
 TEST_P(NativeDevice, DeviceBuffersMadeRightAfterAnIssueDoNotDeadlock) {
   runNativeRanks(GetParam(), [](RankContext& ctx, Comm& comm) {
     constexpr size_t kCount = 1 << 14;

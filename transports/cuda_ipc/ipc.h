@@ -38,8 +38,12 @@ void check(cudaError_t err, const char* what);
 class Exporter {
  public:
   BufferRef describe(const void* pointer);
+  /// Every peer lives in this process: describe() then gives the address alone, with no
+  /// IPC handle, so any device allocation works (cudaMallocAsync and VMM ones included).
+  void keepInProcess() { inProcess_ = true; }
 
  private:
+  bool inProcess_ = false;
   struct Entry {
     uint64_t bufferId;
     cudaIpcMemHandle_t handle;

@@ -55,6 +55,11 @@ BufferRef Exporter::describe(const void* pointer) {
   static GetPointerAttribute attribute = driverEntry<GetPointerAttribute>("cuPointerGetAttribute");
   BufferRef ref;
   if (pointer == nullptr) return ref;
+  if (inProcess_) {
+    ref.address = reinterpret_cast<uint64_t>(pointer);
+    ref.owner = getpid();
+    return ref;
+  }
   auto address = reinterpret_cast<CUdeviceptr>(pointer);
   CUdeviceptr base = 0;
   size_t size = 0;
