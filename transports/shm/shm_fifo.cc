@@ -27,6 +27,11 @@ std::byte* slotPayload(const FifoView& fifo, uint64_t counter) {
   return slotHeader(fifo, counter) + kSlotHeaderBytes;
 }
 
+/// The most lines past the header that peek() fetches ahead: up to 256 + 48 bytes. A
+/// receiver prefetching 4 lines of every message ran 1 KiB messages 0.80x (the sender then
+/// wins those lines back line by line), so longer messages are not fetched ahead.
+constexpr uint64_t kPolledLines = 4;
+
 uint64_t loadAcquire(uint64_t& counter) {
   return std::atomic_ref<uint64_t>(counter).load(std::memory_order_acquire);
 }
@@ -73,6 +78,12 @@ FifoReader::FifoReader(const FifoView& fifo)
 std::span<const std::byte> FifoReader::peek() {
   if (!ready_) {
     const uint64_t sequence = loadAcquire(slotSequence(fifo_, tail_));
+    // A message past 48 bytes spills into more lines, which the receiver would fetch only
+    // after the header's, one transfer later. Calls repeat their sizes, so the lines the
+    // last message took are fetched alongside the header; what they hold is read only
+    // after the sequence, so a line fetched early is never used.
+    for (uint32_t line = 1; line <= nextLines_; ++line)
+      __builtin_prefetch(slotHeader(fifo_, tail_) + line * kCacheLine, 0, 3);
     if (sequence != tail_ + 1) {
       // Not written yet, the slot still holds the message a ring earlier (or nothing, on
       // the first ring). Anything else means the peer wrote garbage.
@@ -91,6 +102,8 @@ std::span<const std::byte> FifoReader::peek() {
     throw Error(ncclRemoteError, "shm message of " + std::to_string(length) +
                                      " bytes in a slot of " + std::to_string(fifo_.slotBytes));
   }
+  const uint64_t extraLines = (kSlotHeaderBytes + length - 1) / kCacheLine;
+  nextLines_ = extraLines <= kPolledLines ? static_cast<uint32_t>(extraLines) : 0;
   return {slotPayload(fifo_, tail_), static_cast<size_t>(length)};
 }
 

@@ -71,6 +71,9 @@ class FifoReader {
   FifoView fifo_;
   uint64_t tail_;       ///< our own counter; the shared copy equals it
   bool ready_ = false;  ///< the slot of message tail_ holds it (peek() saw its sequence)
+  /// Lines past the header line that the last message took, when they were few: peek()
+  /// fetches as many of the next slot's lines while it polls the header (see peek()).
+  uint32_t nextLines_ = 0;
 };
 
 }  // namespace prism::shm
