@@ -2,9 +2,9 @@
 // executor's streaming-store copy (kernels::copyStreaming) on 1 and 2 threads at once.
 // Bytes/s counts reads plus writes (2 x the size), the unit the limits in perf/RESULTS.md
 // are quoted in. 64 MiB buffers fit no cache: a 2-rank allreduce of S bytes moves at least
-// 4S, so its busbw cannot exceed that figure / 4. 4 and 8 MiB per thread are the working
-// sets of the 4-16 MiB movement collectives (an 8 MiB allgather's rank reads 4 MiB and
-// writes 8), which caches partly hold: the per-core speed those can reach.
+// 4S, so its busbw cannot exceed that figure / 4. 1, 4 and 8 MiB per thread are about the
+// working sets of the 1-16 MiB movement collectives (an 8 MiB allgather's rank reads 4 MiB
+// and writes 8), which caches partly hold: the per-core speed those can reach.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -37,9 +37,9 @@ void BM_Copy(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes * 2));
 }
 
-/// 4, 8 and 64 MiB on 1 and 2 threads, timed by the clock (threads copy at once).
+/// 1, 4, 8 and 64 MiB on 1 and 2 threads, timed by the clock (threads copy at once).
 void sizesAndThreads(benchmark::internal::Benchmark* b) {
-  b->ArgName("MiB")->Arg(4)->Arg(8)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+  b->ArgName("MiB")->Arg(1)->Arg(4)->Arg(8)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
 }
 
 BENCHMARK(BM_Copy<false>)->Name("BM_Memcpy")->Apply(sizesAndThreads);
