@@ -57,7 +57,8 @@ INSTANTIATE_TEST_SUITE_P(Ranks, DirectThreads, ::testing::Values(2, 3, 5), ranks
 INSTANTIATE_TEST_SUITE_P(Ranks, DirectProcesses, ::testing::Values(2, 3, 5), ranksName);
 
 // Outputs of 4 MiB and more are written with streaming stores, and each rank reduces its
-// slice in several chunks; odd counts leave unaligned tails at every slice and block edge.
+// slice in many chunks (4 KiB when every input is addressable, 256 KiB when some are read
+// by cross-memory attach); odd counts leave unaligned tails at every slice and block edge.
 MatrixScope largeScope() {
   return {{ncclFloat32, ncclBfloat16},
           {RefOp::Sum, RefOp::Avg, RefOp::PreMulSum},
@@ -89,7 +90,7 @@ TEST(DirectAutomatic, ThreadsAroundThreshold) {
 // access like threads' buffers; ranks whose buffers come from malloc are reached by
 // cross-memory attach in the same call. `mappable(rank)` picks each rank's allocator.
 void runMapped(int nranks, const std::function<bool(int)>& mappable) {
-  constexpr size_t kCount = 1048576 + 5;  // 4 MiB of floats: streaming stores, 5 chunks
+  constexpr size_t kCount = 1048576 + 5;  // 4 MiB of floats: streaming stores, many chunks
   runRanks(nranks, Mode::Processes, [&](RankContext& ctx) {
     const int r = ctx.rank;
     const size_t n = kCount * static_cast<size_t>(nranks);

@@ -30,6 +30,17 @@ bool streamingSlotsPay() {
 }
 
 void copyStreaming(void* dst, const void* src, size_t bytes) {
+  copyStreamingUnfenced(dst, src, bytes);
+  fenceStreamingStores();
+}
+
+void fenceStreamingStores() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+void copyStreamingUnfenced(void* dst, const void* src, size_t bytes) {
 #if !defined(__SSE2__)
   std::memcpy(dst, src, bytes);  // no streaming stores on this target
 #else
@@ -62,7 +73,6 @@ void copyStreaming(void* dst, const void* src, size_t bytes) {
     _mm_stream_si128(out + i + 3, e);
   }
   for (; i < vectors; ++i) _mm_stream_si128(out + i, _mm_loadu_si128(in + i));
-  _mm_sfence();
   std::memcpy(d + vectors * 16, s + vectors * 16, bytes % 16);
 #endif
 }

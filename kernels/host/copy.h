@@ -33,4 +33,10 @@ void copyToBoth(void* a, bool streamA, void* b, bool streamB, const void* src, s
 /// Ends with a store fence, so the bytes are visible to other threads in program order.
 void copyStreaming(void* dst, const void* src, size_t bytes);
 
+/// copyStreaming without the fence, for a caller that streams many small pieces: a fence
+/// waits until every pending line has left for memory, so one per piece keeps the core
+/// from loading the next piece meanwhile. Call fenceStreamingStores() before publishing.
+void copyStreamingUnfenced(void* dst, const void* src, size_t bytes);
+void fenceStreamingStores();
+
 }  // namespace prism::kernels

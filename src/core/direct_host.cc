@@ -29,8 +29,18 @@ namespace prism {
 
 namespace {
 
-/// Bytes reduced per pass: small enough that the running result stays in L2.
+/// Bytes reduced per pass when some input is read by cross-memory attach (one system
+/// call per pass): small enough that the running result stays in L2.
 constexpr size_t kChunkBytes = 256 * 1024;
+/// The same when every input is addressable and the outputs are streamed. A pass reads
+/// the inputs and then streams the result out; in small passes the core loads the next
+/// inputs while the last result's lines drain to memory, so reads and writes overlap.
+/// (Outputs that stay in cache gain nothing, and 64-256 KiB calls lost to the calls per
+/// pass: 0.62-0.83x.) 64 MiB, 2 processes
+/// on ncclMemAlloc memory, against 256 KiB passes: 1.16x out of place and 1.60x in place
+/// (16 MiB: 1.57x, 2.01x); 2 KiB ran within 12% of 4, 8 and 16 KiB 0.6-0.9x of it
+/// (perf/RESULTS.md).
+constexpr size_t kStreamedChunkBytes = 4 * 1024;
 
 /// PRISM_DIRECT_MIN_BYTES=-1 (automatic) between threads of one process: below this the
 /// FIFO plans' latency (one slot, no barriers) wins when both ranks own a core; from it
@@ -244,7 +254,8 @@ const std::byte* DirectHost::input(const Operation& op, int q, size_t offset, si
 void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t count,
                              std::span<std::byte* const> targets, bool stream) {
   const size_t elem = dataTypeSize(op.type);
-  const size_t chunkElems = kChunkBytes / elem;
+  const bool allLocal = std::all_of(local_.begin(), local_.end(), [](bool l) { return l; });
+  const size_t chunkElems = (stream && allLocal ? kStreamedChunkBytes : kChunkBytes) / elem;
   const Reduction& r = op.reduction;
   for (size_t pos = 0; pos < count; pos += chunkElems) {
     const size_t n = std::min(chunkElems, count - pos);
@@ -260,8 +271,14 @@ void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t count,
       kernels::reduce(op.type, r.op, chunk_.data(), q == 1 ? first : chunk_.data(), src, n);
     }
     if (r.average) kernels::divide(op.type, chunk_.data(), chunk_.data(), size_, n);
-    for (std::byte* out : targets) put(out + pos * elem, chunk_.data(), n * elem, stream);
+    for (std::byte* out : targets) {
+      if (stream)
+        kernels::copyStreamingUnfenced(out + pos * elem, chunk_.data(), n * elem);
+      else
+        std::memcpy(out + pos * elem, chunk_.data(), n * elem);
+    }
   }
+  if (stream) kernels::fenceStreamingStores();  // before the barrier publishes the outputs
 }
 
 void DirectHost::allReduce(const Operation& op) {
