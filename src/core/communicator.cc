@@ -100,7 +100,8 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   spinCount_ = config::getInt(config::Setting::SpinCount);
   // With more ranks than cores a spinning rank steals the core from the peer it waits
   // for, so oversubscribed ranks hand the core over almost at once.
-  if (size_ > usableCpus()) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
+  oversubscribed_ = size_ > usableCpus();
+  if (oversubscribed_) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
   transport_ = createTransport(setup);
   executor_ = Executor(transport_.get());

@@ -73,6 +73,8 @@ class Communicator {
   const FabricModel& fabric() const { return fabric_; }
   /// Polls before a waiting rank yields (PRISM_SPIN), read at creation.
   int64_t spinCount() const { return spinCount_; }
+  /// More ranks than the CPUs this process may run on: ranks take turns on cores.
+  bool oversubscribed() const { return oversubscribed_; }
   /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
   int64_t timeoutSeconds() const { return timeoutSeconds_; }
 
@@ -173,6 +175,7 @@ class Communicator {
   std::map<int, bool> innetChoice_;  ///< inNetworkPreferred by size class
   std::string algoOverride_;         ///< PRISM_ALGO / NCCL_ALGO, read once
   int64_t spinCount_ = 0;
+  bool oversubscribed_ = false;
   int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;
   std::set<void*> registrations_;

@@ -35,8 +35,9 @@ constexpr size_t kChunkBytes = 256 * 1024;
 /// The same when every input is addressable and the outputs are streamed. A pass reads
 /// the inputs and then streams the result out; in small passes the core loads the next
 /// inputs while the last result's lines drain to memory, so reads and writes overlap.
-/// (Outputs that stay in cache gain nothing, and 64-256 KiB calls lost to the calls per
-/// pass: 0.62-0.83x.) 64 MiB, 2 processes
+/// Not where outputs stay in cache (64-256 KiB calls lost to the calls per pass:
+/// 0.62-0.83x), nor with more ranks than CPUs (4 thread ranks or 3 processes on 2 cores,
+/// 16-64 MiB: 0.65-0.82x out of place). 64 MiB, 2 processes
 /// on ncclMemAlloc memory, against 256 KiB passes: 1.16x out of place and 1.60x in place
 /// (16 MiB: 1.57x, 2.01x); 2 KiB ran within 12% of 4, 8 and 16 KiB 0.6-0.9x of it
 /// (perf/RESULTS.md).
@@ -255,7 +256,8 @@ void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t count,
                              std::span<std::byte* const> targets, bool stream) {
   const size_t elem = dataTypeSize(op.type);
   const bool allLocal = std::all_of(local_.begin(), local_.end(), [](bool l) { return l; });
-  const size_t chunkElems = (stream && allLocal ? kStreamedChunkBytes : kChunkBytes) / elem;
+  const bool small = stream && allLocal && !comm_.oversubscribed();
+  const size_t chunkElems = (small ? kStreamedChunkBytes : kChunkBytes) / elem;
   const Reduction& r = op.reduction;
   for (size_t pos = 0; pos < count; pos += chunkElems) {
     const size_t n = std::min(chunkElems, count - pos);
@@ -272,13 +274,14 @@ void DirectHost::reduceSlice(const Operation& op, size_t inOffset, size_t count,
     }
     if (r.average) kernels::divide(op.type, chunk_.data(), chunk_.data(), size_, n);
     for (std::byte* out : targets) {
-      if (stream)
+      if (small)
         kernels::copyStreamingUnfenced(out + pos * elem, chunk_.data(), n * elem);
       else
-        std::memcpy(out + pos * elem, chunk_.data(), n * elem);
+        put(out + pos * elem, chunk_.data(), n * elem, stream);
     }
   }
-  if (stream) kernels::fenceStreamingStores();  // before the barrier publishes the outputs
+  // Small passes: one fence for the slice, before the barrier publishes the outputs.
+  if (small) kernels::fenceStreamingStores();
 }
 
 void DirectHost::allReduce(const Operation& op) {
