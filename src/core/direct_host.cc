@@ -32,15 +32,13 @@ namespace {
 /// Bytes reduced per pass when some input is read by cross-memory attach (one system
 /// call per pass): small enough that the running result stays in L2.
 constexpr size_t kChunkBytes = 256 * 1024;
-/// The same when every input is addressable and the outputs are streamed. A pass reads
-/// the inputs and then streams the result out; in small passes the core loads the next
-/// inputs while the last result's lines drain to memory, so reads and writes overlap.
-/// Not where outputs stay in cache (64-256 KiB calls lost to the calls per pass:
-/// 0.62-0.83x), nor with more ranks than CPUs (4 thread ranks or 3 processes on 2 cores,
-/// 16-64 MiB: 0.65-0.82x out of place). 64 MiB, 2 processes
-/// on ncclMemAlloc memory, against 256 KiB passes: 1.16x out of place and 1.60x in place
-/// (16 MiB: 1.57x, 2.01x); 2 KiB ran within 12% of 4, 8 and 16 KiB 0.6-0.9x of it
-/// (perf/RESULTS.md).
+/// The same when every input is addressable, the outputs are streamed and the ranks do
+/// not outnumber the CPUs. A pass reads the inputs and then streams the result out; in
+/// small passes, with one store fence per slice rather than per copy, the core loads the
+/// next inputs while the last result's lines drain to memory, so reads and writes
+/// overlap. 2 processes on ncclMemAlloc memory, 64 MiB: 1.45x out of place, 1.38x in
+/// place (perf/RESULTS.md). Outputs that stay in cache gain nothing (64-256 KiB calls
+/// lost 0.62-0.83x to the calls per pass), and oversubscribed ranks measured 0.65-0.82x.
 constexpr size_t kStreamedChunkBytes = 4 * 1024;
 
 /// PRISM_DIRECT_MIN_BYTES=-1 (automatic) between threads of one process: below this the

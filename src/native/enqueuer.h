@@ -4,10 +4,11 @@
 // (Engine::needsHostRendezvous: ranks in separate processes, point-to-point between ranks
 // that are threads of one process, and the native API's collectives, which order the
 // ranks with CUDA events exchanged on the host: device::Launch::AfterPeers) blocks until
-// every peer has started the same call. The native API's one progress thread serves every
-// communicator of its process, so two thread ranks of one process, or one process's communicators
-// of two mesh dimensions, would wait on each other inside that thread forever. Such enqueues run on
-// a worker thread of their communicator instead, and the progress thread polls it.
+// every peer has started the same call. The native API's one progress thread serves
+// every communicator of its process, so two thread ranks of one process, or one
+// process's communicators of two mesh dimensions, would wait on each other inside that
+// thread forever. Such enqueues run on a worker thread of their communicator instead,
+// and the progress thread polls it.
 #pragma once
 
 #include <condition_variable>
