@@ -4,10 +4,11 @@
 # each, runs prism-train's ZeRO-3 with device buffers and overlap TRAIN_REPEAT times (it
 # hung with in-kernel waits; the native API now orders thread ranks with events,
 # perf/RESULTS.md "A third hang") and dp once, then runs the rest of the cuda-labelled
-# tests while the deadline (BUDGET seconds) allows, and then again with events (PRISM_DEVICE_SYNC=events; graph capture and abort of
-# a pending kernel need flags, so those are left out) if time is left. REPEAT repeats the
-# first tests (races show on some runs only). Each binary runs under its own time limit,
-# as the tests' CTest TIMEOUT (300 s) overrides ctest --timeout.
+# tests while the deadline (BUDGET seconds) allows, and then again with events
+# (PRISM_DEVICE_SYNC=events; graph capture and abort of a pending kernel need flags, so
+# those are left out) if time is left. REPEAT repeats the first tests (races show on some
+# runs only). Each binary runs under its own time limit, as the tests' CTest TIMEOUT
+# (300 s) overrides ctest --timeout.
 set -uo pipefail
 export PATH=/usr/local/cuda/bin:$PATH PRISM_SOCKET_IFNAME==lo
 out="${OUT:-/tmp/hang_out}"
