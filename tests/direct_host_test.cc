@@ -5,11 +5,14 @@
 // last test turns it off and checks large calls still take the FIFO plans correctly.
 #include <gtest/gtest.h>
 #include <nccl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -86,25 +89,78 @@ TEST(DirectAutomatic, ThreadsAroundThreshold) {
   runAll(3, Mode::Processes, scope);
 }
 
-// Buffers from ncclMemAlloc are memfd mappings that ranks in other processes map and
-// access like threads' buffers; ranks whose buffers come from malloc are reached by
-// cross-memory attach in the same call. `mappable(rank)` picks each rank's allocator.
-void runMapped(int nranks, const std::function<bool(int)>& mappable) {
+// Where a rank's buffers come from: malloc (reached by cross-memory attach), ncclMemAlloc
+// (memfd mappings that ranks in other processes map and access like threads' buffers), or
+// the rank's own memfd mapped shared and registered with ncclCommRegister, like a
+// framework's shared-memory tensor (mapped by the peers too).
+enum class Source { Malloc, NcclMemAlloc, RegisteredShared };
+
+/// The memfd name of `rank`'s registered buffers; a peer that maps them shows it in its
+/// own /proc/self/maps.
+std::string sharedName(int rank) { return "prism-test-registered-r" + std::to_string(rank); }
+
+/// Lines of /proc/self/maps that map `name`.
+int mappingsOf(const std::string& name) {
+  std::ifstream maps("/proc/self/maps");
+  int found = 0;
+  for (std::string line; std::getline(maps, line);) found += line.find(name) != std::string::npos;
+  return found;
+}
+
+/// A buffer of `bytes` from `source`, released when it goes out of scope.
+class TestBuffer {
+ public:
+  TestBuffer(RankContext& ctx, Source source, size_t bytes)
+      : ctx_(ctx), source_(source), bytes_(bytes) {
+    if (source == Source::Malloc) {
+      p_ = std::malloc(bytes);
+    } else if (source == Source::NcclMemAlloc) {
+      ctx.requireOk(ncclMemAlloc(&p_, bytes), "ncclMemAlloc");
+    } else {
+      fd_ = memfd_create(sharedName(ctx.rank).c_str(), MFD_CLOEXEC);
+      ctx.require(fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(bytes)) == 0, "memfd");
+      p_ = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+      ctx.require(p_ != MAP_FAILED, "mmap of the memfd");
+      ctx.requireOk(ncclCommRegister(ctx.comm, p_, bytes, &handle_), "ncclCommRegister");
+    }
+  }
+  ~TestBuffer() {
+    if (source_ == Source::Malloc) {
+      std::free(p_);
+    } else if (source_ == Source::NcclMemAlloc) {
+      ctx_.expect(ncclMemFree(p_) == ncclSuccess, "ncclMemFree failed");
+    } else {
+      ctx_.expect(ncclCommDeregister(ctx_.comm, handle_) == ncclSuccess,
+                  "ncclCommDeregister failed");
+      munmap(p_, bytes_);
+      close(fd_);
+    }
+  }
+  TestBuffer(const TestBuffer&) = delete;
+  TestBuffer& operator=(const TestBuffer&) = delete;
+  float* get() const { return static_cast<float*>(p_); }
+
+ private:
+  RankContext& ctx_;
+  Source source_;
+  size_t bytes_;
+  void* p_ = nullptr;
+  int fd_ = -1;
+  void* handle_ = nullptr;
+};
+
+// Every collective on 4 MiB per rank (streaming stores, many chunks), each rank's buffers
+// from `sourceOf(rank)`; ranks whose buffers are mappable are mapped, the others reached
+// by cross-memory attach in the same call.
+void runMapped(int nranks, const std::function<Source(int)>& sourceOf) {
   constexpr size_t kCount = 1048576 + 5;  // 4 MiB of floats: streaming stores, many chunks
   runRanks(nranks, Mode::Processes, [&](RankContext& ctx) {
     const int r = ctx.rank;
     const size_t n = kCount * static_cast<size_t>(nranks);
-    auto alloc = [&](size_t elements) {
-      void* p = nullptr;
-      if (mappable(r)) {
-        ctx.requireOk(ncclMemAlloc(&p, elements * sizeof(float)), "ncclMemAlloc");
-      } else {
-        p = std::malloc(elements * sizeof(float));
-      }
-      return static_cast<float*>(p);
-    };
-    float* send = alloc(n);
-    float* recv = alloc(n);
+    TestBuffer sendBuffer(ctx, sourceOf(r), n * sizeof(float));
+    TestBuffer recvBuffer(ctx, sourceOf(r), n * sizeof(float));
+    float* send = sendBuffer.get();
+    float* recv = recvBuffer.get();
     // Small integers: every sum is exact in float.
     auto value = [](int rank, size_t i) { return static_cast<float>((i * 7 + rank * 13) % 1024); };
     auto fill = [&](float* p) {
@@ -141,34 +197,45 @@ void runMapped(int nranks, const std::function<bool(int)>& mappable) {
     ctx.requireOk(ncclBroadcast(send, recv, kCount, ncclFloat32, root, ctx.comm, nullptr),
                   "ncclBroadcast");
     check("broadcast", recv, kCount, [&](size_t i) { return value(root, i); });
-    for (float* p : {send, recv}) {
-      if (mappable(r)) {
-        ctx.requireOk(ncclMemFree(p), "ncclMemFree");
-      } else {
-        std::free(p);
-      }
+    // Registered shared buffers were mapped here, not copied by the kernel: each peer's
+    // memfd appears in this process's maps beside this rank's own.
+    for (int q = 0; q < nranks; ++q) {
+      if (q == r || sourceOf(q) != Source::RegisteredShared) continue;
+      ctx.expect(mappingsOf(sharedName(q)) > 0,
+                 "rank " + std::to_string(q) + "'s registered memfd is not mapped here");
     }
   });
 }
 
 TEST(DirectMapped, ProcessesWithNcclMemAlloc) {
   testing::ScopedEnv direct("PRISM_DIRECT_MIN_BYTES", "1");
-  runMapped(2, [](int) { return true; });
-  runMapped(3, [](int) { return true; });
+  runMapped(2, [](int) { return Source::NcclMemAlloc; });
+  runMapped(3, [](int) { return Source::NcclMemAlloc; });
 }
 
 TEST(DirectMapped, SomeRanksMalloc) {
   testing::ScopedEnv direct("PRISM_DIRECT_MIN_BYTES", "1");
-  runMapped(2, [](int rank) { return rank == 0; });
-  runMapped(3, [](int rank) { return rank != 1; });
+  runMapped(2, [](int rank) { return rank == 0 ? Source::NcclMemAlloc : Source::Malloc; });
+  runMapped(3, [](int rank) { return rank != 1 ? Source::NcclMemAlloc : Source::Malloc; });
+}
+
+// Registered shared memory is mapped like ncclMemAlloc memory, also beside ranks whose
+// buffers are ncclMemAlloc's or malloc's.
+TEST(DirectMapped, RegisteredSharedMemory) {
+  testing::ScopedEnv direct("PRISM_DIRECT_MIN_BYTES", "1");
+  runMapped(2, [](int) { return Source::RegisteredShared; });
+  runMapped(3, [](int rank) {
+    return rank == 0 ? Source::RegisteredShared : rank == 1 ? Source::NcclMemAlloc : Source::Malloc;
+  });
 }
 
 // The default takes the path between processes only when every rank's buffers are
 // mappable; otherwise all ranks agree to run the FIFO plans after the exchange.
 TEST(DirectMapped, AutomaticBetweenProcesses) {
   testing::ScopedEnv automatic("PRISM_DIRECT_MIN_BYTES", "-1");
-  runMapped(2, [](int) { return true; });
-  runMapped(3, [](int rank) { return rank != 2; });
+  runMapped(2, [](int) { return Source::NcclMemAlloc; });
+  runMapped(2, [](int) { return Source::RegisteredShared; });
+  runMapped(3, [](int rank) { return rank != 2 ? Source::NcclMemAlloc : Source::Malloc; });
 }
 
 // With the path off, calls of several MiB take the FIFO plans (ring, recursive doubling).

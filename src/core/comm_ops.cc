@@ -3,6 +3,7 @@
 
 #include "core/communicator.h"
 #include "core/error.h"
+#include "core/shared_host_memory.h"
 
 namespace prism {
 
@@ -69,19 +70,25 @@ void Communicator::destroyOp(int op) {
 }
 
 void* Communicator::registerBuffer(void* buff, size_t size) {
-  // Host buffers need no pinning; the handle remembers the region so that a later
-  // single-copy transport can map it, and so that Deregister can be validated.
-  auto* region = new std::pair<void*, size_t>(buff, size);
-  registrations_.insert(region);
-  return region;
+  // Host buffers need no pinning. Memory the caller mapped shared from a file or memfd
+  // becomes mappable by peers in other processes (the direct path); private memory stays
+  // on the FIFOs. The handle remembers the region so that Deregister can be validated.
+  auto* r = new Registration{buff, size, shared_host_memory::adopt(buff, size)};
+  registrations_.insert(r);
+  return r;
 }
 
 void Communicator::deregisterBuffer(void* handle) {
   auto it = registrations_.find(handle);
   check(it != registrations_.end(), ncclInvalidArgument,
         "handle was not registered with this communicator");
-  delete static_cast<std::pair<void*, size_t>*>(handle);
+  forgetRegistration(static_cast<Registration*>(handle));
   registrations_.erase(it);
+}
+
+void Communicator::forgetRegistration(Registration* r) {
+  if (r->shared != 0) shared_host_memory::forget(r->shared);
+  delete r;
 }
 
 }  // namespace prism

@@ -162,7 +162,7 @@ void Communicator::abort() {
 }
 
 Communicator::~Communicator() {
-  for (void* handle : registrations_) delete static_cast<std::pair<void*, size_t>*>(handle);
+  for (void* handle : registrations_) forgetRegistration(static_cast<Registration*>(handle));
 }
 
 bool Communicator::progress(Plan& plan) { return executor_.progress(plan); }

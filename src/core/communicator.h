@@ -118,6 +118,7 @@ class Communicator {
   int createPreMulSum(DataType type, const void* scalar, bool hostImmediate);
   void destroyOp(int op);
 
+  /// ncclCommRegister: returns the handle; shared mappings become mappable by peers.
   void* registerBuffer(void* buff, size_t size);
   void deregisterBuffer(void* handle);
 
@@ -178,6 +179,13 @@ class Communicator {
   bool oversubscribed_ = false;
   int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;
+  /// A registered buffer; `shared` is its shared_host_memory::adopt() id, 0 if private.
+  struct Registration {
+    void* buff;
+    size_t size;
+    uint64_t shared;
+  };
+  void forgetRegistration(Registration* r);
   std::set<void*> registrations_;
   uint64_t children_ = 0;
   std::atomic<bool> aborted_{false};

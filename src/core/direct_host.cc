@@ -46,8 +46,9 @@ constexpr size_t kStreamedChunkBytes = 4 * 1024;
 /// the direct path wins at every size measured, to 64 MiB (perf/RESULTS.md).
 constexpr size_t kThreadsMinBytes = 4096;
 /// Automatic between processes: calls from this size exchange their buffers' addresses
-/// and take the path only if every rank's buffers came from ncclMemAlloc (cross-memory
-/// attach loses to the FIFO plans). Large enough that the exchange, wasted on malloc'ed
+/// and take the path only if every rank's buffers are mappable: ncclMemAlloc memory, or
+/// shared memory registered with ncclCommRegister (cross-memory attach loses to the FIFO
+/// plans). Large enough that the exchange, wasted on malloc'ed
 /// buffers, costs under 1% of the call.
 constexpr size_t kProcessesMinBytes = size_t{4} << 20;
 
@@ -322,11 +323,12 @@ std::byte* DirectHost::mapped(int q, const Share& share) {
   int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, static_cast<int>(share.fd), 0));
   close(pidfd);
   if (fd < 0) return nullptr;
-  void* p = mmap(nullptr, share.bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  void* p = mmap(nullptr, share.bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                 static_cast<off_t>(share.fileOffset));
   close(fd);
   if (p == MAP_FAILED) return nullptr;
   mappings_.push_back({q, share.id, static_cast<std::byte*>(p), share.bytes});
-  log::info(log::kInit, "comm %s rank %d: mapped %zu bytes of rank %d's ncclMemAlloc memory",
+  log::info(log::kInit, "comm %s rank %d: mapped %zu bytes of rank %d's shareable memory",
             comm_.name().c_str(), rank_, static_cast<size_t>(share.bytes), q);
   return static_cast<std::byte*>(p);
 }
@@ -345,7 +347,7 @@ bool DirectHost::mapPeer(int q) {
 DirectHost::Share DirectHost::share(const void* p, size_t bytes) {
   auto region = shared_host_memory::find(p, bytes);
   if (!region) return {};
-  return {region->fd, region->id, region->offset, region->bytes};
+  return {region->fd, region->id, region->offset, region->bytes, region->fileOffset};
 }
 
 DirectHost::~DirectHost() {

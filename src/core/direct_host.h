@@ -4,11 +4,11 @@
 // inputs with plain loads, reduce a chunk at a time into a cache-resident scratch and
 // write it to every rank's output with streaming stores (read 2S, write 2S for a 2-rank
 // allreduce: the minimum), and synchronize through each other's mailboxes. Processes map
-// each other's ncclMemAlloc buffers and work on them the same way, reach other buffers by
-// cross-memory attach (process_vm_readv), and synchronize through small allgathers.
-// PRISM_DIRECT_MIN_BYTES picks the calls; by default threads of one process and
-// ncclMemAlloc buffers take the path (perf/RESULTS.md). See docs/ARCHITECTURE.md, "Direct
-// host path".
+// each other's ncclMemAlloc buffers (and registered shared memory) and work on them the
+// same way, reach other buffers by cross-memory attach (process_vm_readv), and synchronize
+// through small allgathers. PRISM_DIRECT_MIN_BYTES picks the calls; by default threads of
+// one process and mappable buffers take the path (perf/RESULTS.md). See docs/ARCHITECTURE.md,
+// "Direct host path".
 #pragma once
 
 #include <sys/types.h>
@@ -49,6 +49,7 @@ class DirectHost {
     uint64_t id = 0;
     uint64_t offset = 0;
     uint64_t bytes = 0;
+    uint64_t fileOffset = 0;
   };
   struct Buffers {
     uint64_t in;
@@ -57,7 +58,7 @@ class DirectHost {
     Share inShare;
     Share outShare;
   };
-  /// A peer's ncclMemAlloc allocation mapped into this process, kept for later calls.
+  /// A peer's shareable allocation mapped into this process, kept for later calls.
   struct Mapping {
     int rank;
     uint64_t id;
@@ -91,7 +92,8 @@ class DirectHost {
   /// Maps rank q's buffers into this process where both are shareable, rewriting peers_[q]
   /// to local addresses; false if they are not.
   bool mapPeer(int q);
-  /// Where a peer can map `bytes` at `p` from, if ncclMemAlloc handed that memory out.
+  /// Where a peer can map `bytes` at `p` from, if ncclMemAlloc handed that memory out or
+  /// it was registered from a shared mapping (shared_host_memory.h).
   static Share share(const void* p, size_t bytes);
   std::byte* mapped(int q, const Share& share);
   void reduceSlice(const Operation& op, size_t inOffset, size_t count,
@@ -103,7 +105,7 @@ class DirectHost {
   int size_ = 1;
   bool usable_ = false;
   bool oneProcess_ = false;  ///< every rank is a thread of this process
-  bool mappedOnly_ = false;  ///< automatic between processes: only ncclMemAlloc buffers
+  bool mappedOnly_ = false;  ///< automatic between processes: only mappable buffers
   size_t minBytes_ = 0;
   std::vector<pid_t> pids_;
   std::vector<bool> sameProcess_;
