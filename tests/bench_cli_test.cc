@@ -76,6 +76,7 @@ TEST(BenchArgs, DefaultsMatchNcclTests) {
   EXPECT_EQ(o.nthreads, 1);
   EXPECT_EQ(o.mem, MemKind::Host);
   EXPECT_EQ(o.graphLaunches, 0);
+  EXPECT_EQ(o.registration, 0);
   EXPECT_FALSE(o.printConfig);
 }
 
@@ -161,10 +162,23 @@ TEST(BenchArgs, MemoryThreadsAndGraphs) {
   ASSERT_TRUE(p.options);
   EXPECT_EQ(p.options->graphLaunches, 0);
 
-  for (MemKind kind : {MemKind::Host, MemKind::Device, MemKind::NcclMem}) {
+  for (MemKind kind : {MemKind::Host, MemKind::Device, MemKind::NcclMem, MemKind::Shm}) {
     EXPECT_EQ(parseMemKind(memKindName(kind)), kind) << memKindName(kind);
   }
   EXPECT_FALSE(parseMemKind("gpu"));
+}
+
+// nccl-tests' -R: 1 ncclCommRegister, 2 symmetric windows; shm buffers are what a
+// registration makes mappable by the peers.
+TEST(BenchArgs, RegistrationAndSharedMemory) {
+  ParseOutcome p = parse({"allgather", "-np", "2", "--mem", "shm", "-R", "1"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->mem, MemKind::Shm);
+  EXPECT_EQ(p.options->registration, 1);
+  p = parse({"allreduce", "--local_register=2"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->registration, 2);
+  EXPECT_EQ(p.options->mem, MemKind::Host);
 }
 
 TEST(BenchArgs, GraphsNeedDeviceMemory) {
@@ -284,6 +298,7 @@ TEST(BenchArgs, RejectsBadInput) {
       {"allreduce", "-t", "two"},                       // not a number
       {"allreduce", "-np", "4096", "-t", "2"},          // far too many ranks
       {"allreduce", "--mem", "device", "-G", "-1"},     // negative launches
+      {"allreduce", "--mem", "shm", "-R", "3"},         // no such registration
       {"broadcast", "-np", "2", "-t", "2", "-r", "4"},  // root beyond threads
   };
   for (const auto& args : cases) {
@@ -581,6 +596,13 @@ TEST(BenchReport, HeaderDescribesMemoryThreadsAndGraphs) {
   EXPECT_NE(formatHeader(o, {}).find("#  Memory: host (malloc), ranks: 2 = 1 process x 2 "
                                      "threads, CUDA graph: off\n"),
             std::string::npos);
+  o.nthreads = 1;
+  o.mem = MemKind::Shm;
+  o.registration = 1;
+  EXPECT_NE(formatHeader(o, {}).find("#  Memory: shm (memfd mapped shared), ranks: 1 = 1 process "
+                                     "x 1 thread, CUDA graph: off, registered: ncclCommRegister\n"),
+            std::string::npos)
+      << formatHeader(o, {});
 }
 
 TEST(BenchReport, SummaryAndFooter) {

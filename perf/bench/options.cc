@@ -18,8 +18,10 @@ struct MemKindName {
   const char* name;
   MemKind kind;
 };
-constexpr MemKindName kMemKindNames[] = {
-    {"host", MemKind::Host}, {"device", MemKind::Device}, {"ncclmem", MemKind::NcclMem}};
+constexpr MemKindName kMemKindNames[] = {{"host", MemKind::Host},
+                                         {"device", MemKind::Device},
+                                         {"ncclmem", MemKind::NcclMem},
+                                         {"shm", MemKind::Shm}};
 
 // Reads a size flag given as text into `target`, or reports which flag was malformed.
 bool convertSize(const std::string& text, const char* flag, size_t& target, std::ostream& err) {
@@ -188,8 +190,13 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   app.add_option("-t,--nthreads", o.nthreads,
                  "ranks per process, as threads; ranks = nranks x nthreads; default 1");
   app.add_option("--mem", memText,
-                 "buffers: host (malloc), device (cudaMalloc on device rank % count) or "
-                 "ncclmem (ncclMemAlloc); default host");
+                 "buffers: host (malloc), device (cudaMalloc on device rank % count), "
+                 "ncclmem (ncclMemAlloc) or shm (a memfd mapped shared; with -R 1 the peers "
+                 "map it); default host");
+  app.add_option("-R,--local_register", o.registration,
+                 "register the buffers: 1 with ncclCommRegister, 2 with "
+                 "ncclCommWindowRegister (symmetric); default 0: no registration")
+      ->check(CLI::Range(0, 2));
   app.add_option("-G,--cudagraph", o.graphLaunches,
                  "capture each size's iterations in a CUDA graph and time this many launches "
                  "of it (needs --mem device); default 0: no graph");
@@ -275,8 +282,8 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   }
   auto mem = parseMemKind(memText);
   if (!mem) {
-    err << "prism-bench: unknown memory kind '" << memText << "'; expected host, device or "
-        << "ncclmem\n";
+    err << "prism-bench: unknown memory kind '" << memText << "'; expected host, device, "
+        << "ncclmem or shm\n";
     return failed;
   }
   o.mem = *mem;

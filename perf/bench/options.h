@@ -20,10 +20,11 @@ namespace prism::bench {
 enum class Average { Rank0 = 0, Mean = 1, Min = 2, Max = 3 };
 
 /// Where the send and receive buffers live (--mem): malloc'd host memory, cudaMalloc'd
-/// device memory on device rank % deviceCount, or whatever ncclMemAlloc returns.
-enum class MemKind { Host, Device, NcclMem };
+/// device memory on device rank % deviceCount, whatever ncclMemAlloc returns, or a memfd
+/// the rank maps shared itself (like a framework's shared-memory tensors).
+enum class MemKind { Host, Device, NcclMem, Shm };
 
-/// host, device or ncclmem.
+/// host, device, ncclmem or shm.
 const char* memKindName(MemKind kind);
 /// One of the names above, any case.
 std::optional<MemKind> parseMemKind(std::string_view name);
@@ -46,6 +47,9 @@ struct Options {
   int nranks = 1;    ///< processes (-np); each runs nthreads ranks
   int nthreads = 1;  ///< ranks per process as threads (-t)
   MemKind mem = MemKind::Host;
+  /// -R: 1 registers the send and receive buffers with ncclCommRegister, 2 with
+  /// ncclCommWindowRegister (symmetric), as nccl-tests' -R; 0 registers nothing.
+  int registration = 0;
   int graphLaunches = 0;  ///< -G: launches of one captured CUDA graph; 0: no graph
   std::string jsonPath;   ///< empty: no JSON file
   std::string compare;    ///< "mpi": also run Open MPI on the same sweep; empty: no peer

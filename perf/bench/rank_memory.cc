@@ -1,8 +1,14 @@
 #include "perf/bench/rank_memory.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include "perf/bench/device_memory.h"
 
@@ -55,6 +61,39 @@ class NcclMemory : public RankMemory {
   void rawFree(char* p) override { ncclMemFree(p); }
 };
 
+// A memfd the rank maps shared itself, the way a framework shares a tensor between
+// processes. Peers in other processes can map it once it is registered (-R 1 or 2).
+class SharedMemory : public RankMemory {
+ public:
+  std::string describe(int device) const override { return "[host] memfd mapped shared"; }
+
+ protected:
+  char* rawAllocate(size_t bytes) override {
+    int fd = memfd_create("prism-bench", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      if (fd >= 0) close(fd);
+      throw BenchError("memfd of " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
+    }
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      close(fd);
+      throw BenchError("mmap of " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
+    }
+    open_[static_cast<char*>(p)] = {fd, bytes};
+    return static_cast<char*>(p);
+  }
+  void rawFree(char* p) override {
+    auto it = open_.find(p);
+    if (it == open_.end()) return;
+    munmap(p, it->second.second);
+    close(it->second.first);
+    open_.erase(it);
+  }
+
+ private:
+  std::map<char*, std::pair<int, size_t>> open_;  ///< mapping -> (memfd, bytes)
+};
+
 }  // namespace
 
 void BufferDeleter::operator()(char* p) const {
@@ -70,6 +109,8 @@ std::unique_ptr<RankMemory> RankMemory::create(MemKind kind, int rank) {
       return std::make_unique<NcclMemory>();
     case MemKind::Device:
       return createDeviceMemory(rank);
+    case MemKind::Shm:
+      return std::make_unique<SharedMemory>();
   }
   throw BenchError("unknown memory kind");
 }

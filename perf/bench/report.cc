@@ -35,6 +35,8 @@ std::string memoryDescription(MemKind kind) {
       return "device (cudaMalloc)";
     case MemKind::NcclMem:
       return "ncclmem (ncclMemAlloc)";
+    case MemKind::Shm:
+      return "shm (memfd mapped shared)";
   }
   return "?";
 }
@@ -65,10 +67,13 @@ std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
       byFactor ? "factor" : "bytes", o.warmupIters, o.iters, o.check ? 1 : 0, o.graphLaunches);
   out += "#\n# Using devices\n";
   // Only where a run differs from the defaults, so that default output stays as it was.
-  if (o.mem != MemKind::Host || o.nthreads != 1 || o.graphLaunches != 0) {
+  if (o.mem != MemKind::Host || o.nthreads != 1 || o.graphLaunches != 0 || o.registration != 0) {
     out += "#  Memory: " + memoryDescription(o.mem) + ", ranks: " + rankDescription(o) +
            ", CUDA graph: " +
-           (o.graphLaunches > 0 ? std::to_string(o.graphLaunches) + " launches" : "off") + "\n";
+           (o.graphLaunches > 0 ? std::to_string(o.graphLaunches) + " launches" : "off");
+    if (o.registration != 0)
+      out += o.registration == 1 ? ", registered: ncclCommRegister" : ", registered: window";
+    out += "\n";
   }
   for (const RankInfo& r : ranks) {
     out += formatf("#  Rank %2d Group  0 Pid %6ld on %10s device %2d %s\n", r.rank, r.pid,

@@ -66,6 +66,7 @@ class RankBench {
     send_ = memory_->allocate(options_.maxBytes);
     recv_ = memory_->allocate(options_.maxBytes);
     scratch_ = memory_->allocate(sizeof(double));
+    registerBuffers();
     if (!memory_->hostAccessible() && options_.check) {
       sendMirror_.resize(options_.maxBytes);
       recvMirror_.resize(options_.maxBytes);
@@ -78,6 +79,7 @@ class RankBench {
     if (failed_) {
       ncclCommAbort(comm_);
     } else {
+      deregisterBuffers();
       ncclCommDestroy(comm_);
     }
   }
@@ -118,6 +120,31 @@ class RankBench {
     failed_ = true;
     std::fprintf(stderr, "prism-bench: rank %d: %s\n", rank_, e.what());
     return status;
+  }
+
+  // -R: registers both buffers whole, as nccl-tests does.
+  void registerBuffers() {
+    char* buffers[2] = {send_.get(), recv_.get()};
+    const size_t bytes = std::max<size_t>(options_.maxBytes, 1);
+    for (int i = 0; i < 2; ++i) {
+      if (options_.registration == 1) {
+        check(ncclCommRegister(comm_, buffers[i], bytes, &registered_[i]), "ncclCommRegister");
+      } else if (options_.registration == 2) {
+        check(
+            ncclCommWindowRegister(comm_, buffers[i], bytes, &windows_[i], NCCL_WIN_COLL_SYMMETRIC),
+            "ncclCommWindowRegister");
+      }
+    }
+  }
+
+  // Before the communicator goes; failures are only reported, as in a destructor.
+  void deregisterBuffers() {
+    for (int i = 0; i < 2; ++i) {
+      if (registered_[i] != nullptr && ncclCommDeregister(comm_, registered_[i]) != ncclSuccess)
+        std::fprintf(stderr, "prism-bench: rank %d: ncclCommDeregister failed\n", rank_);
+      if (windows_[i] != nullptr && ncclCommWindowDeregister(comm_, windows_[i]) != ncclSuccess)
+        std::fprintf(stderr, "prism-bench: rank %d: ncclCommWindowDeregister failed\n", rank_);
+    }
   }
 
   void check(ncclResult_t result, const char* what) {
@@ -328,6 +355,8 @@ class RankBench {
   Report report_;
   std::unique_ptr<RankMemory> memory_;  // before the buffers, which it frees
   ncclComm_t comm_ = nullptr;
+  void* registered_[2] = {};      // -R 1: ncclCommRegister handles of send_ and recv_
+  ncclWindow_t windows_[2] = {};  // -R 2
   bool failed_ = false;
   Buffer send_;
   Buffer recv_;
