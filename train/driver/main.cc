@@ -1,5 +1,7 @@
 // prism-train: trains the reference GPT with one parallel mode and prints, per step, the
 // loss, the step time, the traffic per collective type and the exposed communication.
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -36,7 +38,10 @@ int main(int argc, char** argv) {
       run(world);
     }
   } catch (const std::exception& e) {
-    std::cerr << "prism-train: " << e.what() << std::endl;
+    // One write(): ranks share the terminal or pipe, and a line written in pieces
+    // interleaves with theirs (a pipe keeps writes of up to PIPE_BUF bytes whole).
+    const std::string line = "prism-train: " + std::string(e.what()) + "\n";
+    [[maybe_unused]] ssize_t written = write(STDERR_FILENO, line.data(), line.size());
     return 1;
   }
   return 0;
