@@ -72,8 +72,8 @@ void Communicator::destroyOp(int op) {
 void* Communicator::registerBuffer(void* buff, size_t size) {
   // Host buffers need no pinning. Memory the caller mapped shared from a file or memfd
   // becomes mappable by peers in other processes (the direct path); private memory stays
-  // on the FIFOs. The handle remembers the region so that Deregister can be validated.
-  auto* r = new Registration{buff, size, shared_host_memory::adopt(buff, size)};
+  // on the FIFOs. The handle is checked against registrations_ at Deregister.
+  auto* r = new Registration{shared_host_memory::adopt(buff, size)};
   registrations_.insert(r);
   return r;
 }

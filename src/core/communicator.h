@@ -179,10 +179,8 @@ class Communicator {
   bool oversubscribed_ = false;
   int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;
-  /// A registered buffer; `shared` is its shared_host_memory::adopt() id, 0 if private.
+  /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private.
   struct Registration {
-    void* buff;
-    size_t size;
     uint64_t shared;
   };
   void forgetRegistration(Registration* r);

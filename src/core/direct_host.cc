@@ -48,8 +48,8 @@ constexpr size_t kThreadsMinBytes = 4096;
 /// Automatic between processes: calls from this size exchange their buffers' addresses
 /// and take the path only if every rank's buffers are mappable: ncclMemAlloc memory, or
 /// shared memory registered with ncclCommRegister (cross-memory attach loses to the FIFO
-/// plans). Large enough that the exchange, wasted on malloc'ed
-/// buffers, costs under 1% of the call.
+/// plans). Large enough that the exchange, wasted on malloc'ed buffers, costs under 1% of
+/// the call.
 constexpr size_t kProcessesMinBytes = size_t{4} << 20;
 
 /// Reads `bytes` at `remote` in process `pid`; false (errno set) if the kernel refuses.
