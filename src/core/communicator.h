@@ -149,6 +149,12 @@ class Communicator {
   void addPointToPoint(std::span<const Operation> ops);
   std::unique_ptr<Transport> createTransport(SetupChannel& setup);
   std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
+  /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private.
+  struct Registration {
+    uint64_t shared;
+  };
+  /// Undoes registerBuffer's adoption and frees the handle.
+  static void forgetRegistration(Registration* r);
 
   int rank_ = 0;
   int size_ = 1;
@@ -179,11 +185,6 @@ class Communicator {
   bool oversubscribed_ = false;
   int64_t timeoutSeconds_ = 0;
   std::vector<std::optional<CustomOp>> customOps_;
-  /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private.
-  struct Registration {
-    uint64_t shared;
-  };
-  void forgetRegistration(Registration* r);
   std::set<void*> registrations_;
   uint64_t children_ = 0;
   std::atomic<bool> aborted_{false};
