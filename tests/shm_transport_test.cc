@@ -180,6 +180,12 @@ struct ExchangeStats {
   int timeouts = 0;  ///< waits that ran to their timeout with nothing to do: lost wake-ups
 };
 
+/// A tag using all 64 bits, different for every message.
+uint64_t messageTag(int from, int to, int m) {
+  return 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(m + 1) ^
+         static_cast<uint64_t>(from << 8 | to);
+}
+
 // Every rank sends `messages` messages to every other rank while receiving from all of
 // them, never blocking on one peer, so any number of ranks completes.
 ExchangeStats exchangeAll(Transport& t, int messages, WaitMode mode) {
@@ -199,7 +205,7 @@ ExchangeStats exchangeAll(Transport& t, int messages, WaitMode mode) {
         if (slot.empty()) break;
         size_t bytes = messageBytes(me, peer, m, t.slotBytes());
         for (size_t i = 0; i < bytes; ++i) slot[i] = patternByte(me, peer, m, i);
-        t.sendTo(peer).commit(bytes);
+        t.sendTo(peer).commit(bytes, messageTag(me, peer, m));
         ++m, --remaining, progress = true;
       }
     }
@@ -214,6 +220,10 @@ ExchangeStats exchangeAll(Transport& t, int messages, WaitMode mode) {
                                    " from " + std::to_string(peer) + " has " +
                                    std::to_string(msg.size()) + " bytes, expected " +
                                    std::to_string(bytes));
+        }
+        if (t.recvFrom(peer).tag() != messageTag(peer, me, m)) {
+          throw std::runtime_error("rank " + std::to_string(me) + ": message " + std::to_string(m) +
+                                   " from " + std::to_string(peer) + " carries the wrong tag");
         }
         for (size_t i = 0; i < bytes; ++i) {
           if (msg[i] != patternByte(peer, me, m, i)) {
@@ -309,19 +319,19 @@ TEST(ShmTransport, SlotProtocolEdges) {
     int peer = 1 - rank;
     if (rank == 0) {
       SendConnection& send = t->sendTo(peer);
-      EXPECT_THROW(send.commit(1), Error);  // nothing acquired
+      EXPECT_THROW(send.commit(1, 0), Error);  // nothing acquired
       std::span<std::byte> first = send.acquire();
       ASSERT_EQ(first.size(), options.slotBytes);
       // The payload follows its 16-byte header in the same cache line.
       EXPECT_EQ(reinterpret_cast<uintptr_t>(first.data()) % 64, 16u);
       EXPECT_EQ(send.acquire().data(), first.data());  // same slot until commit
-      EXPECT_THROW(send.commit(0), Error);
-      EXPECT_THROW(send.commit(options.slotBytes + 1), Error);
+      EXPECT_THROW(send.commit(0, 0), Error);
+      EXPECT_THROW(send.commit(options.slotBytes + 1, 0), Error);
       for (int i = 0; i < options.slotCount; ++i) {
         std::span<std::byte> slot = send.acquire();
         ASSERT_FALSE(slot.empty());
         slot[0] = static_cast<std::byte>(i);
-        send.commit(static_cast<size_t>(i) + 1);
+        send.commit(static_cast<size_t>(i) + 1, 0);
       }
       EXPECT_TRUE(send.acquire().empty());  // full
     }
@@ -363,8 +373,9 @@ TEST(ShmTransport, CorruptSlotHeaderIsARemoteError) {
         EXPECT_EQ(e.code(), ncclRemoteError) << what << ": " << e.what();
       }
     };
-    uint64_t* header = nullptr;
-    if (rank == 0) header = reinterpret_cast<uint64_t*>(t->sendTo(peer).acquire().data()) - 2;
+    // The slot header: u32 sequence, u32 length, u64 tag (shm_layout.h).
+    uint32_t* header = nullptr;
+    if (rank == 0) header = reinterpret_cast<uint32_t*>(t->sendTo(peer).acquire().data()) - 4;
     setup.barrier();
     if (rank == 1) EXPECT_TRUE(t->recvFrom(peer).peek().empty());  // untouched: nothing yet
     setup.barrier();
@@ -421,13 +432,13 @@ TEST(ShmTransport, DoorbellWakesAndTimesOut) {
       std::this_thread::sleep_for(milliseconds(50));  // let rank 1 fall asleep
       t->sendTo(peer).acquire();
       rungAt = stamp();
-      t->sendTo(peer).commit(1);
+      t->sendTo(peer).commit(1, 0);
     }
     setup.barrier();
 
     // Rank 0 fills its ring to rank 1 and sleeps until rank 1 releases a slot.
     if (rank == 0) {
-      while (!t->sendTo(peer).acquire().empty()) t->sendTo(peer).commit(1);
+      while (!t->sendTo(peer).acquire().empty()) t->sendTo(peer).commit(1, 0);
       uint32_t ticket = bell.arm();
       setup.barrier();
       if (t->sendTo(peer).acquire().empty()) bell.wait(ticket, std::chrono::seconds(5));

@@ -26,6 +26,7 @@
 #include "core/communicator.h"
 #include "core/error.h"
 #include "gtest/gtest.h"
+#include "harness/forked_ranks.h"
 #include "harness/matrix.h"
 #include "harness/rank_runner.h"
 #include "harness/scoped_env.h"
@@ -36,6 +37,9 @@ namespace {
 
 using prism::testing::ScopedEnv;
 using test::Coll;
+using test::forkAll;
+using test::noteError;
+using test::Report;
 using test::Mode;
 using test::RankContext;
 using test::RunOptions;
@@ -83,6 +87,11 @@ size_t sizeOf(uint64_t seq, size_t slot) {
   return sizes[seq % (sizeof(sizes) / sizeof(sizes[0]))];
 }
 
+/// A tag using all 64 bits, different for every message.
+uint64_t tagOf(int from, int to, uint64_t m) {
+  return 0x9e3779b97f4a7c15ull * (m + 1) ^ static_cast<uint64_t>(from << 8 | to);
+}
+
 /// Moves messages without blocking: each call does what it can, as the executor does.
 class Traffic {
  public:
@@ -100,7 +109,7 @@ class Traffic {
         if (!slot.empty()) {
           size_t n = sizeOf(s, t_.slotBytes());
           for (size_t i = 0; i < n; ++i) slot[i] = pattern(t_.rank(), peer, s, i);
-          t_.sendTo(peer).commit(n);
+          t_.sendTo(peer).commit(n, tagOf(t_.rank(), peer, s));
           ++s;
           moved = true;
         }
@@ -113,6 +122,9 @@ class Traffic {
           ctx.require(msg.size() == n,
                       "message " + std::to_string(g) + " from " + std::to_string(peer) + " has " +
                           std::to_string(msg.size()) + " bytes, want " + std::to_string(n));
+          ctx.require(t_.recvFrom(peer).tag() == tagOf(peer, t_.rank(), g),
+                      "message " + std::to_string(g) + " from " + std::to_string(peer) +
+                          " carries the wrong tag");
           for (size_t i = 0; i < n; ++i) {
             if (msg[i] != pattern(peer, t_.rank(), g, i)) {
               ctx.fail("message " + std::to_string(g) + " from " + std::to_string(peer) +
@@ -180,11 +192,12 @@ void pingPong(RankContext& ctx, Transport& t) {
         std::span<std::byte> slot;
         wait([&] { return !(slot = t.sendTo(other).acquire()).empty(); });
         std::memcpy(slot.data(), payload.data(), n);
-        t.sendTo(other).commit(n);
+        t.sendTo(other).commit(n, round);
       } else {
         std::span<const std::byte> msg;
         wait([&] { return !(msg = t.recvFrom(other).peek()).empty(); });
-        ctx.require(msg.size() == n && std::memcmp(msg.data(), payload.data(), n) == 0,
+        ctx.require(msg.size() == n && std::memcmp(msg.data(), payload.data(), n) == 0 &&
+                        t.recvFrom(other).tag() == round,
                     "ping-pong round " + std::to_string(round) + " of " + std::to_string(n) +
                         " bytes came back different");
         t.recvFrom(other).release();
@@ -323,63 +336,6 @@ TEST(TransportChoice, UnknownKindIsRejected) {
 
 // ---------------------------------------------------------------- forked ranks by hand
 
-/// What a hand-forked rank reports back.
-struct Report {
-  int result;
-  int hosts[4];
-  char transport[32];
-  char message[400];
-};
-
-/// Forks one child per function; each returns through its Report in shared memory. Children
-/// still running after `limit` are killed. Returns the reports and whether each child
-/// exited normally.
-std::vector<Report> forkAll(const std::vector<std::function<void(Report&)>>& bodies,
-                            std::chrono::seconds limit, std::vector<bool>* exited) {
-  const size_t n = bodies.size();
-  void* mem = ::mmap(nullptr, n * sizeof(Report), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) throw std::runtime_error("mmap");
-  auto* reports = static_cast<Report*>(mem);
-  std::memset(reports, 0, n * sizeof(Report));
-  std::vector<pid_t> pids;
-  for (size_t i = 0; i < n; ++i) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      reports[i].result = -1;
-      try {
-        bodies[i](reports[i]);
-      } catch (const std::exception& e) {
-        std::snprintf(reports[i].message, sizeof(reports[i].message), "exception: %s", e.what());
-      }
-      ::_exit(0);
-    }
-    pids.push_back(pid);
-  }
-  exited->assign(n, false);
-  const auto deadline = Clock::now() + limit;
-  for (size_t i = 0; i < n; ++i) {
-    int status = 0;
-    while (::waitpid(pids[i], &status, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        ::kill(pids[i], SIGKILL);
-        ::waitpid(pids[i], &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    (*exited)[i] = WIFEXITED(status);
-  }
-  std::vector<Report> out(reports, reports + n);
-  ::munmap(mem, n * sizeof(Report));
-  return out;
-}
-
-void noteError(Report& r, ncclResult_t result, ncclComm_t comm) {
-  r.result = result;
-  std::snprintf(r.message, sizeof(r.message), "%s", ncclGetLastError(comm));
-}
-
 TEST(TcpFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
   ScopedEnv transport("PRISM_TRANSPORT", "tcp");
   ScopedEnv timeout("PRISM_TIMEOUT_S", "20");
@@ -403,6 +359,8 @@ TEST(TcpFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
             ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclFloat32, ncclSum, comm, nullptr);
       }
       noteError(r, res, comm);
+      ncclResult_t async = ncclSuccess;
+      r.async = ncclCommGetAsyncError(comm, &async) == ncclSuccess ? async : -1;
       ncclCommAbort(comm);
     });
   }
@@ -416,6 +374,9 @@ TEST(TcpFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
     EXPECT_NE(std::string(reports[rank].message).find("rank " + std::to_string(kVictim)),
               std::string::npos)
         << "rank " << rank << "'s error does not name the dead rank: " << reports[rank].message;
+    // Watchdogs (PyTorch's among them) poll this, not the failed call's result.
+    EXPECT_EQ(reports[rank].async, ncclRemoteError)
+        << "rank " << rank << ": ncclCommGetAsyncError does not report the lost peer";
   }
 }
 

@@ -1,8 +1,10 @@
 // The narrow interface every transport implements. A transport moves messages between
 // this rank and its peers through per-peer, per-direction FIFOs of slots: the sender fills
 // a free slot and commits it, the receiver peeks at the oldest filled slot and releases
-// it. Messages between two ranks arrive in the order they were sent. Optional abilities
-// are capability flags, never methods that fail with "not implemented".
+// it. Messages between two ranks arrive in the order they were sent, each with the 64-bit
+// tag its sender gave it (the engine names the operation a message belongs to there, so a
+// receiver never consumes another operation's bytes). Optional abilities are capability
+// flags, never methods that fail with "not implemented".
 #pragma once
 
 #include <chrono>
@@ -32,8 +34,9 @@ class SendConnection {
   /// A free slot to fill, or an empty span when all slots are in flight. Non-blocking.
   /// Calling it again before commit() returns the same slot.
   virtual std::span<std::byte> acquire() = 0;
-  /// Publishes the first `bytes` bytes (1..slot size) of the acquired slot to the peer.
-  virtual void commit(size_t bytes) = 0;
+  /// Publishes the first `bytes` bytes (1..slot size) of the acquired slot to the peer,
+  /// with `tag`, which the receiver reads back unchanged (RecvConnection::tag).
+  virtual void commit(size_t bytes, uint64_t tag) = 0;
   /// True when bulk data should be written into slots with streaming stores: the slots are
   /// read by another core, which on some CPUs fetches them faster from memory than from
   /// this core's cache.
@@ -46,6 +49,9 @@ class RecvConnection {
   virtual ~RecvConnection() = default;
   /// The oldest unreleased message, or an empty span when none has arrived. Non-blocking.
   virtual std::span<const std::byte> peek() = 0;
+  /// The tag the sender committed the message peek() returned with. Valid only after a
+  /// peek() that returned a message, until release().
+  virtual uint64_t tag() const = 0;
   /// Gives the slot returned by peek() back to the sender.
   virtual void release() = 0;
 };

@@ -113,7 +113,7 @@ void send(SendConnection& out, const char* src, size_t bytes) {
   std::span<std::byte> slot;
   waitFor([&] { return !(slot = out.acquire()).empty(); });
   std::memcpy(slot.data(), src, bytes);
-  out.commit(bytes);
+  out.commit(bytes, 0);
 }
 
 /// Waits for a message, copies it to `dst` and releases the slot; returns its length.

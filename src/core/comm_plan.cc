@@ -102,6 +102,8 @@ Program Communicator::bindCollective(const Operation& op) {
   program.nranks = nranks;
   if (op.members) program.members = *op.members;
   program.what = collectiveName(op.collective);
+  program.fingerprint = fingerprintOf(op, 0);
+  program.serves = op.serves;
   // Every message of a round must fit in half of a FIFO: the flow control model that the
   // verifier proves schedules against (schedule.h).
   const size_t fifoBytes = transport_->slotBytes() * transport_->slotCount();
@@ -133,7 +135,32 @@ Plan& Communicator::buildPlan(std::span<const Operation> ops) {
     }
   }
   addPointToPoint(ops);
+  stamp(plan_);
   return plan_;
+}
+
+void Communicator::stamp(Plan& plan) {
+  if (sentTo_.empty()) {
+    sentTo_.resize(static_cast<size_t>(size_));
+    receivedFrom_.resize(static_cast<size_t>(size_));
+  }
+  for (auto& phase : plan.phases) {
+    for (Stream& stream : phase) {
+      for (Program& p : stream.programs) {
+        OpFingerprint& f = p.fingerprint;
+        if (p.serves != nullptr) {
+          f = *p.serves;
+        } else if (f.kind != kPointToPointKind) {
+          f.seq = p.members.empty() ? collectiveSeq_++ : 0;
+        } else if (p.steps.front().kind == StepKind::Send) {
+          f.seq = sentTo_[static_cast<size_t>(p.steps.front().sendPeer)]++;
+        } else {
+          f.seq = receivedFrom_[static_cast<size_t>(p.steps.front().recvPeer)]++;
+        }
+        p.tag = tagOf(f);
+      }
+    }
+  }
 }
 
 std::byte* Communicator::scratchMemory(size_t bytes) {
@@ -180,6 +207,7 @@ void Communicator::addPointToPoint(std::span<const Operation> ops) {
     program.roundElems = std::max<size_t>(op.count, 1);
     program.rounds = op.count == 0 ? 0 : 1;
     program.what = isSend ? "Send" : "Recv";
+    program.fingerprint = fingerprintOf(op, 0);
     auto key = std::make_pair(op.peer, isSend ? 1 : 0);
     auto [it, added] = streamOf.emplace(key, streams.size());
     if (added) streams.emplace_back();

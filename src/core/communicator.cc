@@ -14,6 +14,8 @@
 #include "core/cost_profile.h"
 #include "core/direct_host.h"
 #include "core/error.h"
+#include "core/mismatch.h"
+#include "core/peer_watch.h"
 #include "core/progress.h"
 #include "core/setup_channel.h"
 #include "kernels/host/copy.h"
@@ -108,6 +110,7 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
+  watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
   direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);
 }
@@ -136,12 +139,19 @@ std::unique_ptr<Transport> Communicator::createTransport(SetupChannel& setup) {
 bool Communicator::tryDirect(const Operation& op) {
   if (!direct_->eligible(op)) return false;
   checkUsable();
-  direct_->run(op);
+  try {
+    direct_->run(op);
+  } catch (const Error& e) {
+    endWith(e, collectiveSeq_ - 1);
+    throw;
+  }
   return true;
 }
 
-void Communicator::allGatherBytes(const void* mine, void* all, size_t bytes) {
+void Communicator::allGatherBytes(const void* mine, void* all, size_t bytes,
+                                  const OpFingerprint* serves) {
   Operation op;
+  op.serves = serves;
   op.collective = Collective::AllGather;
   op.sendbuff = mine;
   op.recvbuff = all;
@@ -165,7 +175,47 @@ Communicator::~Communicator() {
   for (void* handle : registrations_) forgetRegistration(static_cast<Registration*>(handle));
 }
 
-bool Communicator::progress(Plan& plan) { return executor_.progress(plan); }
+bool Communicator::progress(Plan& plan) {
+  try {
+    return executor_.progress(plan);
+  } catch (const Error& e) {
+    const Program* current = Executor::currentProgram(plan);
+    endWith(e, current ? current->fingerprint.seq : 0);
+    throw;
+  }
+}
+
+void Communicator::checkPeers(const Plan& plan) {
+  const Program* current = Executor::currentProgram(plan);
+  if (current == nullptr) return;
+  try {
+    prism::checkAbandoned(*transport_, current->fingerprint);
+    waited_.clear();
+    Executor::waitedPeers(plan, waited_);
+    for (int q : waited_) checkAlive(q, current->fingerprint);
+  } catch (const Error& e) {
+    endWith(e, current->fingerprint.seq);
+    throw;
+  }
+}
+
+std::string Communicator::describeWait(const Plan& plan) const {
+  return executor_.describeWait(plan) + watch_->stoppedNote();
+}
+
+void Communicator::checkAlive(int q, const OpFingerprint& what) const {
+  if (!watch_->died(q)) return;
+  throw Error(ncclRemoteError, "rank " + std::to_string(rank_) + ": " + describe(what) +
+                                   " waits on rank " + std::to_string(q) + " (pid " +
+                                   std::to_string(watch_->pid(q)) + "), which died");
+}
+
+void Communicator::endWith(const Error& e, uint64_t seq) {
+  setAsyncError(e.code());
+  // Passed on even when this rank only heard of it from a peer: the rank that failed
+  // first may not have reached a peer whose FIFO toward it was full.
+  announceAbandon(*transport_, seq, e.code(), e.what());
+}
 
 namespace {
 
@@ -176,9 +226,10 @@ bool sameCall(const Operation& a, const Operation& b) {
   const Reduction& y = b.reduction;
   return a.kind == b.kind && a.collective == b.collective && a.sendbuff == b.sendbuff &&
          a.recvbuff == b.recvbuff && a.count == b.count && a.type == b.type && a.root == b.root &&
-         a.peer == b.peer && a.members == b.members && a.onDevice == b.onDevice && x.op == y.op &&
-         x.average == y.average && x.preMultiply == y.preMultiply && x.scalar == y.scalar &&
-         x.scalarSource == nullptr && y.scalarSource == nullptr;
+         a.peer == b.peer && a.members == b.members && a.serves == b.serves &&
+         a.onDevice == b.onDevice && x.op == y.op && x.average == y.average &&
+         x.preMultiply == y.preMultiply && x.scalar == y.scalar && x.scalarSource == nullptr &&
+         y.scalarSource == nullptr;
 }
 
 }  // namespace
@@ -186,6 +237,7 @@ bool sameCall(const Operation& a, const Operation& b) {
 void Communicator::run(std::span<const Operation> ops) {
   bool replay = ops.size() == 1 && replay_ && sameCall(*replay_, ops[0]);
   Plan& plan = replay ? plan_.rewind() : buildPlan(ops);
+  if (replay) stamp(plan);
   replay_.reset();
   PlanRun one{this, &plan};
   runPlans({&one, 1});

@@ -26,6 +26,8 @@ class SystemTopology;
 }
 
 class DirectHost;
+class PeerWatch;
+class Error;
 struct SelectionRequest;
 class InNetwork;
 /// Deletes an InNetwork where its type is complete (comm_innet.cc).
@@ -78,12 +80,26 @@ class Communicator {
   /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
   int64_t timeoutSeconds() const { return timeoutSeconds_; }
 
-  /// Turns the operations of one group into this communicator's plan (reused storage).
+  /// Turns the operations of one group into this communicator's plan (reused storage),
+  /// numbered as the next operations of the communicator (stamp).
   Plan& buildPlan(std::span<const Operation> ops);
-  /// Advances the plan without blocking; true if anything moved.
+  /// Advances the plan without blocking; true if anything moved. An error thrown here ends
+  /// the communicator: ncclCommGetAsyncError reports it from then on.
   bool progress(Plan& plan);
+  /// Throws, ending the communicator, if a peer announced that it gave up on the plan's
+  /// current operation while this rank was not reading from it (mismatch.h), or if the
+  /// process of a peer the plan waits on has died (ncclRemoteError naming it). For waits,
+  /// not for every poll.
+  void checkPeers(const Plan& plan);
+  /// Throws ncclRemoteError if rank `q`, which this rank waits on in `what`, has died.
+  void checkAlive(int q, const OpFingerprint& what) const;
+  /// Takes the number of the next collective on the whole communicator, for paths that
+  /// run one without a plan (the direct host path).
+  uint64_t nextCollectiveSeq() { return collectiveSeq_++; }
   Transport& transport() { return *transport_; }
-  std::string describeWait(const Plan& plan) const { return executor_.describeWait(plan); }
+  /// Where the plan waits (operation, step, peer), and which peer processes on this host
+  /// are stopped: the reason of a timeout.
+  std::string describeWait(const Plan& plan) const;
 
   /// The scratch memory schedules of this communicator use (Schedule::scratchBlocks): its
   /// size and address, which change only when a call needs more than any call before.
@@ -104,8 +120,9 @@ class Communicator {
   /// qualifies (see InNetwork::eligible); false if it must take another path.
   bool tryInNetwork(const Operation& op);
   /// Host AllGather of `bytes` per rank over this communicator's transport (internal
-  /// exchanges of the device and direct paths).
-  void allGatherBytes(const void* mine, void* all, size_t bytes);
+  /// exchanges of the device and direct paths); `serves` as Operation::serves.
+  void allGatherBytes(const void* mine, void* all, size_t bytes,
+                      const OpFingerprint* serves = nullptr);
 
   /// ncclCommSplit: collective over all ranks. Returns null for NCCL_SPLIT_NOCOLOR.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
@@ -143,6 +160,16 @@ class Communicator {
   /// per rank over the best schedule (remembered per size class).
   bool inNetworkPreferred(size_t bytes);
   Program bindCollective(const Operation& op);
+  /// Gives every program of `plan` its operation number and tag: collectives on the
+  /// whole communicator count in collectiveSeq_, point-to-point messages per ordered pair
+  /// of ranks (sentTo_, receivedFrom_). Operations over a subset of the ranks (set-up
+  /// exchanges of split and shrink) keep number 0, so ranks outside the subset stay in
+  /// step; their fingerprint is still checked.
+  void stamp(Plan& plan);
+  /// Ends the communicator after `e` ended operation `seq`: records the code for
+  /// ncclCommGetAsyncError and tells every peer (announceAbandon), so none waits for this
+  /// rank until its timeout.
+  void endWith(const Error& e, uint64_t seq);
   /// The communicator's scratch memory (Schedule::scratchBlocks), at least `bytes` long:
   /// grown when a call needs more, then kept for later calls.
   std::byte* scratchMemory(size_t bytes);
@@ -165,6 +192,7 @@ class Communicator {
   /// The cost model's view of the ranks' placement (sharedMemoryFabric on one host).
   FabricModel fabric_;
   std::unique_ptr<Transport> transport_;
+  std::unique_ptr<PeerWatch> watch_;
   std::unique_ptr<DirectHost> direct_;
   std::unique_ptr<InNetwork, InNetworkDeleter> innet_;  ///< created at the first AllReduce
   std::unique_ptr<device::Engine> device_;
@@ -190,6 +218,10 @@ class Communicator {
   std::atomic<bool> aborted_{false};
   std::atomic<int> drivers_{0};
   std::atomic<ncclResult_t> asyncError_{ncclSuccess};
+  uint64_t collectiveSeq_ = 0;
+  std::vector<uint64_t> sentTo_;        ///< point-to-point messages sent to each rank
+  std::vector<uint64_t> receivedFrom_;  ///< and received from each rank
+  std::vector<int> waited_;             ///< checkPeers' scratch
 };
 
 }  // namespace prism

@@ -20,10 +20,12 @@
 #include "config/config.h"
 #include "core/communicator.h"
 #include "core/error.h"
+#include "core/mismatch.h"
 #include "core/setup_channel.h"
 #include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
 #include "logging/log.h"
+#include "transports/transport.h"
 
 namespace prism {
 
@@ -180,6 +182,10 @@ void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes, bool s
     return;
   }
   if (!readProcess(pids_[q], local, remote, bytes)) {
+    if (errno == ESRCH) {
+      throw Error(ncclRemoteError, "rank " + std::to_string(q) + " (pid " +
+                                       std::to_string(pids_[q]) + ") is gone");
+    }
     throw Error(ncclSystemError, "reading " + std::to_string(bytes) + " bytes from rank " +
                                      std::to_string(q) + " (pid " + std::to_string(pids_[q]) +
                                      ") failed: " + std::strerror(errno));
@@ -201,6 +207,11 @@ void DirectHost::waitFor(const Operation& op, int q, uint64_t count) {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(20));
     if (comm_.aborted()) throw Error(ncclInvalidUsage, "communicator " + comm_.name() + " aborted");
+    // q posts its barriers here before it sends anything on the FIFOs, so a message from q
+    // while q has not reached this barrier belongs to an operation q runs on the FIFOs.
+    RecvConnection& fifo = comm_.transport().recvFrom(q);
+    if (!fifo.peek().empty() && reached.load(std::memory_order_acquire) < count)
+      failMismatch(comm_.transport(), fingerprint_, q);
     if (std::chrono::steady_clock::now() - start > timeout) {
       throw Error(ncclSystemError, "comm " + comm_.name() + " rank " + std::to_string(rank_) +
                                        ": direct " + collectiveName(op.collective) +
@@ -212,7 +223,8 @@ void DirectHost::waitFor(const Operation& op, int q, uint64_t count) {
 void DirectHost::barrier(const Operation& op, const std::vector<uint8_t>& mask) {
   if (!oneProcess_) {
     if (mask.empty()) std::fill(mask_.begin(), mask_.end(), 0);
-    comm_.allGatherBytes(mask.empty() ? mask_.data() : mask.data(), masks_.data(), mask_.size());
+    comm_.allGatherBytes(mask.empty() ? mask_.data() : mask.data(), masks_.data(), mask_.size(),
+                         &fingerprint_);
     return;
   }
   // Ranks pass the same sequence of barriers, so counts match; release publishes every
@@ -226,14 +238,23 @@ void DirectHost::barrier(const Operation& op, const std::vector<uint8_t>& mask) 
 
 void DirectHost::exchangeBuffers(const Operation& op, const Buffers& mine) {
   if (!oneProcess_) {
-    comm_.allGatherBytes(&mine, peers_.data(), sizeof(Buffers));
-    return;
+    comm_.allGatherBytes(&mine, peers_.data(), sizeof(Buffers), &fingerprint_);
+  } else {
+    // A peer rewrites its mailbox only after the barrier that ends this call, which this
+    // rank reaches after copying it.
+    mailbox_->buffers = mine;
+    barrier(op);
+    for (int q = 0; q < size_; ++q) peers_[q] = mailboxes_[q]->buffers;
   }
-  // A peer rewrites its mailbox only after the barrier that ends this call, which this
-  // rank reaches after copying it.
-  mailbox_->buffers = mine;
-  barrier(op);
-  for (int q = 0; q < size_; ++q) peers_[q] = mailboxes_[q]->buffers;
+  // Every rank sees the same fingerprints, so all of them fail here or none does.
+  for (int q = 0; q < size_; ++q) {
+    if (peers_[q].fingerprint == mine.fingerprint) continue;
+    throw Error(ncclInvalidUsage, "rank " + std::to_string(rank_) + ": direct " +
+                                      describe(mine.fingerprint) + " does not match rank " +
+                                      std::to_string(q) + "'s " + describe(peers_[q].fingerprint) +
+                                      "; the ranks called different operations or passed "
+                                      "different arguments");
+  }
 }
 
 const std::byte* DirectHost::input(const Operation& op, int q, size_t offset, size_t bytes) {
@@ -355,8 +376,13 @@ DirectHost::~DirectHost() {
 }
 
 void DirectHost::run(const Operation& op) {
-  Buffers mine{
-      reinterpret_cast<uint64_t>(op.sendbuff), reinterpret_cast<uint64_t>(op.recvbuff), 0, {}, {}};
+  fingerprint_ = fingerprintOf(op, comm_.nextCollectiveSeq());
+  Buffers mine{fingerprint_,
+               reinterpret_cast<uint64_t>(op.sendbuff),
+               reinterpret_cast<uint64_t>(op.recvbuff),
+               0,
+               {},
+               {}};
   const Reduction& r = op.reduction;
   std::memcpy(&mine.scalar, r.scalarSource ? r.scalarSource : r.scalar.data(),
               dataTypeSize(op.type));

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "core/op_tag.h"
 #include "core/operation.h"
 #include "core/shared_host_memory.h"
 
@@ -51,7 +52,10 @@ class DirectHost {
     uint64_t bytes = 0;
     uint64_t fileOffset = 0;
   };
+  /// What every rank posts for a call. The fingerprint gives the extent of the buffers
+  /// (count and type): a rank touches a peer's memory only after every rank's matched.
   struct Buffers {
+    OpFingerprint fingerprint;
     uint64_t in;
     uint64_t out;
     uint64_t scalar;  ///< PreMulSum: the rank's scalar bits (8 bytes, type-sized prefix)
@@ -80,9 +84,12 @@ class DirectHost {
   /// when all ranks are threads of this process, else by an allgather of `mask` (one bit
   /// per rank, into masks_).
   void barrier(const Operation& op, const std::vector<uint8_t>& mask = {});
-  /// Waits until rank q's mailbox has reached `count`; throws after PRISM_TIMEOUT_S.
+  /// Waits until rank q's mailbox has reached `count`; throws after PRISM_TIMEOUT_S, or
+  /// at once if q runs an operation on the FIFOs instead (a mismatch).
   void waitFor(const Operation& op, int q, uint64_t count);
-  /// Publishes this call's buffers and learns every rank's (peers_); a barrier.
+  /// Publishes this call's buffers and learns every rank's (peers_); a barrier. Throws
+  /// ncclInvalidUsage on every rank, naming both operations, if any two ranks' fingerprints
+  /// differ.
   void exchangeBuffers(const Operation& op, const Buffers& mine);
   /// `bytes` of rank q's input at `offset`, readable here (in place, or fetched_), with
   /// PreMulSum's scalar applied.
@@ -114,6 +121,7 @@ class DirectHost {
   std::vector<std::byte> chunk_;  ///< running reduction of one chunk
   std::vector<std::byte> fetched_;
   std::vector<std::byte*> targets_;  ///< outputs this rank writes its reduced slice to
+  OpFingerprint fingerprint_;        ///< the current call's
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::vector<std::shared_ptr<const Mailbox>> mailboxes_;  ///< every rank's, if oneProcess_
   std::vector<uint8_t> mask_;   ///< this rank's barrier mask (one bit per rank)

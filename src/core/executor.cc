@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/mismatch.h"
 #include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
 #include "transports/transport.h"
@@ -208,6 +209,8 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       while (s.received < total) {
         std::span<const std::byte> msg = in.peek();
         if (msg.empty()) return false;
+        if (in.tag() != program.tag) [[unlikely]]
+          failMismatch(*transport_, program.fingerprint, peerOf(program, step.recvPeer));
         std::span<std::byte> next = out.acquire();
         if (next.empty()) return false;
         size_t n = msg.size();
@@ -223,7 +226,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
           if (target != next.data()) store(program, step.dst.buffer, target, msg.data(), n);
           fill(out, next.data(), msg.data(), n);
         }
-        out.commit(n);
+        out.commit(n, program.tag);
         in.release();
         s.received += n;
         moved = true;
@@ -267,7 +270,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       } else {
         fill(out, next.data(), src.data + s.sent, n);
       }
-      out.commit(n);
+      out.commit(n, program.tag);
       s.sent += n;
       moved = true;
     }
@@ -277,6 +280,8 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
     while (s.received < recvTotal) {
       std::span<const std::byte> msg = in.peek();
       if (msg.empty()) break;
+      if (in.tag() != program.tag) [[unlikely]]
+        failMismatch(*transport_, program.fingerprint, peerOf(program, step.recvPeer));
       size_t n = msg.size();
       if (s.received + n > recvTotal)
         throw Error(ncclInvalidUsage, std::string(program.what) + ": message larger than expected");
@@ -291,6 +296,27 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
     }
   }
   return s.sent == sendTotal && s.received == recvTotal;
+}
+
+const Program* Executor::currentProgram(const Plan& plan) {
+  if (plan.done()) return nullptr;
+  for (const Stream& s : plan.phases[plan.phase]) {
+    if (!s.done()) return &s.programs[s.program];
+  }
+  return nullptr;
+}
+
+void Executor::waitedPeers(const Plan& plan, std::vector<int>& peers) {
+  if (plan.done()) return;
+  for (const Stream& s : plan.phases[plan.phase]) {
+    if (s.done()) continue;
+    const Program& p = s.programs[s.program];
+    if (s.step >= p.steps.size()) continue;
+    const Step& step = p.steps[s.step];
+    for (int peer : {step.recvPeer, step.sendPeer}) {
+      if (peer >= 0) peers.push_back(p.members.empty() ? peer : p.members[peer]);
+    }
+  }
 }
 
 std::string Executor::describeWait(const Plan& plan) const {

@@ -8,6 +8,7 @@
 #include "algorithms/schedule.h"
 #include "core/block_layout.h"
 #include "core/dtype.h"
+#include "core/op_tag.h"
 #include "core/reduction.h"
 
 namespace prism {
@@ -31,6 +32,12 @@ struct Program {
   /// Schedule rank -> transport rank; empty for the identity.
   std::span<const int> members;
   const char* what = "";  ///< e.g. "AllReduce/ring", for error messages
+  /// The operation this program runs; every message it sends carries `tag`, and every
+  /// message it receives must (Communicator::stamp sets both before each run).
+  OpFingerprint fingerprint;
+  uint64_t tag = 0;
+  /// Operation::serves: where stamping takes the fingerprint from, number included.
+  const OpFingerprint* serves = nullptr;
 };
 
 /// Programs that run one after another. The cursor says where the stream stands.
@@ -74,6 +81,11 @@ class Executor {
   bool progress(Plan& plan);
   /// Where the plan is stuck: operation, step and peer (for timeout errors).
   std::string describeWait(const Plan& plan) const;
+  /// The program the plan waits in (the first unfinished one of its phase), or null.
+  static const Program* currentProgram(const Plan& plan);
+  /// Appends to `peers` the transport ranks the plan's current steps receive from or
+  /// send to: the ranks it may be waiting on.
+  static void waitedPeers(const Plan& plan, std::vector<int>& peers);
 
  private:
   bool progressStream(Stream& stream);

@@ -10,6 +10,8 @@
 
 namespace prism {
 
+struct OpFingerprint;
+
 enum class OperationKind : uint8_t { Collective, Send, Recv };
 
 /// Whether a rank reads its send buffer / writes its receive buffer in collective `c`:
@@ -37,6 +39,11 @@ struct Operation {
   /// Internal operations (communicator set-up) may run over a subset of the ranks:
   /// schedule rank i is communicator rank members[i]. Empty means all ranks.
   const std::vector<int>* members = nullptr;
+  /// An internal exchange that serves a user's operation (the direct host path's buffer
+  /// exchange): its messages carry that operation's fingerprint and number instead of
+  /// their own, so a peer that runs the user's operation on another path sees the
+  /// mismatch in the user's terms. Null for everything else.
+  const OpFingerprint* serves = nullptr;
   /// The buffers are CUDA device memory; the operation is enqueued on `stream`.
   bool onDevice = false;
   void* stream = nullptr;  ///< cudaStream_t of the call

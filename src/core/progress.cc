@@ -85,6 +85,11 @@ void runPlans(std::span<const PlanRun> runs) {
       sched_yield();
       continue;
     }
+    // A peer that gave up may sit behind a FIFO this rank is not reading, and a peer
+    // process that died sends nothing ever again.
+    for (const PlanRun& run : runs) {
+      if (!run.plan->done()) run.comm->checkPeers(*run.plan);
+    }
     Doorbell& bell = runs.front().comm->transport().doorbell();
     uint32_t ticket = bell.arm();
     bool moved = pollAll(runs, done);

@@ -179,11 +179,18 @@ bool ProgressEngine::sweep(bool& pending) {
   return moved;
 }
 
-void ProgressEngine::checkTimeouts() {
+void ProgressEngine::checkStuck() {
   Clock::time_point now = Clock::now();
   for (const std::shared_ptr<CommQueue>& q : snapshot_) {
     std::lock_guard lock(q->mutex);
     if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+    // A peer that gave up, or the process of a peer the plan waits on died: fail now.
+    try {
+      q->comm.checkPeers(*q->plan);
+    } catch (const Error& e) {
+      failAll(*q, e.code(), e.what());
+      continue;
+    }
     if (now - q->lastMove <= std::chrono::seconds(q->comm.timeoutSeconds())) continue;
     std::string reason = "rank " + std::to_string(q->comm.rank()) + " of " + q->comm.name() +
                          ": timed out waiting for peers in " + q->comm.describeWait(*q->plan);
@@ -247,7 +254,7 @@ void ProgressEngine::loop() {
       sched_yield();
       continue;
     }
-    checkTimeouts();
+    checkStuck();
     nap();
   }
 }

@@ -74,8 +74,9 @@ class ProgressEngine {
   void loop();
   /// One pass over every queue, High heads first. Sets `pending` when any queue has work.
   bool sweep(bool& pending);
-  /// Fails head operations that made no progress for their communicator's timeout.
-  void checkTimeouts();
+  /// Fails head operations that wait on a peer that gave up or died
+  /// (Communicator::checkPeers), or made no progress for their communicator's timeout.
+  void checkStuck();
   /// Sleeps until a peer rings or new work arrives (bounded nap).
   void nap();
 

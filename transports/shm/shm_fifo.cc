@@ -15,12 +15,17 @@ std::byte* slotHeader(const FifoView& fifo, uint64_t counter) {
   return fifo.slots + (counter % fifo.slotCount) * fifo.slotStride;
 }
 
-uint64_t& slotSequence(const FifoView& fifo, uint64_t counter) {
-  return *reinterpret_cast<uint64_t*>(slotHeader(fifo, counter));
-}
+/// The slot header (shm_layout.h). Sequence numbers travel as 32 bits: the receiver knows
+/// the 64-bit counter it expects, and no slot is 2^32 messages behind.
+struct SlotHeader {
+  uint32_t sequence;
+  uint32_t length;
+  uint64_t tag;
+};
+static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
 
-uint64_t& slotLength(const FifoView& fifo, uint64_t counter) {
-  return *reinterpret_cast<uint64_t*>(slotHeader(fifo, counter) + sizeof(uint64_t));
+SlotHeader& header(const FifoView& fifo, uint64_t counter) {
+  return *reinterpret_cast<SlotHeader*>(slotHeader(fifo, counter));
 }
 
 std::byte* slotPayload(const FifoView& fifo, uint64_t counter) {
@@ -32,8 +37,9 @@ std::byte* slotPayload(const FifoView& fifo, uint64_t counter) {
 /// wins those lines back line by line), so longer messages are not fetched ahead.
 constexpr uint64_t kPrefetchedLines = 4;
 
-uint64_t loadAcquire(uint64_t& counter) {
-  return std::atomic_ref<uint64_t>(counter).load(std::memory_order_acquire);
+template <class T>
+T loadAcquire(T& counter) {
+  return std::atomic_ref<T>(counter).load(std::memory_order_acquire);
 }
 
 }  // namespace
@@ -57,7 +63,7 @@ std::span<std::byte> FifoWriter::acquire() {
   return {slotPayload(fifo_, head_), fifo_.slotBytes};
 }
 
-void FifoWriter::commit(size_t bytes) {
+void FifoWriter::commit(size_t bytes, uint64_t tag) {
   if (!acquired_) [[unlikely]] {
     throw Error(ncclInvalidUsage, "shm commit() without a slot from acquire()");
   }
@@ -66,10 +72,13 @@ void FifoWriter::commit(size_t bytes) {
                                       " bytes; a slot holds 1.." + std::to_string(fifo_.slotBytes));
   }
   acquired_ = false;
-  // The release store of the sequence orders this length and the payload before it.
-  slotLength(fifo_, head_) = bytes;
+  // The release store of the sequence orders the length, the tag and the payload before it.
+  SlotHeader& h = header(fifo_, head_);
+  h.length = static_cast<uint32_t>(bytes);
+  h.tag = tag;
   ++head_;
-  std::atomic_ref<uint64_t>(slotSequence(fifo_, head_ - 1)).store(head_, std::memory_order_release);
+  std::atomic_ref<uint32_t>(h.sequence)
+      .store(static_cast<uint32_t>(head_), std::memory_order_release);
 }
 
 FifoReader::FifoReader(const FifoView& fifo)
@@ -77,17 +86,18 @@ FifoReader::FifoReader(const FifoView& fifo)
 
 std::span<const std::byte> FifoReader::peek() {
   if (!ready_) {
-    const uint64_t sequence = loadAcquire(slotSequence(fifo_, tail_));
+    const uint32_t sequence = loadAcquire(header(fifo_, tail_).sequence);
     // A message past 48 bytes spills into more lines, which the receiver would fetch only
     // after the header's, one transfer later. Calls repeat their sizes, so the lines the
     // last message took are fetched alongside the header; what they hold is read only
     // after the sequence, so a line fetched early is never used.
     for (uint32_t line = 1; line <= nextLines_; ++line)
       __builtin_prefetch(slotHeader(fifo_, tail_) + line * kCacheLine, 0, 3);
-    if (sequence != tail_ + 1) {
+    if (sequence != static_cast<uint32_t>(tail_ + 1)) {
       // Not written yet, the slot still holds the message a ring earlier (or nothing, on
       // the first ring). Anything else means the peer wrote garbage.
-      const uint64_t previous = tail_ + 1 > fifo_.slotCount ? tail_ + 1 - fifo_.slotCount : 0;
+      const uint32_t previous =
+          static_cast<uint32_t>(tail_ + 1 > fifo_.slotCount ? tail_ + 1 - fifo_.slotCount : 0);
       if (sequence != previous) [[unlikely]] {
         throw Error(ncclRemoteError, "shm slot holds message " + std::to_string(sequence) +
                                          " where " + std::to_string(tail_ + 1) + " or " +
@@ -97,7 +107,7 @@ std::span<const std::byte> FifoReader::peek() {
     }
     ready_ = true;
   }
-  uint64_t length = slotLength(fifo_, tail_);
+  const uint64_t length = header(fifo_, tail_).length;
   if (length < 1 || length > fifo_.slotBytes) [[unlikely]] {
     throw Error(ncclRemoteError, "shm message of " + std::to_string(length) +
                                      " bytes in a slot of " + std::to_string(fifo_.slotBytes));
@@ -106,6 +116,8 @@ std::span<const std::byte> FifoReader::peek() {
   nextLines_ = extraLines <= kPrefetchedLines ? static_cast<uint32_t>(extraLines) : 0;
   return {slotPayload(fifo_, tail_), static_cast<size_t>(length)};
 }
+
+uint64_t FifoReader::tag() const { return header(fifo_, tail_).tag; }
 
 void FifoReader::release() {
   if (!ready_) [[unlikely]] {

@@ -1,10 +1,11 @@
 // The slot FIFO between one sender and one receiver, in shared memory.
 //
 // Protocol: a single-producer/single-consumer ring. Message k (counting from 0) lives in
-// slot k % slotCount, whose header holds a sequence number and the length. The sender
-// writes the payload and length, then stores k + 1 into the sequence with release; the
-// receiver polls the sequence of the slot it expects next with acquire, so the flag, the
-// length and the first 48 payload bytes reach it in one cache line (NCCL's LL protocol has
+// slot k % slotCount, whose header holds a sequence number, the length and the message's
+// tag. The sender writes the payload, length and tag, then stores k + 1 (as 32 bits) into
+// the sequence with release; the receiver polls the sequence of the slot it expects next
+// with acquire, so the flag, the length, the tag and the first 48 payload bytes reach it in
+// one cache line (NCCL's LL protocol has
 // the same aim). `tail` counts messages ever released (written only by the receiver, 64
 // bits, never wraps in practice); after the receiver stores it with release the sender may
 // reuse the slot, and the sender re-reads it only when the ring looks full.
@@ -47,8 +48,8 @@ class FifoWriter {
   explicit FifoWriter(const FifoView& fifo);
   /// The next free slot (slotBytes long), or empty when every slot is in flight.
   std::span<std::byte> acquire();
-  /// Publishes `bytes` (1..slotBytes) of the slot acquire() returned.
-  void commit(size_t bytes);
+  /// Publishes `bytes` (1..slotBytes) of the slot acquire() returned, with `tag`.
+  void commit(size_t bytes, uint64_t tag);
 
  private:
   FifoView fifo_;
@@ -63,6 +64,8 @@ class FifoReader {
   explicit FifoReader(const FifoView& fifo);
   /// The oldest committed, unreleased message, or empty.
   std::span<const std::byte> peek();
+  /// The tag of the message peek() returned.
+  uint64_t tag() const;
   /// Returns the slot of the message peek() returned to the sender. The message must not
   /// be read afterwards.
   void release();

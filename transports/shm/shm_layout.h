@@ -15,8 +15,9 @@ inline constexpr size_t kCacheLine = 64;
 /// tail counter).
 inline constexpr size_t kDoorbellBytes = kCacheLine;
 inline constexpr size_t kFifoControlBytes = kCacheLine;
-/// Each slot starts with its sequence number and message length; the payload follows at
-/// once, so a message of up to 48 bytes travels in the same cache line as its flag.
+/// Each slot starts with its header: the sequence number (u32), the message length (u32)
+/// and the message's tag (u64). The payload follows at once, so a message of up to 48
+/// bytes travels in the same cache line as its flag and its tag.
 inline constexpr size_t kSlotHeaderBytes = 16;
 
 constexpr size_t roundUpToLine(size_t bytes) {
@@ -53,7 +54,7 @@ struct ShmLayout {
 
   /// Whether totalBytes() is representable, checked without overflowing.
   bool fitsInAddressSpace() const {
-    if (ranks < 1 || slotCount < 1 || slotBytes < 1 || slotBytes > (size_t{1} << 40)) {
+    if (ranks < 1 || slotCount < 1 || slotBytes < 1 || slotBytes > (size_t{1} << 31)) {
       return false;
     }
     size_t fifo = 0;

@@ -30,8 +30,8 @@ class ShmSendConnection final : public SendConnection {
   ShmSendConnection(const shm::FifoView& fifo, DoorbellBlock* peerBell, bool streaming)
       : fifo_(fifo), peerBell_(peerBell), streaming_(streaming) {}
   std::span<std::byte> acquire() override { return fifo_.acquire(); }
-  void commit(size_t bytes) override {
-    fifo_.commit(bytes);
+  void commit(size_t bytes, uint64_t tag) override {
+    fifo_.commit(bytes, tag);
     shm::ringDoorbell(*peerBell_);
   }
   bool streamingWrites() const override { return streaming_; }
@@ -48,6 +48,7 @@ class ShmRecvConnection final : public RecvConnection {
   ShmRecvConnection(const shm::FifoView& fifo, DoorbellBlock* peerBell)
       : fifo_(fifo), peerBell_(peerBell) {}
   std::span<const std::byte> peek() override { return fifo_.peek(); }
+  uint64_t tag() const override { return fifo_.tag(); }
   void release() override {
     fifo_.release();
     shm::ringDoorbell(*peerBell_);

@@ -36,11 +36,14 @@ Link::Link(int rank, int peer, size_t slotBytes, int slotCount,
       // Allocated and touched once here (value-initialized), never per message.
       sendSlots_(slotBytes * slots_),
       sendBytes_(slots_, 0),
+      sendTags_(slots_, 0),
       sendCursors_(sockets_.size()),
       recvSlots_(slotBytes * slots_),
       recvBytes_(slots_, 0),
+      recvTags_(slots_, 0),
       recvCursors_(sockets_.size()),
       expected_(slots_, -1),
+      expectedTags_(slots_, 0),
       got_(slots_, 0),
       set_(set) {}
 
@@ -71,12 +74,13 @@ std::span<std::byte> Link::acquire() {
   return {sendSlot(c), slotBytes_};
 }
 
-void Link::commit(size_t bytes) {
+void Link::commit(size_t bytes, uint64_t tag) {
   if (bytes > slotBytes_) [[unlikely]] {
     throw Error(ncclInternalError, "tcp transport: message larger than a slot");
   }
   uint64_t c = committed_.load(std::memory_order_relaxed);
   sendBytes_[c % slots_] = static_cast<uint32_t>(bytes);
+  sendTags_[c % slots_] = tag;
   committed_.store(c + 1, std::memory_order_release);
   engine_->wake();
 }
@@ -92,6 +96,8 @@ std::span<const std::byte> Link::peek() {
   }
   return {recvSlot(r), recvBytes_[r % slots_]};
 }
+
+uint64_t Link::tag() const { return recvTags_[released_.load(std::memory_order_relaxed) % slots_]; }
 
 void Link::release() {
   released_.store(released_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -117,7 +123,7 @@ bool Link::pumpSend(int index) {
       moved = true;
       continue;
     }
-    FrameHeader header{static_cast<uint32_t>(cursor.seq), bytes};
+    FrameHeader header{static_cast<uint32_t>(cursor.seq), bytes, sendTags_[cursor.seq % slots_]};
     const size_t total = sizeof(header) + stripe.bytes;
     iovec parts[2];
     int n = 0;
@@ -211,7 +217,7 @@ bool Link::pumpRecv(int index) {
       moved = true;  // an empty message: the header was all of it
     }
     if (cursor.inBody) {
-      finishStripe(cursor.seq, cursor.header.bytes, cursor.stripe.bytes);
+      finishStripe(cursor.seq, cursor.header, cursor.stripe.bytes);
       cursor.inBody = false;
       cursor.headerGot = 0;
     }
@@ -219,9 +225,10 @@ bool Link::pumpRecv(int index) {
   return moved;
 }
 
-void Link::finishStripe(uint64_t seq, uint32_t bytes, size_t stripeBytes) {
+void Link::finishStripe(uint64_t seq, const FrameHeader& header, size_t stripeBytes) {
   size_t slot = seq % slots_;
-  expected_[slot] = bytes;
+  expected_[slot] = header.bytes;
+  expectedTags_[slot] = header.tag;
   got_[slot] += stripeBytes;
 }
 
@@ -244,6 +251,7 @@ bool Link::pump(bool& wake) {
     size_t slot = arrived % slots_;
     if (expected_[slot] < 0 || got_[slot] != static_cast<size_t>(expected_[slot])) break;
     recvBytes_[slot] = static_cast<uint32_t>(expected_[slot]);
+    recvTags_[slot] = expectedTags_[slot];
     expected_[slot] = -1;
     got_[slot] = 0;
     ++arrived;
@@ -274,7 +282,7 @@ bool Link::drained() const {
 
 void Link::sayGoodbye(bootstrap::Deadline deadline) {
   if (failed()) return;
-  FrameHeader bye{0, kGoodbye};
+  FrameHeader bye{0, kGoodbye, 0};
   for (bootstrap::Socket& s : sockets_) {
     (void)s.sendAll(&bye, sizeof(bye), deadline);
     ::shutdown(s.fd(), SHUT_WR);

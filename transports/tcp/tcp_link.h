@@ -8,9 +8,9 @@
 //         rank releases it (released_). A socket reads a message for sequence number s only
 //         once s < released_ + slots; until then it is left unread, so TCP flow control,
 //         not a credit protocol, holds the sender back.
-// Wire format per socket: an 8-byte frame header (u32 sequence number, u32 message bytes),
-// then the socket's stripe of the message. Sockets without a stripe send nothing for that
-// message. kGoodbye as the length announces an orderly close.
+// Wire format per socket: a 16-byte frame header (u32 sequence number, u32 message bytes,
+// u64 message tag), then the socket's stripe of the message. Sockets without a stripe send nothing
+// for that message. kGoodbye as the length announces an orderly close.
 #pragma once
 
 #include <atomic>
@@ -48,7 +48,9 @@ inline constexpr size_t kMinStripeBytes = 64 * 1024;
 struct FrameHeader {
   uint32_t seq;
   uint32_t bytes;
+  uint64_t tag;
 };
+static_assert(sizeof(FrameHeader) == 16);
 
 /// The part of message `seq` (`bytes` long) that socket `index` of `count` carries.
 struct Stripe {
@@ -71,8 +73,9 @@ class Link final : public SendConnection, public RecvConnection {
 
   // The rank's side (transport.h).
   std::span<std::byte> acquire() override;
-  void commit(size_t bytes) override;
+  void commit(size_t bytes, uint64_t tag) override;
   std::span<const std::byte> peek() override;
+  uint64_t tag() const override;
   void release() override;
 
   // The I/O thread's side.
@@ -111,7 +114,7 @@ class Link final : public SendConnection, public RecvConnection {
 
   bool pumpSend(int index);
   bool pumpRecv(int index);
-  void finishStripe(uint64_t seq, uint32_t bytes, size_t stripeBytes);
+  void finishStripe(uint64_t seq, const FrameHeader& header, size_t stripeBytes);
   void fail(const std::string& why);
   void throwIfFailed() const;
   std::byte* sendSlot(uint64_t seq) { return sendSlots_.data() + (seq % slots_) * slotBytes_; }
@@ -127,6 +130,7 @@ class Link final : public SendConnection, public RecvConnection {
   // Send ring.
   std::vector<std::byte> sendSlots_;
   std::vector<uint32_t> sendBytes_;  ///< per slot, written by the rank before committed_
+  std::vector<uint64_t> sendTags_;   ///< per slot, written by the rank before committed_
   alignas(64) std::atomic<uint64_t> committed_{0};
   alignas(64) std::atomic<uint64_t> sent_{0};
   std::vector<SendCursor> sendCursors_;  ///< I/O thread only
@@ -134,10 +138,12 @@ class Link final : public SendConnection, public RecvConnection {
   // Receive ring.
   std::vector<std::byte> recvSlots_;
   std::vector<uint32_t> recvBytes_;  ///< per slot, written by the I/O thread before arrived_
+  std::vector<uint64_t> recvTags_;   ///< per slot, written by the I/O thread before arrived_
   alignas(64) std::atomic<uint64_t> arrived_{0};
   alignas(64) std::atomic<uint64_t> released_{0};
   std::vector<RecvCursor> recvCursors_;  ///< I/O thread only
   std::vector<int64_t> expected_;        ///< per slot: message bytes, -1 before a header
+  std::vector<uint64_t> expectedTags_;   ///< per slot: the tag the message's frames carry
   std::vector<size_t> got_;              ///< per slot: stripe bytes arrived
 
   // Caches of the other side's counters, so each side touches the shared line only when
