@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "api/fork_guard.h"
 #include "core/communicator.h"
 #include "core/error.h"
 
@@ -18,8 +19,16 @@ struct ncclComm {
   int nranks = 0;
   int cudaDevice = -1;
   ncclResult_t initResult = ncclInProgress;
+  /// prism::api::forkGeneration() when the handle was made.
+  uint64_t forkGeneration = prism::api::forkGeneration();
+
+  /// True in a fork()ed child of the process that made the handle.
+  bool inheritedByFork() const { return forkGeneration != prism::api::forkGeneration(); }
 
   prism::Communicator& get() const {
+    prism::check(!inheritedByFork(), ncclInvalidUsage,
+                 "the communicator belongs to the parent process; a fork()ed child cannot use "
+                 "it (create a communicator in the child instead)");
     prism::check(impl != nullptr, initResult == ncclInProgress ? ncclInvalidUsage : initResult,
                  "communicator is not initialized (init failed or is still in a group)");
     return *impl;
