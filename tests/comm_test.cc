@@ -4,6 +4,8 @@
 // error strings.
 #include <gtest/gtest.h>
 #include <nccl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "harness/rank_runner.h"
+#include "harness/scoped_env.h"
 
 namespace prism::test {
 namespace {
@@ -96,6 +99,78 @@ void splitByParity(RankContext& ctx) {
 TEST(Split, ParityColorsReversedKeysAndNoColor) { runRanks(6, Mode::Threads, splitByParity); }
 
 TEST(Split, AcrossProcesses) { runRanks(4, Mode::Processes, splitByParity); }
+
+// NCCL's pattern for one thread driving several ranks: the splits of all of them inside
+// one group. They meet at ncclGroupEnd; run at the call, the first would wait for the
+// others until the timeout. Ranks 0-2 take color 0 with reversed keys; rank 3 opts out.
+TEST(Split, InsideAGroupFromOneThread) {
+  constexpr int kRanks = 4;
+  testing::ScopedEnv timeout("PRISM_TIMEOUT_S", "20");
+  std::vector<ncclComm_t> comms(kRanks);
+  ASSERT_EQ(ncclCommInitAll(comms.data(), kRanks, nullptr), ncclSuccess)
+      << ncclGetLastError(nullptr);
+  std::vector<ncclComm_t> subs(kRanks, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(ncclGroupStart(), ncclSuccess);
+  for (int r = 0; r < kRanks; ++r) {
+    const int color = r == kRanks - 1 ? NCCL_SPLIT_NOCOLOR : 0;
+    ASSERT_EQ(ncclCommSplit(comms[r], color, kRanks - r, &subs[r], nullptr), ncclSuccess)
+        << ncclGetLastError(comms[r]);
+  }
+  ASSERT_EQ(ncclGroupEnd(), ncclSuccess) << ncclGetLastError(nullptr);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(subs[kRanks - 1], nullptr) << "NCCL_SPLIT_NOCOLOR gave a communicator";
+  for (int r = 0; r < kRanks - 1; ++r) {
+    ASSERT_NE(subs[r], nullptr);
+    int rank = -1, count = 0;
+    ASSERT_EQ(ncclCommUserRank(subs[r], &rank), ncclSuccess);
+    ASSERT_EQ(ncclCommCount(subs[r], &count), ncclSuccess);
+    EXPECT_EQ(count, kRanks - 1);
+    EXPECT_EQ(rank, kRanks - 2 - r) << "keys are reversed, so rank " << r << " is last but " << r;
+  }
+  // The new communicators work: an allreduce of each parent rank's number + 1.
+  std::vector<int32_t> values(kRanks - 1), sums(kRanks - 1, 0);
+  ASSERT_EQ(ncclGroupStart(), ncclSuccess);
+  for (int r = 0; r < kRanks - 1; ++r) {
+    values[r] = r + 1;
+    ASSERT_EQ(ncclAllReduce(&values[r], &sums[r], 1, ncclInt32, ncclSum, subs[r], nullptr),
+              ncclSuccess);
+  }
+  ASSERT_EQ(ncclGroupEnd(), ncclSuccess) << ncclGetLastError(nullptr);
+  for (int r = 0; r < kRanks - 1; ++r) EXPECT_EQ(sums[r], 6) << "rank " << r;
+  for (ncclComm_t c : subs) ncclCommDestroy(c);
+  for (ncclComm_t c : comms) ncclCommDestroy(c);
+}
+
+// A rank's fork()ed child inherits the communicator's memory, but must not act as the
+// rank: its calls fail, its ncclCommDestroy leaves the parent's connections alone, and the
+// parent's communicator still works afterwards.
+TEST(Fork, ChildCannotUseTheParentsCommunicator) {
+  runRanks(2, Mode::Processes, [](RankContext& ctx) {
+    if (ctx.rank == 0) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        int32_t value = 100, sum = 0;
+        ncclResult_t r = ncclAllReduce(&value, &sum, 1, ncclInt32, ncclSum, ctx.comm, nullptr);
+        const std::string why = ncclGetLastError(ctx.comm);
+        const bool refused = r == ncclInvalidUsage && why.find("fork") != std::string::npos;
+        const bool destroyed = ncclCommDestroy(ctx.comm) == ncclSuccess;
+        _exit(refused && destroyed ? 0 : 1);
+      }
+      ctx.require(pid > 0, "fork failed");
+      int status = 0;
+      ctx.require(waitpid(pid, &status, 0) == pid, "waitpid");
+      ctx.require(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the child could use the parent's communicator, or its destroy failed");
+    }
+    for (int round = 0; round < 3; ++round) {
+      int32_t value = ctx.rank + 1 + round, sum = 0;
+      ctx.requireOk(ncclAllReduce(&value, &sum, 1, ncclInt32, ncclSum, ctx.comm, nullptr),
+                    "ncclAllReduce after the fork");
+      ctx.require(sum == 3 + 2 * round, "allreduce after the fork gave " + std::to_string(sum));
+    }
+  });
+}
 
 // Only the survivors call ncclCommShrink; the excluded ranks are healthy and idle.
 TEST(Shrink, ExcludingHealthyRanks) {

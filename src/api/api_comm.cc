@@ -94,6 +94,13 @@ ncclResult_t initRank(const char* name, ncclComm_t* out, int nranks, const ncclU
 }
 
 /// Builds a handle around a communicator made from an existing one.
+/// In a fork()ed child, drops the parent's communicator without destroying it: its
+/// destructor would close connections and shared state that the parent still uses (a TCP
+/// goodbye on the parent's sockets). The child's copy of its memory is simply left.
+void forgetIfInherited(ncclComm* comm) {
+  if (comm->inheritedByFork()) (void)comm->impl.release();
+}
+
 ncclComm* wrap(std::unique_ptr<Communicator> child) {
   if (!child) return nullptr;
   ncclComm* comm = newHandle(child->rank(), child->size());
@@ -156,8 +163,36 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
     Communicator& c = usableComm(comm);
     CommOptions options = config ? optionsFrom(config) : c.options();
     options.cudaDevice = c.options().cudaDevice;
-    *newcomm = wrap(c.split(color, key, options));
-    if (*newcomm) (*newcomm)->cudaDevice = comm->cudaDevice;
+    if (!group::active()) {
+      *newcomm = wrap(c.split(color, key, options));
+      if (*newcomm) (*newcomm)->cudaDevice = comm->cudaDevice;
+      return;
+    }
+    // Inside a group the split runs at ncclGroupEnd, as a deferred init does: one thread
+    // may drive several ranks, which must meet in the split together. The handle exists
+    // at once (NULL for NCCL_SPLIT_NOCOLOR, which is known here) and reports the outcome.
+    check(color >= 0 || color == NCCL_SPLIT_NOCOLOR, ncclInvalidArgument,
+          "ncclCommSplit: color must be >= 0 or NCCL_SPLIT_NOCOLOR");
+    ncclComm* child = color == NCCL_SPLIT_NOCOLOR ? nullptr : newHandle(-1, 0);
+    if (child) child->cudaDevice = comm->cudaDevice;
+    group::submitInit([&c, child, color, key, options] {
+      try {
+        std::unique_ptr<Communicator> made = c.split(color, key, options);
+        if (child == nullptr) return;
+        check(made != nullptr, ncclInternalError, "ncclCommSplit: no communicator for a color");
+        child->rank = made->rank();
+        child->nranks = made->size();
+        child->impl = std::move(made);
+        child->initResult = ncclSuccess;
+      } catch (const Error& e) {
+        if (child) {
+          child->initResult = e.code();
+          child->setLastError(std::string("ncclCommSplit: ") + e.what());
+        }
+        throw;
+      }
+    });
+    *newcomm = child;
   });
 }
 
@@ -191,12 +226,16 @@ ncclResult_t ncclCommFinalize(ncclComm_t comm) {
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   if (!comm) return ncclSuccess;
-  return guard(nullptr, "ncclCommDestroy", [&] { delete comm; });
+  return guard(nullptr, "ncclCommDestroy", [&] {
+    forgetIfInherited(comm);
+    delete comm;
+  });
 }
 
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (!comm) return ncclSuccess;
   return guard(nullptr, "ncclCommAbort", [&] {
+    forgetIfInherited(comm);
     if (comm->impl) {
       // Waiters on other threads see the flag at their next poll (at most one doorbell
       // nap later), fail with an error and leave; only then is the object freed.
