@@ -1,5 +1,7 @@
 #include "transports/shm/shm_rendezvous.h"
 
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <exception>
 #include <vector>
@@ -29,9 +31,10 @@ uint64_t fnv1a(const std::string& text) {
 
 // Runs `step`, then tells every rank how it went on every rank. Every rank calls allGather
 // even when its own step threw, so a failure on one rank cannot leave the others waiting.
+// `rootFailed`, if given, is set once that is known: whether rank 0's step threw.
 template <typename Step>
 void stepTogether(SetupChannel& setup, const std::string& name, const ShmLayout& layout,
-                  const char* what, Step&& step) {
+                  const char* what, Step&& step, bool* rootFailed = nullptr) {
   std::exception_ptr failure;
   try {
     step();
@@ -41,6 +44,7 @@ void stepTogether(SetupChannel& setup, const std::string& name, const ShmLayout&
   StepRecord mine{failure ? 1u : 0u, layout.slotCount, layout.slotBytes, fnv1a(name)};
   std::vector<StepRecord> all(static_cast<size_t>(setup.size()));
   setup.allGather(&mine, all.data(), sizeof(StepRecord));
+  if (rootFailed) *rootFailed = all[0].failed != 0;
   if (failure) std::rethrow_exception(failure);
   for (int r = 0; r < setup.size(); ++r) {
     const StepRecord& theirs = all[static_cast<size_t>(r)];
@@ -75,22 +79,42 @@ ShmSegment mapSharedSegment(SetupChannel& setup, const std::string& name, const 
   const bool creator = setup.rank() == 0;
   ShmSegment segment;
 
-  stepTogether(setup, name, layout, "create shared memory", [&] {
-    checkOptions(name, layout);
-    if (creator) segment = ShmSegment::create(objectName, layout.totalBytes());
-  });
-  // The allGather above orders the creator's setup before every open below.
-  stepTogether(setup, name, layout, "map shared memory", [&] {
-    if (!creator) segment = ShmSegment::open(objectName, layout.totalBytes());
-  });
+  // Unknown until the first step's exchange: a creator that dies may have made the name.
+  bool notCreated = false;
+  try {
+    stepTogether(
+        setup, name, layout, "create shared memory",
+        [&] {
+          checkOptions(name, layout);
+          if (creator) segment = ShmSegment::create(objectName, layout.totalBytes());
+        },
+        &notCreated);
+    // The allGather above orders the creator's setup before every open below.
+    stepTogether(setup, name, layout, "map shared memory", [&] {
+      if (!creator) segment = ShmSegment::open(objectName, layout.totalBytes());
+    });
+  } catch (...) {
+    // The creator's segment unlinks its name as it is destroyed; a creator that died
+    // cannot, so the other ranks remove the name on every failed path (a name already
+    // gone is no error), except where the creator reported that it made nothing: then
+    // the name, if it exists, belongs to someone else.
+    if (!creator && !notCreated) ::shm_unlink(objectName.c_str());
+    throw;
+  }
 
-  if (creator) {
-    try {
+  // Every rank holds its mapping now. Each removes the name, so it goes even if the
+  // creator dies before its own unlink; the first to get there wins.
+  try {
+    if (creator) {
       segment.unlink();
-    } catch (const Error& e) {
-      // Every rank holds its mapping already; a leftover name wastes memory but breaks nothing.
-      log::warn("%s: %s", e.where().c_str(), e.what());
+    } else {
+      ::shm_unlink(objectName.c_str());
     }
+  } catch (const Error& e) {
+    // A leftover name wastes memory but breaks nothing.
+    log::warn("%s: %s", e.where().c_str(), e.what());
+  }
+  if (creator) {
     log::info(log::kShm | log::kInit,
               "shm transport %s: %d ranks, %d slots of %zu bytes per FIFO, %zu bytes mapped",
               name.c_str(), layout.ranks, layout.slotCount, layout.slotBytes, segment.size());

@@ -99,7 +99,8 @@ ShmSegment::~ShmSegment() { reset(); }
 void ShmSegment::unlink() {
   if (!linked_) return;
   linked_ = false;
-  if (::shm_unlink(name_.c_str()) != 0) throwSystemError("shm_unlink " + name_);
+  // Peers that mapped the object remove the name too (shm_rendezvous.cc); gone is fine.
+  if (::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) throwSystemError("shm_unlink " + name_);
 }
 
 void ShmSegment::prefault(size_t offset, size_t bytes) const noexcept {
