@@ -435,6 +435,63 @@ TEST(VerifierRejects, NothingWhenTheScheduleIsRight) {
   EXPECT_TRUE(verifySchedule(exchangeAllReduce(), true).ok);
 }
 
+// Each rule of the verifier's layout and step checks, broken alone in a schedule that is
+// otherwise correct, so deleting any one rule makes exactly its case pass unnoticed.
+TEST(VerifierRejects, EveryLayoutRule) {
+  Schedule noRanks = exchangeAllReduce();
+  noRanks.nranks = 0;
+  expectRejected(noRanks, "nranks must be at least 1");
+
+  Schedule negativeAggregators = exchangeAllReduce();
+  negativeAggregators.aggregators = -1;
+  expectRejected(negativeAggregators, "aggregators must not be negative");
+
+  Schedule missingList = exchangeAllReduce();
+  missingList.steps.pop_back();
+  expectRejected(missingList, "one step list per rank and aggregator required");
+
+  Schedule badRoot = findAlgorithm("ring")->generate({Collective::Broadcast, 2, 0});
+  ASSERT_TRUE(verifySchedule(badRoot, false).ok);
+  badRoot.root = 2;
+  expectRejected(badRoot, "root out of range");
+
+  Schedule noBlocks = exchangeAllReduce();
+  noBlocks.inputBlocks = 0;
+  expectRejected(noBlocks, "block counts must be positive");
+
+  Schedule unaliased = exchangeAllReduce();
+  unaliased.outputBlocks = 2;
+  expectRejected(unaliased, "input and output must have the same block count");
+
+  Schedule wrongShares = findAlgorithm("ring")->generate({Collective::AllGather, 2, 0});
+  ASSERT_TRUE(verifySchedule(wrongShares, false).ok);
+  wrongShares.outputBlocks = 3;
+  expectRejected(wrongShares, "block counts 1/3 differ from the layout's 1/2");
+}
+
+TEST(VerifierRejects, ReducingInANonReductionCollective) {
+  // A correct 2-rank AllGather, then one receive turned into a RecvReduce.
+  Schedule s = findAlgorithm("ring")->generate({Collective::AllGather, 2, 0});
+  ASSERT_TRUE(verifySchedule(s, false).ok);
+  bool changed = false;
+  for (Step& step : s.steps[1]) {
+    if (!changed && step.kind == StepKind::Recv) {
+      step.kind = StepKind::RecvReduce;
+      step.src = step.dst;
+      changed = true;
+    }
+  }
+  ASSERT_TRUE(changed);
+  expectRejected(s, "reduces in AllGather");
+}
+
+TEST(VerifierRejects, FinalizeOnAStepThatWritesNothing) {
+  Schedule s = exchangeAllReduce();
+  s.steps[0].push_back(make(StepKind::Send, 1, -1, out0, {}, true));
+  s.steps[1].push_back(make(StepKind::Recv, -1, 0, {}, out0));
+  expectRejected(s, "finalize on a step that writes nothing");
+}
+
 TEST(VerifierRejects, DoubleContribution) {
   Schedule s = twoRanks(Collective::AllReduce, 1, 1);
   s.steps[0] = {make(StepKind::Send, 1, -1, in0, {}), make(StepKind::Send, 1, -1, in0, {}),

@@ -6,10 +6,9 @@
 // mismatches in mismatch_test.cc.)
 #include <gtest/gtest.h>
 #include <nccl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <signal.h>
 
 #include <chrono>
 #include <functional>
@@ -61,6 +60,31 @@ TEST(AsyncError, FailedDirectReadEndsTheCommunicatorOnEveryRank) {
     int32_t value = 1, sum = 0;
     result = ncclAllReduce(&value, &sum, 1, ncclInt32, ncclSum, ctx.comm, nullptr);
     ctx.require(result == expected, "a call after the failure returned " + resultName(result));
+  });
+}
+
+// The scheduled (FIFO) path's deadline, through the C API: a forced algorithm keeps the
+// call off the direct path, and rank 1 never joins it. Rank 0 must fail after about
+// PRISM_TIMEOUT_S, naming the rank it waits on, and not hang.
+TEST(Timeout, ScheduledCallFailsAfterTheTimeoutNamingTheSilentRank) {
+  testing::ScopedEnv algo("PRISM_ALGO", "ring");
+  testing::ScopedEnv timeout("PRISM_TIMEOUT_S", "2");
+  runRanks(2, Mode::Threads, [](RankContext& ctx) {
+    if (ctx.rank == 0) {
+      std::vector<float> data(1024, 1.0f);
+      const auto start = Clock::now();
+      ncclResult_t result = ncclAllReduce(data.data(), data.data(), data.size(), ncclFloat32,
+                                          ncclSum, ctx.comm, nullptr);
+      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      const std::string why = ncclGetLastError(ctx.comm);
+      ctx.require(result == ncclSystemError, "returned " + resultName(result) + ": " + why);
+      ctx.require(
+          why.find("timed out") != std::string::npos && why.find("rank 1") != std::string::npos,
+          "the reason does not name the timeout and rank 1: " + why);
+      ctx.require(seconds >= 1.5 && seconds < 10,
+                  "failed after " + std::to_string(seconds) + " s with PRISM_TIMEOUT_S=2");
+    }
+    ctx.barrier();  // rank 1 stays silent until rank 0 has given up
   });
 }
 

@@ -554,6 +554,48 @@ TEST_F(BadInput, BadSplitAndShrink) {
 
 // Communicator creation with bad arguments. Each refused call must return at once, not
 // wait for peers.
+// A root or peer equal to nranks on a multi-rank communicator, inside a group: refused at
+// the call (not only at ncclGroupEnd) with a reason, and the group then reports the
+// failure instead of running anything.
+TEST(BadInGroup, RankEqualToNranksIsRefusedAtTheCall) {
+  runRanks(2, Mode::Threads, [](RankContext& ctx) {
+    float a[4] = {1, 2, 3, 4};
+    float b[4] = {};
+    struct Case {
+      const char* call;
+      std::function<ncclResult_t()> run;
+    };
+    const std::vector<Case> cases = {
+        {"ncclSend(peer=2)", [&] { return ncclSend(a, 4, ncclFloat32, 2, ctx.comm, nullptr); }},
+        {"ncclRecv(peer=2)", [&] { return ncclRecv(b, 4, ncclFloat32, 2, ctx.comm, nullptr); }},
+        {"ncclBroadcast(root=2)",
+         [&] { return ncclBroadcast(a, b, 4, ncclFloat32, 2, ctx.comm, nullptr); }},
+        {"ncclReduce(root=2)",
+         [&] { return ncclReduce(a, b, 4, ncclFloat32, ncclSum, 2, ctx.comm, nullptr); }},
+        {"ncclGather(root=2)",
+         [&] { return ncclGather(a, b, 2, ncclFloat32, 2, ctx.comm, nullptr); }},
+        {"ncclScatter(root=2)",
+         [&] { return ncclScatter(a, b, 2, ncclFloat32, 2, ctx.comm, nullptr); }},
+    };
+    for (const Case& c : cases) {
+      ctx.requireOk(ncclGroupStart(), "ncclGroupStart");
+      const ncclResult_t result = c.run();
+      const std::string why = ncclGetLastError(ctx.comm);
+      const ncclResult_t end = ncclGroupEnd();
+      ctx.require(result == ncclInvalidArgument,
+                  std::string(c.call) + " in a group returned " + resultName(result));
+      ctx.require(why.find("2") != std::string::npos,
+                  std::string(c.call) + ": the reason does not name the rank: '" + why + "'");
+      ctx.require(end != ncclSuccess, std::string(c.call) + ": ncclGroupEnd succeeded");
+    }
+    // The communicator is still usable: nothing ran.
+    float x = static_cast<float>(ctx.rank + 1), sum = 0;
+    ctx.requireOk(ncclAllReduce(&x, &sum, 1, ncclFloat32, ncclSum, ctx.comm, nullptr),
+                  "ncclAllReduce after the refused calls");
+    ctx.require(sum == 3.0f, "allreduce gave " + std::to_string(sum));
+  });
+}
+
 TEST(BadInit, BadArguments) {
   ncclUniqueId id;
   ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);

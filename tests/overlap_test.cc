@@ -167,6 +167,32 @@ TEST(GradBucketer, BucketsFollowCapsAndLaunchInOrder) {
       noComm());
 }
 
+// Only some parameters are marked ready (a layer unused this step): finalize must launch
+// every remaining bucket, the last one included, and reduce all of them.
+TEST(GradBucketer, FinalizeLaunchesWhatWasNeverMarkedReady) {
+  runRanks(
+      2, Mode::Threads,
+      [](RankContext& ctx) {
+        Comm comm = join(ctx);
+        GradBucketer::Options o = smallCaps(GradBucketer::Mode::AllReduce);
+        std::vector<size_t> reduced;
+        o.onReduced = [&](size_t b) { reduced.push_back(b); };
+        GradBucketer b(comm, o);
+        for (size_t n : kParams) b.addParam(n);
+        fillGrads(b, ctx.rank);
+        for (size_t p : {0, 1, 2}) b.markReady(p);  // buckets 0 and 1; 2, 3, 4 never
+        ctx.require(b.launchOrder() == std::vector<size_t>({0, 1}), "launched before finalize");
+        b.finalize();
+        ctx.require(reduced == std::vector<size_t>({0, 1, 2, 3, 4}), "reduced callbacks");
+        for (size_t p = 0; p < kParams.size(); ++p)
+          for (size_t i = 0; i < kParams[p]; ++i) {
+            float expect = (gradValue(0, p, i) + gradValue(1, p, i)) / 2.0f;
+            ctx.require(b.grad(p)[i] == expect, "average of param " + std::to_string(p));
+          }
+      },
+      noComm());
+}
+
 TEST(GradBucketer, DefaultCapsFirstBucketSmaller) {
   runRanks(
       1, Mode::Threads,

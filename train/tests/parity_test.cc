@@ -55,6 +55,19 @@ INSTANTIATE_TEST_SUITE_P(
                            PipeSchedule::GPipe}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
+// ZeRO at a data-parallel degree that divides neither the parameter counts nor the
+// batch's default: every shard is padded, and a shard size computed from the unpadded
+// count loses or overlaps elements.
+TEST(Parity, ZeroAtThreeRanksWithPaddedShards) {
+  for (Mode mode : {Mode::Zero1, Mode::Zero2, Mode::Zero3}) {
+    Options o = tinyOptions(mode, 8);
+    o.mesh = {.dp = 3};
+    o.train.batch = 6;
+    applyMode(o);
+    expectParity(o, o.worldSize());
+  }
+}
+
 TEST(Parity, HybridWithSequenceParallelAndZero) {
   Options o = tinyOptions(Mode::Hybrid);
   o.mesh = {.dp = 2, .tp = 2, .pp = 2};
