@@ -104,6 +104,7 @@ Program Communicator::bindCollective(const Operation& op) {
   program.what = collectiveName(op.collective);
   program.fingerprint = fingerprintOf(op, 0);
   program.serves = op.serves;
+  program.skipStale = recovering_ && op.members != nullptr;
   // Every message of a round must fit in half of a FIFO: the flow control model that the
   // verifier proves schedules against (schedule.h).
   const size_t fifoBytes = transport_->slotBytes() * transport_->slotCount();

@@ -78,6 +78,11 @@ std::unique_ptr<Communicator> Communicator::shrink(std::span<const int> excluded
   check(!members.empty(), ncclInvalidArgument, "ncclCommShrink: every rank is excluded");
   check(std::find(members.begin(), members.end(), rank_) != members.end(), ncclInvalidArgument,
         "ncclCommShrink: the calling rank is in the exclude list");
+  recovering_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{recovering_};
   return makeChild(std::move(members), options);
 }
 

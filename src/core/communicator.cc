@@ -189,7 +189,7 @@ void Communicator::checkPeers(const Plan& plan) {
   const Program* current = Executor::currentProgram(plan);
   if (current == nullptr) return;
   try {
-    prism::checkAbandoned(*transport_, current->fingerprint);
+    if (!current->skipStale) prism::checkAbandoned(*transport_, current->fingerprint);
     waited_.clear();
     Executor::waitedPeers(plan, waited_);
     for (int q : waited_) checkAlive(q, current->fingerprint);
@@ -235,7 +235,7 @@ bool sameCall(const Operation& a, const Operation& b) {
 }  // namespace
 
 void Communicator::run(std::span<const Operation> ops) {
-  bool replay = ops.size() == 1 && replay_ && sameCall(*replay_, ops[0]);
+  bool replay = ops.size() == 1 && replay_ && sameCall(*replay_, ops[0]) && !recovering_;
   Plan& plan = replay ? plan_.rewind() : buildPlan(ops);
   if (replay) stamp(plan);
   replay_.reset();
@@ -246,6 +246,7 @@ void Communicator::run(std::span<const Operation> ops) {
 
 void Communicator::checkUsable() const {
   if (aborted()) throw Error(ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");
+  if (recovering_) return;
   ncclResult_t failed = asyncError();
   if (!(failed == ncclSuccess || failed == ncclInProgress))
     throw Error(failed,

@@ -126,7 +126,10 @@ class Communicator {
 
   /// ncclCommSplit: collective over all ranks. Returns null for NCCL_SPLIT_NOCOLOR.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
-  /// ncclCommShrink: collective over the ranks not in `excluded`.
+  /// ncclCommShrink: collective over the ranks not in `excluded`. Works on a communicator
+  /// that failed (a peer died): its set-up exchanges skip what the failed operation left
+  /// in the FIFOs between the remaining ranks. Between hosts that needs the TCP links to
+  /// the remaining ranks intact, which a failed TCP transport does not keep.
   std::unique_ptr<Communicator> shrink(std::span<const int> excluded, const CommOptions& options);
 
   /// The reduction for a user op and type; throws ncclInvalidArgument for unknown ops or a
@@ -222,6 +225,9 @@ class Communicator {
   std::vector<uint64_t> sentTo_;        ///< point-to-point messages sent to each rank
   std::vector<uint64_t> receivedFrom_;  ///< and received from each rank
   std::vector<int> waited_;             ///< checkPeers' scratch
+  /// Set while shrink() builds a child: the set-up exchanges run although this
+  /// communicator failed, over FIFOs that may still hold the failed operation's messages.
+  bool recovering_ = false;
 };
 
 }  // namespace prism

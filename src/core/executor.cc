@@ -139,6 +139,11 @@ Stream& Plan::addSingleStreamPhase() {
   return streams[0];
 }
 
+void Executor::discardOrFail(const Program& program, RecvConnection& in, int peer) {
+  if (!program.skipStale) failMismatch(*transport_, program.fingerprint, peer);
+  in.release();
+}
+
 int Executor::peerOf(const Program& program, int scheduleRank) const {
   return program.members.empty() ? scheduleRank : program.members[scheduleRank];
 }
@@ -209,8 +214,11 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       while (s.received < total) {
         std::span<const std::byte> msg = in.peek();
         if (msg.empty()) return false;
-        if (in.tag() != program.tag) [[unlikely]]
-          failMismatch(*transport_, program.fingerprint, peerOf(program, step.recvPeer));
+        if (in.tag() != program.tag) [[unlikely]] {
+          discardOrFail(program, in, peerOf(program, step.recvPeer));
+          moved = true;
+          continue;
+        }
         std::span<std::byte> next = out.acquire();
         if (next.empty()) return false;
         size_t n = msg.size();
@@ -280,8 +288,11 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
     while (s.received < recvTotal) {
       std::span<const std::byte> msg = in.peek();
       if (msg.empty()) break;
-      if (in.tag() != program.tag) [[unlikely]]
-        failMismatch(*transport_, program.fingerprint, peerOf(program, step.recvPeer));
+      if (in.tag() != program.tag) [[unlikely]] {
+        discardOrFail(program, in, peerOf(program, step.recvPeer));
+        moved = true;
+        continue;
+      }
       size_t n = msg.size();
       if (s.received + n > recvTotal)
         throw Error(ncclInvalidUsage, std::string(program.what) + ": message larger than expected");

@@ -13,6 +13,7 @@
 
 namespace prism {
 
+class RecvConnection;
 class Transport;
 
 /// A schedule bound to this rank's buffers for one call: the steps, where their blocks
@@ -38,6 +39,9 @@ struct Program {
   uint64_t tag = 0;
   /// Operation::serves: where stamping takes the fingerprint from, number included.
   const OpFingerprint* serves = nullptr;
+  /// Messages with another tag are left-overs of operations that failed (a shrink after a
+  /// peer's death): dropped instead of reported as a mismatch.
+  bool skipStale = false;
 };
 
 /// Programs that run one after another. The cursor says where the stream stands.
@@ -92,6 +96,9 @@ class Executor {
   /// Advances one step; true when it completed. `moved` is set if any byte moved.
   bool runStep(Stream& stream, const Program& program, const Step& step, bool& moved);
   int peerOf(const Program& program, int scheduleRank) const;
+  /// A message from transport rank `peer` whose tag is not the program's: dropped where
+  /// the program skips stale messages, else a mismatch (failMismatch throws).
+  void discardOrFail(const Program& program, RecvConnection& in, int peer);
 
   Transport* transport_;
 };

@@ -48,13 +48,16 @@ Link::Link(int rank, int peer, size_t slotBytes, int slotCount,
       set_(set) {}
 
 void LinkSet::throwFailure(int rank) const {
-  std::string report = "rank " + std::to_string(rank) + ": ";
-  bool first = true;
+  std::vector<const Link*> failedLinks;
   for (const auto& link : byPeer) {
-    if (!link || !link->failed()) continue;
-    report += (first ? "connection to rank " : "; connection to rank ") +
-              std::to_string(link->peer()) + " lost: " + link->failure();
-    first = false;
+    if (link && link->failed()) failedLinks.push_back(link.get());
+  }
+  std::sort(failedLinks.begin(), failedLinks.end(),
+            [](const Link* a, const Link* b) { return a->failureNumber() < b->failureNumber(); });
+  std::string report = "rank " + std::to_string(rank) + ": ";
+  for (size_t i = 0; i < failedLinks.size(); ++i) {
+    report += (i == 0 ? "connection to rank " : "; connection to rank ") +
+              std::to_string(failedLinks[i]->peer()) + " lost: " + failedLinks[i]->failure();
   }
   throw Error(ncclRemoteError, report);
 }
@@ -107,6 +110,7 @@ void Link::release() {
 void Link::fail(const std::string& why) {
   if (failed_.load(std::memory_order_relaxed)) return;
   failure_ = why;
+  failureNumber_ = set_->failures.fetch_add(1);
   failed_.store(true, std::memory_order_release);
 }
 

@@ -36,6 +36,9 @@ class Link;
 struct LinkSet {
   std::vector<std::unique_ptr<Link>> byPeer;
   std::atomic<bool> failed{false};
+  /// Links number their failures in the order they happen, so a report can list the rank
+  /// that died first first: survivors that give up close their connections too.
+  mutable std::atomic<uint64_t> failures{0};
 
   /// Throws ncclRemoteError "rank R: connection to rank P lost: why[; rank Q: why]".
   [[noreturn]] void throwFailure(int rank) const;
@@ -95,6 +98,8 @@ class Link final : public SendConnection, public RecvConnection {
   /// Whether this link failed; its reason (failure()) is set before this turns true.
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   const std::string& failure() const { return failure_; }
+  /// Where this link's failure came among the set's (valid once failed()).
+  uint64_t failureNumber() const { return failureNumber_; }
   int peer() const { return peer_; }
 
  private:
@@ -156,7 +161,8 @@ class Link final : public SendConnection, public RecvConnection {
   const LinkSet* set_;
 
   std::atomic<bool> failed_{false};
-  std::string failure_;  ///< written once, before failed_ turns true
+  std::string failure_;         ///< written once, before failed_ turns true
+  uint64_t failureNumber_ = 0;  ///< LinkSet::failures when this link failed; before failed_
 };
 
 }  // namespace prism::tcp
