@@ -3,7 +3,9 @@
 #include "bootstrap/bootstrap.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -449,9 +451,129 @@ TEST(Bootstrap, RogueClientsAreDroppedAndLegitRanksFinish) {
   log::reset();
   std::string log = readFile(logPath);
   unlink(logPath);
-  EXPECT_NE(log.find("dropped connection from"), std::string::npos) << log;
-  EXPECT_NE(log.find(": bad secret"), std::string::npos) << log;
-  EXPECT_NE(log.find(" PRISM WARN bootstrap:"), std::string::npos) << log;
+  EXPECT_NE(log.find(" PRISM WARN bootstrap: root at"), std::string::npos) << log;
+  EXPECT_NE(log.find("refused"), std::string::npos) << log;
+  EXPECT_NE(log.find("(bad secret)"), std::string::npos) << log;
+}
+
+// A process listening where the root should be, without the secret (it guessed the port,
+// or took it first): the rank must prove itself, then wait for the root's proof, and send
+// nothing about itself (its rank, its host) when that proof is wrong.
+TEST(Bootstrap, ImpostorRootLearnsNothingBeyondTheProof) {
+  ScopedEnv fast("PRISM_BOOTSTRAP_TIMEOUT_S", "2");
+  ncclUniqueId real;
+  createUniqueId(&real);
+  UniqueIdFields fields = decodeUniqueId(real);
+  SocketAddress here = fields.root;
+  here.port = 0;
+  Socket impostor = Socket::listen(here);
+  fields.root = impostor.localAddress();
+  ncclUniqueId id;
+  encodeUniqueId(fields, &id);
+
+  std::string clientError;
+  std::thread client([&] {
+    try {
+      connectBootstrap(id, 1, 2);
+      clientError = "connected to the impostor";
+    } catch (const Error& e) {
+      clientError = e.what();
+    }
+  });
+  const auto deadline = Clock::now() + 5s;
+  SocketAddress peer;
+  Socket conn;
+  while (!(conn = impostor.accept(&peer)) && Clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(conn) << "the rank never connected";
+  Nonce nonce{};
+  ASSERT_TRUE(conn.sendAll(nonce.data(), nonce.size(), deadline).ok());
+  uint8_t proofAndNonce[kProofBytes + kNonceBytes];
+  ASSERT_TRUE(conn.recvAll(proofAndNonce, sizeof(proofAndNonce), deadline).ok());
+  Proof forged{};
+  ASSERT_TRUE(conn.sendAll(forged.data(), forged.size(), deadline).ok());
+  // Whatever the rank sends now (before it hangs up) is what an impostor would learn.
+  pollfd readable{conn.fd(), POLLIN, 0};
+  ssize_t leaked = 0;
+  if (poll(&readable, 1, 1000) == 1) {
+    uint8_t more[64];
+    leaked = recv(conn.fd(), more, sizeof(more), MSG_DONTWAIT);
+  }
+  EXPECT_LE(leaked, 0) << "the rank sent " << leaked << " more bytes after a forged root proof";
+  client.join();
+  EXPECT_NE(clientError.find("did not prove that it knows the secret"), std::string::npos)
+      << clientError;
+}
+
+// A flood at the root while the ranks start: idle connections that never answer and
+// connections that send random bytes, 10^4 of each, from two other processes. The root
+// evicts the oldest unproven connection when its table is full and gives each one a short
+// deadline, so the ranks still get in, close to their normal time. The refusals are logged
+// at WARN with logging off, as a count, at most once a minute.
+TEST(Bootstrap, InitSurvivesAConnectionFloodAndLogsItOnce) {
+  ScopedEnv noDebug("PRISM_DEBUG", nullptr);
+  ScopedEnv noNcclDebug("NCCL_DEBUG", nullptr);
+  ScopedEnv fast("PRISM_BOOTSTRAP_TIMEOUT_S", "20");
+  log::reset();
+  auto timeInit = [](const ncclUniqueId& id) {
+    const auto start = Clock::now();
+    auto failures = runThreads(3, [&](int r) { return exerciseRank(id, r, 3); });
+    EXPECT_TRUE(failures.empty()) << joined(failures);
+    return Clock::now() - start;
+  };
+  ncclUniqueId quiet;
+  createUniqueId(&quiet);
+  const auto normal = timeInit(quiet);
+
+  ncclUniqueId id;
+  createUniqueId(&id);
+  const SocketAddress root = decodeUniqueId(id).root;
+  char logPath[] = "/tmp/prism_flood_log_XXXXXX";
+  const int logFd = mkstemp(logPath);
+  ASSERT_GE(logFd, 0);
+  const int savedStderr = dup(STDERR_FILENO);
+  dup2(logFd, STDERR_FILENO);
+
+  std::vector<pid_t> flooders;
+  for (bool randomBytes : {false, true}) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<Socket> held;
+      std::mt19937_64 rng(randomBytes ? 2 : 1);
+      for (int i = 0; i < 10000; ++i) {
+        Socket s;
+        if (!Socket::connect(root, Clock::now() + 1s, &s).ok()) continue;
+        if (randomBytes) {
+          uint64_t junk[4] = {rng(), rng(), rng(), rng()};
+          (void)s.sendAll(junk, sizeof(junk), Clock::now() + 100ms);
+        }
+        held.push_back(std::move(s));
+      }
+      pause();
+      _exit(0);
+    }
+    flooders.push_back(pid);
+  }
+  std::this_thread::sleep_for(300ms);  // the flood is under way
+  const auto flooded = timeInit(id);
+  for (pid_t pid : flooders) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  log::reset();
+  dup2(savedStderr, STDERR_FILENO);
+  close(savedStderr);
+  close(logFd);
+  std::string log = readFile(logPath);
+  unlink(logPath);
+  EXPECT_LT(flooded, normal + 2s) << "init took " << std::chrono::duration<double>(flooded).count()
+                                  << " s";
+  size_t lines = 0;
+  for (size_t at = log.find("refused"); at != std::string::npos; at = log.find("refused", at + 1))
+    ++lines;
+  EXPECT_GE(lines, 1u) << "nothing logged with logging off:\n" << log;
+  EXPECT_LE(lines, 3u) << "the refusals were not rate-limited:\n" << log;
+  EXPECT_NE(log.find(" PRISM WARN bootstrap: root at"), std::string::npos) << log;
 }
 
 ncclResult_t connectCode(const ncclUniqueId& id, int rank, int nranks, std::string* what) {

@@ -19,6 +19,10 @@ namespace {
 
 using namespace bootstrap;
 
+// Why an attempt failed when something answered at the root's address without the secret.
+constexpr const char* kImpostor =
+    "the process at the root's address did not prove that it knows the secret";
+
 // Longer reasons are truncated: an error frame is one line for a log.
 constexpr uint64_t kMaxErrorBytes = 4096;
 
@@ -128,14 +132,28 @@ std::string handshake(Socket& socket, const Secret& secret, int rank, int nranks
   IoStatus st = socket.recvAll(nonce.data(), nonce.size(), deadline);
   if (!st.ok()) return "waiting for the challenge: " + st.describe();
   Proof proof = computeProof(secret, nonce);
+  Nonce mine;
+  fillRandom(mine.data(), mine.size());
+  std::vector<uint8_t> message(proof.begin(), proof.end());
+  message.insert(message.end(), mine.begin(), mine.end());
+  if (!(st = socket.sendAll(message.data(), message.size(), deadline)).ok()) {
+    return "sending the proof: " + st.describe();
+  }
+  // Nothing about this rank leaves before the root has proved that it knows the secret.
+  Proof rootProof;
+  if (!(st = socket.recvAll(rootProof.data(), rootProof.size(), deadline)).ok()) {
+    return "waiting for the root's proof: " + st.describe() +
+           " (wrong secret, or the root has exited?)";
+  }
+  if (!proofMatches(computeRootProof(secret, mine), rootProof.data())) {
+    return kImpostor;
+  }
   std::vector<uint8_t> registration(8);
   storeLe(registration.data(), static_cast<uint32_t>(rank), 4);
   storeLe(registration.data() + 4, static_cast<uint32_t>(nranks), 4);
-  std::vector<uint8_t> message(proof.begin(), proof.end());
   auto frame = makeFrame(MsgType::Register, registration);
-  message.insert(message.end(), frame.begin(), frame.end());
-  if (!(st = socket.sendAll(message.data(), message.size(), deadline)).ok()) {
-    return "sending the proof: " + st.describe();
+  if (!(st = socket.sendAll(frame.data(), frame.size(), deadline)).ok()) {
+    return "registering: " + st.describe();
   }
   uint8_t replyHead[kFrameHeaderBytes];
   if (!(st = socket.recvAll(replyHead, sizeof(replyHead), deadline)).ok()) {
@@ -184,11 +202,13 @@ std::unique_ptr<SetupChannel> connectBootstrap(const ncclUniqueId& id, int rank,
   // gently instead of hammering it, but keep the first retries quick.
   auto backoff = std::chrono::milliseconds(10);
   std::string lastError;
+  std::string impostor;  // kept: later attempts' reasons must not hide it
   while (true) {
     Socket socket;
     IoStatus st = Socket::connect(fields.root, deadline, &socket);
     lastError = st.ok() ? handshake(socket, fields.secret, rank, nranks, deadline)
                         : "connect: " + st.describe();
+    if (lastError.starts_with(kImpostor)) impostor = lastError;
     if (lastError.empty()) {
       log::info(log::kBootstrap, "bootstrap: rank %d of %d connected to root %s", rank, nranks,
                 root.c_str());
@@ -200,6 +220,7 @@ std::unique_ptr<SetupChannel> connectBootstrap(const ncclUniqueId& id, int rank,
     std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
+  if (!impostor.empty() && impostor != lastError) lastError += "; earlier: " + impostor;
   throw Error(ncclSystemError, "cannot reach bootstrap root at " + root + " within " +
                                    std::to_string(connectTimeout.count()) + " s (" + lastError +
                                    ")");

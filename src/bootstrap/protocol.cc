@@ -28,15 +28,27 @@ void fillRandom(void* data, size_t bytes) {
   }
 }
 
-Proof computeProof(const Secret& secret, const Nonce& nonce) {
+namespace {
+
+Proof proofWith(const Secret& secret, const Nonce& nonce, uint8_t first, uint8_t second) {
   uint8_t message[1 + kNonceBytes];
   std::memcpy(message + 1, nonce.data(), kNonceBytes);
   Proof proof;
-  message[0] = 'P';
+  message[0] = first;
   storeLe(proof.data(), sipHash24(secret.data(), message, sizeof(message)), 8);
-  message[0] = 'Q';
+  message[0] = second;
   storeLe(proof.data() + 8, sipHash24(secret.data() + kSipKeyBytes, message, sizeof(message)), 8);
   return proof;
+}
+
+}  // namespace
+
+Proof computeProof(const Secret& secret, const Nonce& nonce) {
+  return proofWith(secret, nonce, 'P', 'Q');
+}
+
+Proof computeRootProof(const Secret& secret, const Nonce& nonce) {
+  return proofWith(secret, nonce, 'R', 'S');
 }
 
 bool proofMatches(const Proof& expected, const uint8_t* received) {

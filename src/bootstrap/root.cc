@@ -25,6 +25,10 @@ constexpr size_t kMaxUnprovenConnections = 512;
 // An error frame is small; a peer that will not read it for this long is simply closed.
 constexpr auto kFlushTimeout = std::chrono::seconds(2);
 constexpr size_t kReadChunk = 64 * 1024;
+/// Refused connections are reported at most this often (log::alert).
+constexpr auto kRefusedReportInterval = std::chrono::seconds(60);
+/// Connections accepted per event-loop pass, so a flood cannot stall the ranks' traffic.
+constexpr int kAcceptsPerPass = 256;
 
 using Buffer = std::shared_ptr<const std::vector<uint8_t>>;
 
@@ -74,6 +78,9 @@ class Root {
   void queue(Conn& c, Buffer frame);
   void reject(Conn& c, ncclResult_t code, const std::string& reason);
   void drop(Conn& c, const std::string& why, bool warn);
+  /// Writes the count of refused connections (log::alert) if a minute has passed since
+  /// the last report, or at once when `final`.
+  void reportRefused(bool final);
   void retire(Conn& c);
 
   Socket listener_;
@@ -83,6 +90,9 @@ class Root {
   std::vector<std::unique_ptr<Conn>> conns_;
   Deadline idleDeadline_;  // moves forward on every registration and contribution
   Deadline acceptPausedUntil_{};
+  uint64_t refused_ = 0;          // connections refused since the last report
+  std::string lastRefused_;       // who and why, the latest of them
+  Deadline nextRefusedReport_{};  // the first refusal is reported at once
   bool shuttingDown_ = false;
 
   int nranks_ = 0;  // fixed by the first registration
@@ -146,27 +156,33 @@ void Root::run() {
     expire();
     std::erase_if(conns_, [](const auto& c) { return c->dead; });
   }
+  reportRefused(true);
   log::info(log::kBootstrap, "bootstrap: root at %s done after %llu allGather rounds",
             address_.c_str(), static_cast<unsigned long long>(round_));
 }
 
 void Root::acceptPending() {
   try {
-    while (true) {
+    for (int accepted = 0; accepted < kAcceptsPerPass; ++accepted) {
       SocketAddress peer;
       Socket s = listener_.accept(&peer);
       if (!s) return;
+      // A full table evicts its oldest unproven connection rather than refusing the new
+      // one: a flood of idle connections then cannot lock the ranks out.
       size_t unproven = 0;
-      for (const auto& c : conns_) unproven += c->phase == Phase::Proving;
-      if (unproven >= kMaxUnprovenConnections) {
-        log::warn("bootstrap: dropped connection from %s: too many unproven connections",
-                  peer.toString().c_str());
-        continue;
+      Conn* oldest = nullptr;
+      for (const auto& c : conns_) {
+        if (c->dead || c->phase != Phase::Proving) continue;
+        ++unproven;
+        if (oldest == nullptr || c->deadline < oldest->deadline) oldest = c.get();
+      }
+      if (unproven >= kMaxUnprovenConnections && oldest != nullptr) {
+        drop(*oldest, "evicted unproven (the table of unproven connections is full)", true);
       }
       auto c = std::make_unique<Conn>();
       c->sock = std::move(s);
       c->peer = peer;
-      c->deadline = Clock::now() + timeout_;
+      c->deadline = Clock::now() + kProofDeadline;
       fillRandom(c->nonce.data(), c->nonce.size());
       conns_.push_back(std::move(c));
       Conn& added = *conns_.back();
@@ -183,8 +199,10 @@ void Root::readFrom(Conn& c) {
   try {
     // Bounded, so one busy rank cannot starve the others within an iteration.
     for (int burst = 0; burst < 16 && !c.dead && c.phase != Phase::Closing; ++burst) {
-      // Until the proof checks out, read exactly the proof and not one byte more.
-      size_t want = c.phase == Phase::Proving ? kProofBytes - c.in.size() : kReadChunk;
+      // Until the proof checks out, read exactly the proof and the client's nonce, and
+      // not one byte more.
+      size_t want =
+          c.phase == Phase::Proving ? kProofBytes + kNonceBytes - c.in.size() : kReadChunk;
       size_t had = c.in.size();
       c.in.resize(had + want);
       bool closed = false;
@@ -193,7 +211,12 @@ void Root::readFrom(Conn& c) {
       if (closed) return onClosed(c);
       if (got == 0) return;
       if (c.phase == Phase::Proving) {
-        if (c.in.size() == kProofBytes) checkProof(c);
+        // The proof is judged as soon as it is complete, before the nonce arrives.
+        if (had < kProofBytes && c.in.size() >= kProofBytes &&
+            !proofMatches(computeProof(secret_, c.nonce), c.in.data())) {
+          return drop(c, "bad secret", true);
+        }
+        if (c.in.size() == kProofBytes + kNonceBytes) checkProof(c);
       } else {
         parseFrames(c);
       }
@@ -236,8 +259,13 @@ void Root::checkProof(Conn& c) {
   if (!proofMatches(computeProof(secret_, c.nonce), c.in.data())) {
     return drop(c, "bad secret", true);
   }
+  Nonce theirs;
+  std::copy(c.in.begin() + kProofBytes, c.in.begin() + kProofBytes + kNonceBytes, theirs.begin());
   c.in.clear();
   c.phase = Phase::Registering;
+  c.deadline = Clock::now() + timeout_;
+  const Proof mine = computeRootProof(secret_, theirs);
+  queue(c, std::make_shared<std::vector<uint8_t>>(mine.begin(), mine.end()));
 }
 
 void Root::parseFrames(Conn& c) {
@@ -358,7 +386,20 @@ void Root::failRound(const std::string& reason) {
   for (Conn* c : waiting) reject(*c, ncclRemoteError, reason);
 }
 
+void Root::reportRefused(bool final) {
+  if (refused_ == 0) return;
+  const Deadline now = Clock::now();
+  if (!final && now < nextRefusedReport_) return;
+  log::alert(
+      "bootstrap: root at %s refused %llu connection(s) that did not prove the job's "
+      "secret or took too long; the latest from %s",
+      address_.c_str(), static_cast<unsigned long long>(refused_), lastRefused_.c_str());
+  refused_ = 0;
+  nextRefusedReport_ = now + kRefusedReportInterval;
+}
+
 void Root::expire() {
+  reportRefused(false);
   Deadline now = Clock::now();
   for (auto& c : conns_) {
     if (c->dead || c->phase == Phase::Registered || now < c->deadline) continue;
@@ -413,7 +454,13 @@ void Root::reject(Conn& c, ncclResult_t code, const std::string& reason) {
 
 void Root::drop(Conn& c, const std::string& why, bool warn) {
   if (warn) {
-    log::warn("bootstrap: dropped connection from %s: %s", c.peer.toString().c_str(), why.c_str());
+    // Refused strangers: each at INFO, and a count at most once a minute at WARN even
+    // with logging off, so a probe or a flood is seen without flooding the log itself.
+    log::info(log::kBootstrap, "bootstrap: dropped connection from %s: %s",
+              c.peer.toString().c_str(), why.c_str());
+    ++refused_;
+    lastRefused_ = c.peer.toString() + " (" + why + ")";
+    reportRefused(false);
   } else {
     log::info(log::kBootstrap, "bootstrap: closed connection from %s: %s",
               c.peer.toString().c_str(), why.c_str());

@@ -247,6 +247,14 @@ void warn(const char* fmt, ...) {
   va_end(ap);
 }
 
+void alert(const char* fmt, ...) {
+  ready();  // the host name and destination, as for every other line
+  va_list ap;
+  va_start(ap, fmt);
+  emit(Level::Warn, fmt, ap);
+  va_end(ap);
+}
+
 void info(uint32_t subsys, const char* fmt, ...) {
   if (!enabled(Level::Info, subsys)) return;
   va_list ap;

@@ -32,6 +32,10 @@ void write(Level level, uint32_t subsys, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 void warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+/// A WARN line written whatever NCCL_DEBUG says, unset included: for security events
+/// (connections refused at the bootstrap root), which an operator must see. Callers
+/// rate-limit it.
+void alert(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(uint32_t subsys, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void trace(uint32_t subsys, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
