@@ -68,7 +68,11 @@ void Link::throwIfFailed() const {
 }
 
 std::span<std::byte> Link::acquire() {
-  throwIfFailed();
+  // Only this link's own failure stops a send: a rank that gives up after another peer
+  // died must still reach the healthy peers with its notice (mismatch.h). Receives report
+  // the whole set's failures (peek).
+  if (failed()) [[unlikely]]
+    set_->throwFailure(rank_);
   uint64_t c = committed_.load(std::memory_order_relaxed);
   if (c - sentSeen_ >= slots_) {
     sentSeen_ = sent_.load(std::memory_order_acquire);
