@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +30,10 @@
 namespace prism {
 
 namespace {
+
+/// How long a rank that found a waited-on peer dead still looks for a notice from a peer
+/// that gave up before exiting (checkPeers).
+constexpr auto kNoticeGrace = std::chrono::milliseconds(50);
 
 ShmTransportOptions shmOptions(const std::string& name) {
   ShmTransportOptions options;
@@ -192,7 +198,21 @@ void Communicator::checkPeers(const Plan& plan) {
     if (!current->skipStale) prism::checkAbandoned(*transport_, current->fingerprint);
     waited_.clear();
     Executor::waitedPeers(plan, waited_);
-    for (int q : waited_) checkAlive(q, current->fingerprint);
+    for (int q : waited_) {
+      if (!watch_->died(q)) continue;
+      // A peer that exited after giving up on this operation told every peer why first;
+      // over TCP that notice may still be on its way when the exit is seen. The first
+      // failure's reason, not the exit, is what this rank must report.
+      if (!current->skipStale) {
+        const auto until = std::chrono::steady_clock::now() + kNoticeGrace;
+        while (std::chrono::steady_clock::now() < until) {
+          transport_->progress();
+          prism::checkAbandoned(*transport_, current->fingerprint);
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+      checkAlive(q, current->fingerprint);
+    }
   } catch (const Error& e) {
     endWith(e, current->fingerprint.seq);
     throw;
