@@ -2,6 +2,7 @@
 // for missing pieces, and communicators built from uniqueIdFromRendezvous.
 #include "launch/launch_env.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nccl.h>
 #include <netinet/in.h>
@@ -58,7 +59,9 @@ const char* const kAllVars[] = {"PRISM_RANK",
                                 "LOCAL_WORLD_SIZE",
                                 "MASTER_ADDR",
                                 "MASTER_PORT",
-                                "TORCHELASTIC_RUN_ID"};
+                                "TORCHELASTIC_RUN_ID",
+                                "PRISM_JOB_SECRET",
+                                "PRISM_JOB_SECRET_FILE"};
 
 class LaunchEnv : public ::testing::Test {
  protected:
@@ -297,6 +300,45 @@ TEST_F(LaunchEnv, IdsAgreeAcrossRanksAndDependOnTheJobSecret) {
   EXPECT_NE(std::memcmp(&a, &c, sizeof(a)), 0);
   info.rendezvous = "no.such.host.invalid:4000";
   EXPECT_THROW(prism::uniqueIdFromRendezvous(info, &c), CommError);
+}
+
+// A torchrun-style launch: without PRISM_JOB_SECRET the key comes from public values only
+// (MASTER_ADDR:MASTER_PORT, TORCHELASTIC_RUN_ID), which the warning says; a secret file the
+// job shares gives a real secret, the same on every rank and different per file.
+TEST_F(LaunchEnv, TorchrunKeysArePublicUnlessTheJobHasASecret) {
+  LaunchInfo info;
+  info.size = 2;
+  info.rank = 1;
+  info.source = "torchrun";
+  info.rendezvous = "127.0.0.1:29500";
+  set("TORCHELASTIC_RUN_ID", "none");
+  const std::string weak = prism::launch::jobKey(info);
+  EXPECT_FALSE(weak.starts_with("secret:")) << weak;
+  const std::string warning = prism::launch::weakKeyWarning(weak);
+  EXPECT_NE(warning.find("PRISM_JOB_SECRET"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("any process that can reach the rendezvous"), std::string::npos);
+
+  char path[] = "/tmp/prism_job_secret_XXXXXX";
+  int fd = mkstemp(path);  // mode 0600
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "s3cret-one\n", 11), 11);
+  close(fd);
+  set("PRISM_JOB_SECRET_FILE", path);
+  const std::string strong = prism::launch::jobKey(info);
+  EXPECT_EQ(strong, "secret:s3cret-one");
+  EXPECT_EQ(prism::launch::weakKeyWarning(strong), "");
+  ncclUniqueId a, b, c;
+  prism::uniqueIdFromRendezvous(info, &a);
+  info.rank = 2;
+  prism::uniqueIdFromRendezvous(info, &b);
+  EXPECT_EQ(std::memcmp(&a, &b, sizeof(a)), 0);
+  fd = open(path, O_WRONLY | O_TRUNC);
+  ASSERT_EQ(write(fd, "s3cret-two\n", 11), 11);
+  close(fd);
+  prism::uniqueIdFromRendezvous(info, &c);
+  EXPECT_NE(std::memcmp(&a, &c, sizeof(a)), 0);
+  unlink(path);
+  EXPECT_THROW(prism::launch::jobKey(info), CommError) << "a missing secret file was accepted";
 }
 
 // Three thread ranks join one communicator through the rendezvous alone and allreduce.

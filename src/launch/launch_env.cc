@@ -1,14 +1,18 @@
 #include "launch/launch_env.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "bootstrap/siphash.h"
+#include "logging/log.h"
 
 namespace prism {
 namespace {
@@ -37,6 +41,7 @@ constexpr const char* kRendezvousVar = "PRISM_RENDEZVOUS";
 constexpr const char* kMasterAddrVar = "MASTER_ADDR";
 constexpr const char* kMasterPortVar = "MASTER_PORT";
 constexpr const char* kJobSecretVar = "PRISM_JOB_SECRET";
+constexpr const char* kJobSecretFileVar = "PRISM_JOB_SECRET_FILE";
 constexpr const char* kJobIdVars[] = {
     "OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE",     "PMI_JOBID", "SLURM_JOB_ID",
     "SLURM_STEP_ID",           "TORCHELASTIC_RUN_ID"};
@@ -47,6 +52,25 @@ constexpr const char* kSlurmNodeIdVar = "SLURM_NODEID";
 constexpr const char* kSlurmNtasksPerNodeVar = "SLURM_NTASKS_PER_NODE";
 constexpr const char* kSlurmNodeCountVars[] = {"SLURM_STEP_NUM_NODES", "SLURM_NNODES"};
 constexpr const char* kSlurmNodeListVar = "SLURM_STEP_NODELIST";
+
+/// The first line of the job's secret file, which must exist, be non-empty and not be
+/// readable by other users.
+std::string secretFromFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string secret;
+  if (!in || !std::getline(in, secret) || secret.empty()) {
+    throw CommError(ncclInvalidUsage, std::string(kJobSecretFileVar) + "=" + path +
+                                          ": cannot read a secret from it (a non-empty line)");
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    log::alert(
+        "launch: %s=%s is readable by other users; the job's secret is only as "
+        "private as that file (chmod 600)",
+        kJobSecretFileVar, path.c_str());
+  }
+  return secret;
+}
 
 std::optional<std::string> env(const char* name) {
   const char* value = std::getenv(name);  // launcher variables, not Prism settings
@@ -227,9 +251,24 @@ std::optional<LaunchInfo> findLauncher() {
 
 std::string jobKey(const LaunchInfo& info) {
   if (auto secret = env(kJobSecretVar)) return "secret:" + *secret;
+  if (auto path = env(kJobSecretFileVar)) return "secret:" + secretFromFile(*path);
   std::string job = jobIdText();
-  if (!job.empty()) return "job:" + info.source + ";" + job + info.rendezvous;
-  return "rendezvous:" + info.source + ";" + info.rendezvous;
+  std::string key = !job.empty() ? "job:" + info.source + ";" + job + info.rendezvous
+                                 : "rendezvous:" + info.source + ";" + info.rendezvous;
+  static std::once_flag warned;
+  std::call_once(warned, [&] { log::alert("%s", weakKeyWarning(key).c_str()); });
+  return key;
+}
+
+std::string weakKeyWarning(const std::string& key) {
+  if (key.starts_with("secret:")) return "";
+  return "launch: no job secret (PRISM_JOB_SECRET or PRISM_JOB_SECRET_FILE): the bootstrap "
+         "secret is derived from " +
+         std::string(key.starts_with("job:") ? "the launcher's job id and the rendezvous"
+                                             : "the rendezvous address") +
+         ", which are not secret, so any process that can reach the rendezvous can join as a "
+         "rank and receive the job's data; give every rank the same random "
+         "PRISM_JOB_SECRET (docs/launch.md)";
 }
 
 void splitHostPort(const std::string& text, const std::string& what, std::string* host, int* port) {

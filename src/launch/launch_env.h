@@ -40,9 +40,17 @@ inline constexpr int kDefaultPortSpan = 30000;
 std::optional<LaunchInfo> findLauncher();
 
 /// The text the communicator secret is derived from: "secret:" + PRISM_JOB_SECRET, else
-/// "job:" + the launcher's job-id variables, else "rendezvous:" + the rendezvous (known to
-/// anyone who can reach it; documented as weak).
+/// "secret:" + the first line of the file PRISM_JOB_SECRET_FILE names (a file the job's
+/// processes share and nobody else can read), else "job:" + the launcher's job-id
+/// variables, else "rendezvous:" + the rendezvous. The last two are public values: anyone
+/// who can reach the rendezvous could join, so the first such key of a process is
+/// reported once with log::alert (weakKeyWarning). Throws CommError(ncclInvalidUsage)
+/// for a secret file that cannot be read or is empty.
 std::string jobKey(const LaunchInfo& info);
+
+/// The warning for a key derived from public values ("" for a real secret): what is
+/// exposed and how to give the job a secret.
+std::string weakKeyWarning(const std::string& key);
 
 /// Splits "host:port" or "[v6addr]:port"; throws CommError(ncclInvalidUsage) naming `what`
 /// when malformed or the port is outside 1..65535.
