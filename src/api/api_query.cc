@@ -26,7 +26,9 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {
   });
 }
 
-const char* ncclGetErrorString(ncclResult_t result) {
+const char* ncclGetErrorString(ncclResult_t code) {
+  // Any integer may arrive here; it is read as one, never loaded as the enum.
+  const int result = api::rawEnum(code);
   switch (result) {
     case ncclSuccess:
       return "no error";

@@ -36,8 +36,7 @@ Communicator& usableComm(ncclComm* comm) {
   return c;
 }
 
-DataType checkedType(ncclDataType_t type) {
-  int value = static_cast<int>(type);
+DataType checkedType(int value) {
   if (value < 0 || value >= kNumDataTypes)
     throw Error(ncclInvalidArgument, "unknown datatype " + std::to_string(value));
   return static_cast<DataType>(value);
@@ -71,8 +70,8 @@ void checkOutPointer(const void* pointer, const char* what) {
 }
 
 Operation collectiveOperation(Communicator& c, Collective kind, const void* sendbuff,
-                              void* recvbuff, size_t count, ncclDataType_t datatype, int op,
-                              int root, cudaStream_t stream) {
+                              void* recvbuff, size_t count, int datatype, int op, int root,
+                              cudaStream_t stream) {
   Operation o;
   o.kind = OperationKind::Collective;
   o.collective = kind;
@@ -97,7 +96,7 @@ Operation collectiveOperation(Communicator& c, Collective kind, const void* send
 }
 
 Operation pointToPointOperation(Communicator& c, OperationKind kind, const void* buff, size_t count,
-                                ncclDataType_t datatype, int peer, cudaStream_t stream) {
+                                int datatype, int peer, cudaStream_t stream) {
   Operation o;
   o.kind = kind;
   o.type = checkedType(datatype);
