@@ -112,8 +112,6 @@ std::vector<Report> survivorsOf(const std::function<void()>& fate, std::chrono::
       }
       r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       noteError(r, res, comm);
-      ncclResult_t async = ncclSuccess;
-      r.async = ncclCommGetAsyncError(comm, &async) == ncclSuccess ? async : -1;
       ncclCommAbort(comm);
     });
   }

@@ -131,15 +131,29 @@ void fillGrads(GradBucketer& b, int rank, float scale = 1) {
     for (size_t i = 0; i < kParams[p]; ++i) b.grad(p)[i] += scale * gradValue(rank, p, i);
 }
 
+/// Every gradient holds the average of the two ranks' fillGrads values.
+void requireTwoRankAverage(RankContext& ctx, GradBucketer& b) {
+  for (size_t p = 0; p < kParams.size(); ++p)
+    for (size_t i = 0; i < kParams[p]; ++i) {
+      float expect = (gradValue(0, p, i) + gradValue(1, p, i)) / 2.0f;
+      ctx.require(b.grad(p)[i] == expect, "average of param " + std::to_string(p));
+    }
+}
+
+/// A 2-rank AllReduce bucketer over kParams with small caps; `reduced` collects onReduced.
+GradBucketer::Options allReduceOptions(std::vector<size_t>& reduced) {
+  GradBucketer::Options o = smallCaps(GradBucketer::Mode::AllReduce);
+  o.onReduced = [&reduced](size_t b) { reduced.push_back(b); };
+  return o;
+}
+
 TEST(GradBucketer, BucketsFollowCapsAndLaunchInOrder) {
   runRanks(
       2, Mode::Threads,
       [](RankContext& ctx) {
         Comm comm = join(ctx);
-        GradBucketer::Options o = smallCaps(GradBucketer::Mode::AllReduce);
         std::vector<size_t> reduced;
-        o.onReduced = [&](size_t b) { reduced.push_back(b); };
-        GradBucketer b(comm, o);
+        GradBucketer b(comm, allReduceOptions(reduced));
         for (size_t n : kParams) b.addParam(n);
         std::vector<std::vector<size_t>> expected{{0, 1}, {2}, {3}, {4, 5}, {6, 7}};
         ctx.require(b.bucketCount() == expected.size(), "bucket count");
@@ -157,11 +171,7 @@ TEST(GradBucketer, BucketsFollowCapsAndLaunchInOrder) {
         ctx.require(b.launchOrder() == std::vector<size_t>({0, 1, 2, 3, 4}), "all launched");
         b.finalize();
         ctx.require(reduced == std::vector<size_t>({0, 1, 2, 3, 4}), "reduced callbacks");
-        for (size_t p = 0; p < kParams.size(); ++p)
-          for (size_t i = 0; i < kParams[p]; ++i) {
-            float expect = (gradValue(0, p, i) + gradValue(1, p, i)) / 2.0f;
-            ctx.require(b.grad(p)[i] == expect, "average of param " + std::to_string(p));
-          }
+        requireTwoRankAverage(ctx, b);
         ctx.require(b.grad(3).data() == b.flat().data() + 12, "grads are views of the flat buffer");
       },
       noComm());
@@ -174,21 +184,15 @@ TEST(GradBucketer, FinalizeLaunchesWhatWasNeverMarkedReady) {
       2, Mode::Threads,
       [](RankContext& ctx) {
         Comm comm = join(ctx);
-        GradBucketer::Options o = smallCaps(GradBucketer::Mode::AllReduce);
         std::vector<size_t> reduced;
-        o.onReduced = [&](size_t b) { reduced.push_back(b); };
-        GradBucketer b(comm, o);
+        GradBucketer b(comm, allReduceOptions(reduced));
         for (size_t n : kParams) b.addParam(n);
         fillGrads(b, ctx.rank);
         for (size_t p : {0, 1, 2}) b.markReady(p);  // buckets 0 and 1; 2, 3, 4 never
         ctx.require(b.launchOrder() == std::vector<size_t>({0, 1}), "launched before finalize");
         b.finalize();
         ctx.require(reduced == std::vector<size_t>({0, 1, 2, 3, 4}), "reduced callbacks");
-        for (size_t p = 0; p < kParams.size(); ++p)
-          for (size_t i = 0; i < kParams[p]; ++i) {
-            float expect = (gradValue(0, p, i) + gradValue(1, p, i)) / 2.0f;
-            ctx.require(b.grad(p)[i] == expect, "average of param " + std::to_string(p));
-          }
+        requireTwoRankAverage(ctx, b);
       },
       noComm());
 }

@@ -38,10 +38,10 @@ namespace {
 using prism::testing::ScopedEnv;
 using test::Coll;
 using test::forkAll;
-using test::noteError;
-using test::Report;
 using test::Mode;
+using test::noteError;
 using test::RankContext;
+using test::Report;
 using test::RunOptions;
 using Clock = std::chrono::steady_clock;
 
@@ -359,8 +359,6 @@ TEST(TcpFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
             ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclFloat32, ncclSum, comm, nullptr);
       }
       noteError(r, res, comm);
-      ncclResult_t async = ncclSuccess;
-      r.async = ncclCommGetAsyncError(comm, &async) == ncclSuccess ? async : -1;
       ncclCommAbort(comm);
     });
   }

@@ -77,6 +77,8 @@ std::vector<Report> forkAll(const std::vector<std::function<void(Report&)>>& bod
 void noteError(Report& r, ncclResult_t result, ncclComm_t comm) {
   r.result = result;
   std::snprintf(r.message, sizeof(r.message), "%s", ncclGetLastError(comm));
+  ncclResult_t async = ncclSuccess;
+  if (comm != nullptr) r.async = ncclCommGetAsyncError(comm, &async) == ncclSuccess ? async : -1;
 }
 
 }  // namespace prism::test

@@ -30,7 +30,8 @@ std::vector<Report> forkAll(const std::vector<std::function<void(Report&)>>& bod
                             std::chrono::seconds limit, std::vector<bool>* exited,
                             const std::vector<bool>& straggler = {});
 
-/// Records `result` and ncclGetLastError(comm) in `r`.
+/// Records `result`, ncclGetLastError(comm) and (with a communicator)
+/// ncclCommGetAsyncError in `r`.
 void noteError(Report& r, ncclResult_t result, ncclComm_t comm);
 
 }  // namespace prism::test
