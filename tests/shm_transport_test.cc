@@ -485,6 +485,49 @@ TEST(ShmTransport, LeavesNothingInDevShm) {
   EXPECT_FALSE(nameExists(options.name));
 }
 
+// Rank 0 creates the shared-memory object and dies (no destructor runs) before the other
+// rank opens it; the other rank's set-up then fails. The object's name must not be left
+// in /dev/shm: the creator cannot remove it any more, so the surviving rank does.
+TEST(ShmTransport, CreatorDyingDuringSetupLeaksNothing) {
+  SharedRendezvous* shared = SharedRendezvous::create(2);
+  ShmTransportOptions options = smallOptions("dead-creator");
+  // The set-up's first exchange runs for real; at the second, rank 0 dies and rank 1's
+  // channel reports it, as the bootstrap would.
+  class DyingChannel final : public SetupChannel {
+   public:
+    DyingChannel(SharedRendezvous& r, int rank, pid_t creator)
+        : r_(r), rank_(rank), creator_(creator) {}
+    int rank() const override { return rank_; }
+    int size() const override { return 2; }
+    void allGather(const void* mine, void* all, size_t bytes) override {
+      if (++calls_ == 1) return r_.allGather(rank_, mine, all, bytes);
+      if (rank_ == 0) ::_exit(0);
+      ::waitpid(creator_, nullptr, 0);
+      throw Error(ncclRemoteError, "rank 0 died during set-up");
+    }
+
+   private:
+    SharedRendezvous& r_;
+    int rank_;
+    pid_t creator_;
+    int calls_ = 0;
+  };
+  const pid_t creator = ::fork();
+  if (creator == 0) {
+    DyingChannel channel(*shared, 0, 0);
+    try {
+      createShmTransport(channel, options);
+    } catch (...) {
+    }
+    ::_exit(1);  // not reached: the channel exits first
+  }
+  DyingChannel channel(*shared, 1, creator);
+  EXPECT_THROW(createShmTransport(channel, options), Error);
+  EXPECT_FALSE(nameExists(options.name)) << "/dev/shm/prism-" << options.name << " was left";
+  ::shm_unlink(("/prism-" + options.name).c_str());
+  shared->destroy();
+}
+
 TEST(ShmTransport, FailureOnOneRankFailsAllAndCleansUp) {
   ThreadRendezvous rendezvous(3);
   ShmTransportOptions options = smallOptions("mismatch");
