@@ -28,6 +28,11 @@ bool isReduction(Collective c) {
   return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
 }
 
+bool isRooted(Collective c) {
+  return c == Collective::Broadcast || c == Collective::Reduce || c == Collective::Gather ||
+         c == Collective::Scatter;
+}
+
 const char* stepKindName(StepKind k) {
   switch (k) {
     case StepKind::Copy:

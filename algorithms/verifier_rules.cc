@@ -5,11 +5,6 @@
 namespace prism::verify {
 namespace {
 
-bool rooted(Collective c) {
-  return c == Collective::Broadcast || c == Collective::Reduce || c == Collective::Gather ||
-         c == Collective::Scatter;
-}
-
 std::string checkPeer(const char* role, int peer, bool used, int rank, int nranks) {
   if (!used) {
     return peer == -1 ? "" : std::string(role) + " is set on a step that does not use it";
@@ -123,7 +118,7 @@ std::string checkLayout(const Schedule& s) {
   if (static_cast<int>(s.steps.size()) != s.nranks + s.aggregators) {
     return "one step list per rank and aggregator required";
   }
-  if (rooted(s.collective) && (s.root < 0 || s.root >= s.nranks)) return "root out of range";
+  if (isRooted(s.collective) && (s.root < 0 || s.root >= s.nranks)) return "root out of range";
   if (s.inputBlocks < 1 || s.outputBlocks < 1) return "block counts must be positive";
   if (s.scratchBlocks < 0) return "scratch block count must not be negative";
   const build::BlockCounts shares = build::shareBlocks(s.collective, s.nranks);

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -23,6 +24,10 @@
 using namespace prism::soak;
 
 namespace {
+
+/// The victim dies at a uniformly random moment between the ranks being up and this long
+/// after: early enough to land inside the first collectives of the sequence.
+constexpr std::chrono::microseconds kLatestKill{20000};
 
 struct Tally {
   int trials = 0, hangs = 0, crashes = 0, wrongData = 0, wrongBlame = 0, late = 0, noAsync = 0,
@@ -51,7 +56,8 @@ void runTrial(int trial, uint64_t seed, int minRanks, int maxRanks, double deadl
       minRanks + static_cast<int>(rng() % static_cast<uint64_t>(maxRanks - minRanks + 1));
   board->victim = static_cast<int>(rng() % static_cast<uint64_t>(board->nranks));
   board->seed = rng();
-  const double killDelay = static_cast<double>(rng() % 20000) * 1e-6;  // 0-20 ms into the run
+  const auto killDelay = std::chrono::microseconds(
+      static_cast<int64_t>(rng() % static_cast<uint64_t>(kLatestKill.count() + 1)));
   if (ncclGetUniqueId(&board->id) != ncclSuccess) std::exit(3);
   std::vector<pid_t> pids;
   for (int r = 0; r < board->nranks; ++r) {
@@ -78,7 +84,7 @@ void runTrial(int trial, uint64_t seed, int minRanks, int maxRanks, double deadl
     ++tally.setupFailed;
     report("never came up", -1, "");
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(killDelay));
+  std::this_thread::sleep_for(killDelay);
   kill(pids[board->victim], SIGKILL);
   board->killedAt = now();
   std::vector<int> status(board->nranks, 0);

@@ -81,8 +81,7 @@ Operation collectiveOperation(Communicator& c, Collective kind, const void* send
   o.recvbuff = recvbuff;
   o.root = root;
   checkedBytes(count, o.type, bufferShares(kind, c.size()), "a buffer");
-  bool rooted = kind == Collective::Broadcast || kind == Collective::Reduce ||
-                kind == Collective::Gather || kind == Collective::Scatter;
+  const bool rooted = isRooted(kind);
   if (rooted) checkRank(root, c.size(), "root");
   bool isRoot = !rooted || root == c.rank();
   bool usesSend = usesSendBuffer(kind, isRoot), usesRecv = usesRecvBuffer(kind, isRoot);

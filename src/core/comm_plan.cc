@@ -141,10 +141,6 @@ Plan& Communicator::buildPlan(std::span<const Operation> ops) {
 }
 
 void Communicator::stamp(Plan& plan) {
-  if (sentTo_.empty()) {
-    sentTo_.resize(static_cast<size_t>(size_));
-    receivedFrom_.resize(static_cast<size_t>(size_));
-  }
   for (auto& phase : plan.phases) {
     for (Stream& stream : phase) {
       for (Program& p : stream.programs) {

@@ -116,6 +116,8 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
+  sentTo_.assign(static_cast<size_t>(size_), 0);
+  receivedFrom_.assign(static_cast<size_t>(size_), 0);
   watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
   direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);
@@ -211,7 +213,7 @@ void Communicator::checkPeers(const Plan& plan) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
       }
-      checkAlive(q, current->fingerprint);
+      failDeadPeer(q, current->fingerprint);
     }
   } catch (const Error& e) {
     endWith(e, current->fingerprint.seq);
@@ -223,8 +225,7 @@ std::string Communicator::describeWait(const Plan& plan) const {
   return executor_.describeWait(plan) + watch_->stoppedNote();
 }
 
-void Communicator::checkAlive(int q, const OpFingerprint& what) const {
-  if (!watch_->died(q)) return;
+void Communicator::failDeadPeer(int q, const OpFingerprint& what) const {
   throw Error(ncclRemoteError, "rank " + std::to_string(rank_) + ": " + describe(what) +
                                    " waits on rank " + std::to_string(q) + " (pid " +
                                    std::to_string(watch_->pid(q)) + "), which died");

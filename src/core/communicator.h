@@ -91,8 +91,6 @@ class Communicator {
   /// process of a peer the plan waits on has died (ncclRemoteError naming it). For waits,
   /// not for every poll.
   void checkPeers(const Plan& plan);
-  /// Throws ncclRemoteError if rank `q`, which this rank waits on in `what`, has died.
-  void checkAlive(int q, const OpFingerprint& what) const;
   /// Takes the number of the next collective on the whole communicator, for paths that
   /// run one without a plan (the direct host path).
   uint64_t nextCollectiveSeq() { return collectiveSeq_++; }
@@ -173,6 +171,8 @@ class Communicator {
   /// ncclCommGetAsyncError and tells every peer (announceAbandon), so none waits for this
   /// rank until its timeout.
   void endWith(const Error& e, uint64_t seq);
+  /// Throws ncclRemoteError: rank `q`, which this rank waits on in `what`, has died.
+  [[noreturn]] void failDeadPeer(int q, const OpFingerprint& what) const;
   /// The communicator's scratch memory (Schedule::scratchBlocks), at least `bytes` long:
   /// grown when a call needs more, then kept for later calls.
   std::byte* scratchMemory(size_t bytes);

@@ -183,8 +183,8 @@ void DirectHost::fetch(int q, void* local, uint64_t remote, size_t bytes, bool s
   }
   if (!readProcess(pids_[q], local, remote, bytes)) {
     if (errno == ESRCH) {
-      throw Error(ncclRemoteError, "rank " + std::to_string(q) + " (pid " +
-                                       std::to_string(pids_[q]) + ") is gone");
+      throw Error(ncclRemoteError,
+                  "rank " + std::to_string(q) + " (pid " + std::to_string(pids_[q]) + ") is gone");
     }
     throw Error(ncclSystemError, "reading " + std::to_string(bytes) + " bytes from rank " +
                                      std::to_string(q) + " (pid " + std::to_string(pids_[q]) +

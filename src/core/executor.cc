@@ -144,7 +144,7 @@ void Executor::discardOrFail(const Program& program, RecvConnection& in, int pee
   in.release();
 }
 
-int Executor::peerOf(const Program& program, int scheduleRank) const {
+int Executor::peerOf(const Program& program, int scheduleRank) {
   return program.members.empty() ? scheduleRank : program.members[scheduleRank];
 }
 
@@ -325,7 +325,7 @@ void Executor::waitedPeers(const Plan& plan, std::vector<int>& peers) {
     if (s.step >= p.steps.size()) continue;
     const Step& step = p.steps[s.step];
     for (int peer : {step.recvPeer, step.sendPeer}) {
-      if (peer >= 0) peers.push_back(p.members.empty() ? peer : p.members[peer]);
+      if (peer >= 0) peers.push_back(peerOf(p, peer));
     }
   }
 }

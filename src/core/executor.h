@@ -95,7 +95,8 @@ class Executor {
   bool progressStream(Stream& stream);
   /// Advances one step; true when it completed. `moved` is set if any byte moved.
   bool runStep(Stream& stream, const Program& program, const Step& step, bool& moved);
-  int peerOf(const Program& program, int scheduleRank) const;
+  /// The transport rank of schedule rank `scheduleRank` in `program`.
+  static int peerOf(const Program& program, int scheduleRank);
   /// A message from transport rank `peer` whose tag is not the program's: dropped where
   /// the program skips stale messages, else a mismatch (failMismatch throws).
   void discardOrFail(const Program& program, RecvConnection& in, int peer);

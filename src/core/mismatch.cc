@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "logging/log.h"
 #include "transports/transport.h"
 
 namespace prism {

@@ -18,8 +18,7 @@ class Transport;
 /// and why, in one message each (a kAbandonedKind tag whose count field is the code, the
 /// reason as payload). Best effort: a peer whose FIFO is full gets nothing; it is not
 /// reading from this rank, and hears of the failure from a rank that told it.
-void announceAbandon(Transport& transport, uint64_t seq, ncclResult_t code,
-                     const std::string& why);
+void announceAbandon(Transport& transport, uint64_t seq, ncclResult_t code, const std::string& why);
 
 /// For a message from transport rank `peer` whose tag is not `mine`'s: throws
 /// ncclInvalidUsage naming this rank's operation and the peer's, or for an abandon notice

@@ -28,10 +28,7 @@ const char* kindName(uint8_t kind) {
 }
 
 bool rooted(uint8_t kind) {
-  if (kind >= kNumCollectives) return false;
-  auto c = static_cast<Collective>(kind);
-  return c == Collective::Broadcast || c == Collective::Reduce || c == Collective::Gather ||
-         c == Collective::Scatter;
+  return kind < kNumCollectives && isRooted(static_cast<Collective>(kind));
 }
 
 bool reduces(uint8_t kind) {
