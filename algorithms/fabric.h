@@ -9,18 +9,18 @@
 
 namespace prism {
 
-/// The cost model's constants. The defaults were measured on the reference VMs
-/// (perf/RESULTS.md); `prism-bench --calibrate` measures them again and writes a profile
-/// that PRISM_TUNING_FILE loads.
+/// The cost model's constants. The defaults come from calibration runs on the reference
+/// VMs (perf/RESULTS.md); `prism-bench --calibrate` measures them again and writes a
+/// profile that PRISM_TUNING_FILE loads.
 struct CostProfile {
   /// Software cost of one step: synchronisation, wake-up, slot hand-over.
   double stepMicros = 1.5;
-  /// Shared-memory FIFO speed per rank and direction (about 10 GB/s).
+  /// Shared-memory FIFO speed per rank and direction, bytes per microsecond.
   double shmBytesPerMicro = 10e3;
   /// Host reduction speed when memory-bound (two reads and a write per element, with other
-  /// ranks competing for the memory system): about 5 GB/s of reduced data. Measured with
-  /// PRISM_ALGO ring vs recursive_doubling on 2 ranks, where it moves the crossover to
-  /// tens of KiB (perf/RESULTS.md).
+  /// ranks competing for the memory system), bytes of reduced data per microsecond. Fitted
+  /// with PRISM_ALGO ring against recursive_doubling on 2 ranks, where it sets the
+  /// crossover between them.
   double reduceBytesPerMicro = 5e3;
   /// Fraction of a network link's rate that TCP payload reaches (headers, acks).
   double networkEfficiency = 0.94;
@@ -37,8 +37,7 @@ struct CostProfile {
   double sharedCores = 0;
   /// CPU cost of handing a core to a waiting rank, paid per step when ranks outnumber
   /// sharedCores (context switch, cache refill). Fitted to 8 ranks on 2 cores
-  /// (perf/RESULTS.md, issue 4): about 15 us for a shared-memory step and 45 us for a
-  /// network one, with the step costs above included.
+  /// (perf/RESULTS.md, topology-aware selection), with the step costs above included.
   double wakeMicros = 15;
 };
 

@@ -21,7 +21,7 @@
 
 #include "algorithms/generators.h"
 #include "algorithms/schedule_builder.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism {
 namespace {

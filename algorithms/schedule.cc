@@ -2,37 +2,6 @@
 
 namespace prism {
 
-const char* collectiveName(Collective c) {
-  switch (c) {
-    case Collective::AllReduce:
-      return "AllReduce";
-    case Collective::Broadcast:
-      return "Broadcast";
-    case Collective::Reduce:
-      return "Reduce";
-    case Collective::AllGather:
-      return "AllGather";
-    case Collective::ReduceScatter:
-      return "ReduceScatter";
-    case Collective::AllToAll:
-      return "AllToAll";
-    case Collective::Gather:
-      return "Gather";
-    case Collective::Scatter:
-      return "Scatter";
-  }
-  return "Unknown";
-}
-
-bool isReduction(Collective c) {
-  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
-}
-
-bool isRooted(Collective c) {
-  return c == Collective::Broadcast || c == Collective::Reduce || c == Collective::Gather ||
-         c == Collective::Scatter;
-}
-
 const char* stepKindName(StepKind k) {
   switch (k) {
     case StepKind::Copy:

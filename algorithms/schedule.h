@@ -8,25 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/collective.h"
+
 namespace prism {
-
-enum class Collective : uint8_t {
-  AllReduce,
-  Broadcast,
-  Reduce,
-  AllGather,
-  ReduceScatter,
-  AllToAll,
-  Gather,
-  Scatter,
-};
-inline constexpr int kNumCollectives = 8;
-
-const char* collectiveName(Collective c);
-/// True for collectives whose result combines contributions with a reduction op.
-bool isReduction(Collective c);
-/// True for collectives with a root rank (Broadcast, Reduce, Gather, Scatter).
-bool isRooted(Collective c);
 
 /// Input and Output are the user's buffers. Wire is "not stored": a RecvSend or
 /// RecvReduceSend whose dst is Wire forwards its result without keeping it (the executor

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "logging/log.h"
+#include "base/log.h"
 
 namespace prism {
 namespace {

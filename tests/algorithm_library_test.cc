@@ -7,7 +7,6 @@
 // (algorithms_test) proves the schedules; this proves that the executor runs them as the
 // verifier reads them.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,11 +16,12 @@
 
 #include "algorithms/registry.h"
 #include "algorithms/select.h"
-#include "harness/collective_check.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {
@@ -46,7 +46,7 @@ Coll collOf(Collective c) {
     case Collective::ReduceScatter:
       return Coll::ReduceScatter;
     case Collective::AllToAll:
-      return Coll::AlltoAll;
+      return Coll::AllToAll;
     case Collective::Gather:
       return Coll::Gather;
     case Collective::Scatter:

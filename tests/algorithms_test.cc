@@ -13,7 +13,7 @@
 #include "algorithms/select.h"
 #include "algorithms/simulate.h"
 #include "algorithms/verifier.h"
-#include "harness/handmade_schedule.h"
+#include "tests/harness/handmade_schedule.h"
 
 namespace prism {
 namespace {

@@ -5,7 +5,6 @@
 // but the reason names it. (The lost TCP peer is covered in tcp_transport_test.cc,
 // mismatches in mismatch_test.cc.)
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,9 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "harness/forked_ranks.h"
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/forked_ranks.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {

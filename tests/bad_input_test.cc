@@ -6,7 +6,6 @@
 // communicator, so a bad call that the library wrongly accepts still completes (and is
 // reported) rather than waits for a peer.
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,8 +23,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {

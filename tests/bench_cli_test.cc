@@ -389,7 +389,7 @@ TEST(BenchNames, Ops) {
 TEST(BenchCollectives, NamesRoundTrip) {
   for (int c = 0; c <= static_cast<int>(Collective::SendRecv); ++c) {
     auto coll = static_cast<Collective>(c);
-    EXPECT_EQ(parseCollective(collectiveName(coll)), coll);
+    EXPECT_EQ(parseCollective(cliName(coll)), coll);
   }
   EXPECT_EQ(parseCollective("all_reduce_perf"), Collective::AllReduce);
   EXPECT_EQ(parseCollective("reduce-scatter"), Collective::ReduceScatter);
@@ -397,15 +397,15 @@ TEST(BenchCollectives, NamesRoundTrip) {
 }
 
 TEST(BenchCollectives, BusBandwidthFactors) {
-  EXPECT_DOUBLE_EQ(busBwFactor(Collective::AllReduce, 4), 1.5);
+  EXPECT_DOUBLE_EQ(busBandwidthFactor(Collective::AllReduce, 4), 1.5);
   for (Collective c : {Collective::AllGather, Collective::ReduceScatter, Collective::AllToAll,
                        Collective::Gather, Collective::Scatter}) {
-    EXPECT_DOUBLE_EQ(busBwFactor(c, 4), 0.75);
+    EXPECT_DOUBLE_EQ(busBandwidthFactor(c, 4), 0.75);
   }
   for (Collective c : {Collective::Broadcast, Collective::Reduce, Collective::SendRecv}) {
-    EXPECT_DOUBLE_EQ(busBwFactor(c, 4), 1.0);
+    EXPECT_DOUBLE_EQ(busBandwidthFactor(c, 4), 1.0);
   }
-  EXPECT_DOUBLE_EQ(busBwFactor(Collective::AllReduce, 1), 0.0);
+  EXPECT_DOUBLE_EQ(busBandwidthFactor(Collective::AllReduce, 1), 0.0);
 }
 
 TEST(BenchCollectives, LayoutsFollowNcclTests) {

@@ -1,6 +1,6 @@
 // Bootstrap: unique id layout and validation, interface selection, the root's admission
 // rules, and allGather/barrier across ranks as threads and as forked processes.
-#include "bootstrap/bootstrap.h"
+#include "src/bootstrap/bootstrap.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -18,19 +18,21 @@
 #include <sstream>
 #include <thread>
 
-#include "bootstrap/interfaces.h"
-#include "bootstrap/protocol.h"
-#include "bootstrap/root.h"
-#include "bootstrap/siphash.h"
-#include "bootstrap/unique_id.h"
-#include "core/error.h"
-#include "harness/scoped_env.h"
-#include "logging/log.h"
+#include "base/error.h"
+#include "base/interfaces.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "base/siphash.h"
+#include "src/bootstrap/protocol.h"
+#include "src/bootstrap/root.h"
+#include "src/bootstrap/unique_id.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism {
 namespace {
 
 using namespace bootstrap;
+using namespace net;
 using namespace std::chrono_literals;
 
 /// Sets an environment variable for one scope and restores the previous value.

@@ -12,9 +12,9 @@
 #include <sstream>
 #include <string>
 
+#include "algorithms/cost_profile.h"
 #include "algorithms/fabric.h"
 #include "algorithms/select.h"
-#include "core/cost_profile.h"
 
 namespace prism::bench {
 namespace {

@@ -5,7 +5,6 @@
 // CTest can run them in parallel; each initializes its communicator once.
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <algorithm>
 #include <array>
@@ -21,12 +20,13 @@
 #include <tuple>
 #include <vector>
 
-#include "harness/collective_check.h"
-#include "harness/dtype_traits.h"
-#include "harness/float_format.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/dtype_traits.h"
+#include "tests/harness/float_format.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
 
 namespace prism::test {
 namespace {
@@ -58,7 +58,7 @@ void runMatrix(Coll coll, int nranks, Types types) {
       nranks, Mode::Threads, [&](RankContext& ctx) { runCases(ctx, coll, scope); }, options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[ timing ] %s on %d ranks: %.2f s\n", collName(coll), nranks, seconds);
+  std::printf("[ timing ] %s on %d ranks: %.2f s\n", collectiveName(coll), nranks, seconds);
 }
 
 std::string ranksName(const ::testing::TestParamInfo<int>& info) {
@@ -70,7 +70,7 @@ class Matrix : public ::testing::TestWithParam<int> {};
 
 TEST_P(Matrix, Broadcast) { runMatrix(Coll::Broadcast, GetParam(), Types::All); }
 TEST_P(Matrix, AllGather) { runMatrix(Coll::AllGather, GetParam(), Types::All); }
-TEST_P(Matrix, AlltoAll) { runMatrix(Coll::AlltoAll, GetParam(), Types::All); }
+TEST_P(Matrix, AlltoAll) { runMatrix(Coll::AllToAll, GetParam(), Types::All); }
 TEST_P(Matrix, Gather) { runMatrix(Coll::Gather, GetParam(), Types::All); }
 TEST_P(Matrix, Scatter) { runMatrix(Coll::Scatter, GetParam(), Types::All); }
 TEST_P(Matrix, SendRecvRing) { runMatrix(Coll::SendRecv, GetParam(), Types::All); }
@@ -106,7 +106,7 @@ TEST_P(ProcessCrossCheck, AllCollectives) {
       {RefOp::Sum, RefOp::Prod, RefOp::Max, RefOp::Avg, RefOp::PreMulSum},
       {0, 7, 4099, 65536 + 3}};
   const std::array<Coll, 9> colls = {Coll::AllReduce, Coll::Broadcast,     Coll::Reduce,
-                                     Coll::AllGather, Coll::ReduceScatter, Coll::AlltoAll,
+                                     Coll::AllGather, Coll::ReduceScatter, Coll::AllToAll,
                                      Coll::Gather,    Coll::Scatter,       Coll::SendRecv};
   runCollectiveMatrix(nranks, Mode::Processes, colls, scope);
 }

@@ -3,7 +3,6 @@
 // queries, buffer and window registration, ncclMemAlloc, finalize, abort, version and the
 // error strings.
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {

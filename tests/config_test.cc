@@ -1,6 +1,6 @@
 // The configuration table: precedence of PRISM_ names over NCCL aliases over defaults, and
 // integer parsing with K/M/G suffixes.
-#include "config/config.h"
+#include "base/config.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "harness/scoped_env.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::config {
 namespace {

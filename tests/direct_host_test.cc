@@ -4,7 +4,6 @@
 // collectives down that path, so awkward counts and every type and operator reach it; a
 // last test turns it off and checks large calls still take the FIFO plans correctly.
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,17 +15,18 @@
 #include <functional>
 #include <string>
 
-#include "harness/collective_check.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {
 
 constexpr std::array<Coll, 6> kColls = {Coll::AllReduce,     Coll::AllGather, Coll::Broadcast,
-                                        Coll::ReduceScatter, Coll::AlltoAll,  Coll::Reduce};
+                                        Coll::ReduceScatter, Coll::AllToAll,  Coll::Reduce};
 
 MatrixScope directScope() {
   return {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
-#include "harness/shell.h"
+#include "tests/harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN and PRISM_BENCH_BIN"

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "harness/shell.h"
+#include "tests/harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN"

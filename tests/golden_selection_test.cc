@@ -22,9 +22,9 @@
 #include <sstream>
 #include <string>
 
-#include "core/error.h"
-#include "harness/shell.h"
+#include "base/error.h"
 #include "perf/bench/simulate.h"
+#include "tests/harness/shell.h"
 #include "topology/fabric_file.h"
 #include "topology/system.h"
 

@@ -4,7 +4,6 @@
 // the cost model, and the schedule that models the service for the verifier.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -23,13 +22,15 @@
 #include "algorithms/generators.h"
 #include "algorithms/in_network_model.h"
 #include "algorithms/verifier.h"
-#include "bootstrap/socket.h"
-#include "core/dtype.h"
-#include "core/in_network_protocol.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
-#include "harness/scoped_env.h"
+#include "base/dtype.h"
+#include "base/socket.h"
+#include "nccl.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
+#include "tests/harness/route_check.h"
+#include "tests/harness/scoped_env.h"
+#include "transports/in_network/in_network_protocol.h"
 
 // tests/CMakeLists.txt passes the built service's path; without it every service test skips.
 #ifndef PRISM_INNET_BIN
@@ -258,11 +259,20 @@ TEST(InNetwork, TwoCommunicatorsAtOnce) {
   other.join();
 }
 
+// One road (src/comm/router.h): grouped and native AllReduces take the service as a lone
+// call does.
+TEST(InNetwork, GroupedAndNativeCallsTakeTheServiceLikeALoneCall) {
+  if (service().address().empty()) GTEST_SKIP() << kNoService;
+  ForcedInNetwork env;
+  runRanks(3, Mode::Threads,
+           [](RankContext& ctx) { requireEveryRoadTakes(ctx, Path::InNetwork, 100003); });
+}
+
 TEST(InNetwork, UnreachableServiceIsAClearError) {
   // A port nothing listens on: bind one, note it, close it.
   std::string address;
   {
-    bootstrap::Socket probe = bootstrap::Socket::listen(innet::parseAddress("127.0.0.1:0"));
+    net::Socket probe = net::Socket::listen(innet::parseAddress("127.0.0.1:0"));
     address = "127.0.0.1:" + std::to_string(probe.localAddress().port);
   }
   testing::ScopedEnv addr("PRISM_INNET_ADDR", address.c_str());
@@ -291,16 +301,16 @@ TEST(InNetwork, AutomaticSelectionBySize) {
 // The service refuses a rank whose Hello disagrees with its job, with an Error frame.
 TEST(InNetworkService, RefusesAMismatchedHello) {
   if (service().address().empty()) GTEST_SKIP() << kNoService;
-  const bootstrap::SocketAddress address = innet::parseAddress(service().address());
+  const net::SocketAddress address = innet::parseAddress(service().address());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   const std::string token = "mismatched-hello-test";
-  auto hello = [&](bootstrap::Socket& s, int rank, int nranks) {
-    ASSERT_TRUE(bootstrap::Socket::connect(address, deadline, &s).ok());
+  auto hello = [&](net::Socket& s, int rank, int nranks) {
+    ASSERT_TRUE(net::Socket::connect(address, deadline, &s).ok());
     innet::Frame f = innet::makeHello({rank, nranks, 65536, 2}, token.size());
     ASSERT_TRUE(s.sendAll(&f, sizeof(f), deadline).ok());
     ASSERT_TRUE(s.sendAll(token.data(), token.size(), deadline).ok());
   };
-  bootstrap::Socket first, second;
+  net::Socket first, second;
   hello(first, 0, 2);
   hello(second, 1, 3);  // same job, another size
   innet::Frame reply;
@@ -318,8 +328,7 @@ class RawRank {
  public:
   RawRank(const std::string& token, innet::HelloInfo info) : info_(info) {
     deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    ok_ = bootstrap::Socket::connect(innet::parseAddress(service().address()), deadline_, &socket_)
-              .ok();
+    ok_ = net::Socket::connect(innet::parseAddress(service().address()), deadline_, &socket_).ok();
     innet::Frame f = innet::makeHello(info, token.size());
     ok_ = ok_ && socket_.sendAll(&f, sizeof(f), deadline_).ok() &&
           socket_.sendAll(token.data(), token.size(), deadline_).ok();
@@ -355,8 +364,8 @@ class RawRank {
 
  private:
   innet::HelloInfo info_;
-  bootstrap::Socket socket_;
-  bootstrap::Deadline deadline_;
+  net::Socket socket_;
+  net::Deadline deadline_;
   bool ok_ = false;
 };
 

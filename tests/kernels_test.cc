@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/host/copy.h"
 #include "kernels/host/float_convert.h"
 #include "kernels/host/reduce.h"

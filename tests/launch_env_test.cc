@@ -1,10 +1,9 @@
 // launchInfoFromEnvironment for each launcher's variables, the rendezvous rule, clear errors
 // for missing pieces, and communicators built from uniqueIdFromRendezvous.
-#include "launch/launch_env.h"
+#include "src/launch/launch_env.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nccl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,7 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "prism/prism.h"
+#include "tests/harness/scoped_env.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Logging: level and subsystem selection, the line format, file name expansion and lines
 // that stay whole when many threads log at once.
-#include "logging/log.h"
+#include "base/log.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/scoped_env.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::log {
 namespace {

@@ -5,7 +5,6 @@
 // only sends may return first and sees it at its next call), well before PRISM_TIMEOUT_S.
 // ncclCommGetAsyncError reports it afterwards.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <chrono>
 #include <cstdint>
@@ -14,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {

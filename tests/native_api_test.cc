@@ -5,13 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <prism/comm.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "prism/comm.hpp"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism {
 namespace {

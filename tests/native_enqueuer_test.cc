@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "native/enqueuer.h"
+#include "src/native/enqueuer.h"
 
 namespace prism::native {
 namespace {

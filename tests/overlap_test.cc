@@ -1,19 +1,23 @@
-// Overlap hooks: interval arithmetic against a cell-counting reference, the meter's
-// report, and the bucketer, prefetcher and pipeline scheduler on thread ranks against
-// references computed here.
+// prism_overlap on float32: interval arithmetic against a cell-counting reference, the
+// meter's report, views and buffers, and the bucketer, prefetcher and pipeline scheduler on
+// thread ranks against references computed here. bf16 and fp16: overlap_types_test.cc.
+#include "train/overlap/overlap.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
-#include <prism/overlap.hpp>
+#include <cstdint>
+#include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "harness/rank_runner.h"
+#include "tests/harness/rank_runner.h"
 
-namespace prism {
+namespace prism::overlap {
 namespace {
 
 using test::Mode;
@@ -83,23 +87,36 @@ TEST(IntervalMath, RandomAgainstCellReference) {
 
 TEST(OverlapMeter, ReportsBytesBusBandwidthAndOverlap) {
   OverlapMeter meter;
-  meter.recordInterval({0, 2}, CommKind::AllReduce, 4, 1000);
-  meter.recordInterval({1, 3}, CommKind::AllReduce, 4, 1000);
-  meter.recordInterval({5, 6}, CommKind::AllGather, 4, 400);
+  meter.recordInterval({0, 2}, Collective::AllReduce, 4, 1000);
+  meter.recordInterval({1, 3}, Collective::AllReduce, 4, 1000);
+  meter.recordInterval({5, 6}, Collective::AllGather, 4, 400);
   meter.addCompute({0.5, 5.5});
   OverlapMeter::Report r = meter.endStep();
   EXPECT_DOUBLE_EQ(r.commSeconds, 4);
   EXPECT_DOUBLE_EQ(r.exposedSeconds, 1);
   EXPECT_DOUBLE_EQ(r.overlapPercent, 75);
-  EXPECT_EQ(r.bytes["allReduce"], 2000u);
-  EXPECT_EQ(r.bytes["allGather"], 400u);
-  EXPECT_DOUBLE_EQ(r.busBwGBs["allReduce"], 2000 * 1.5 / 4 / 1e9);
-  EXPECT_DOUBLE_EQ(r.busBwGBs["allGather"], 400 * 0.75 / 1 / 1e9);
-  EXPECT_DOUBLE_EQ(busBandwidthFactor(CommKind::SendRecv, 8), 1);
+  // Named and weighted as prism::collectiveName and prism::busBandwidthFactor say.
+  EXPECT_EQ(r.bytes["AllReduce"], 2000u);
+  EXPECT_EQ(r.bytes["AllGather"], 400u);
+  EXPECT_DOUBLE_EQ(r.busBwGBs["AllReduce"], 2000 * 1.5 / 4 / 1e9);
+  EXPECT_DOUBLE_EQ(r.busBwGBs["AllGather"], 400 * 0.75 / 1 / 1e9);
   // The next step starts empty.
   OverlapMeter::Report next = meter.endStep();
   EXPECT_EQ(next.commSeconds, 0);
   EXPECT_TRUE(next.bytes.empty());
+}
+
+// A scheme of the caller's own (a bucketer hook) is no collective: "custom", factor 1.
+TEST(OverlapMeter, CustomCommunicationCountsItsBytesOnce) {
+  OverlapMeter meter;
+  meter.recordInterval({0, 2}, std::nullopt, 8, 600);
+  meter.recordInterval({1, 2}, Collective::SendRecv, 8, 100);
+  OverlapMeter::Report r = meter.endStep();
+  EXPECT_EQ(r.bytes["custom"], 600u);
+  EXPECT_DOUBLE_EQ(r.busBwGBs["custom"], 600 / 2 / 1e9);
+  EXPECT_DOUBLE_EQ(r.busBwGBs["SendRecv"], 100 / 1 / 1e9);
+  EXPECT_DOUBLE_EQ(r.commSeconds, 2);
+  EXPECT_DOUBLE_EQ(r.overlapPercent, 0);
 }
 
 // ---- hooks on ranks ----------------------------------------------------------------------
@@ -111,6 +128,9 @@ test::RunOptions noComm() {
 }
 
 Comm join(RankContext& ctx) { return Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank); }
+
+/// A float32 view's elements.
+std::span<float> floats(TensorView view) { return view.as<float>(); }
 
 float gradValue(int rank, size_t param, size_t i) {
   return static_cast<float>(static_cast<int>((rank * 13 + param * 5 + i * 3) % 17) - 8);
@@ -128,7 +148,7 @@ const std::vector<size_t> kParams{4, 4, 4, 30, 10, 10, 10, 3};
 
 void fillGrads(GradBucketer& b, int rank, float scale = 1) {
   for (size_t p = 0; p < kParams.size(); ++p)
-    for (size_t i = 0; i < kParams[p]; ++i) b.grad(p)[i] += scale * gradValue(rank, p, i);
+    for (size_t i = 0; i < kParams[p]; ++i) floats(b.grad(p))[i] += scale * gradValue(rank, p, i);
 }
 
 /// Every gradient holds the average of the two ranks' fillGrads values.
@@ -136,7 +156,7 @@ void requireTwoRankAverage(RankContext& ctx, GradBucketer& b) {
   for (size_t p = 0; p < kParams.size(); ++p)
     for (size_t i = 0; i < kParams[p]; ++i) {
       float expect = (gradValue(0, p, i) + gradValue(1, p, i)) / 2.0f;
-      ctx.require(b.grad(p)[i] == expect, "average of param " + std::to_string(p));
+      ctx.require(floats(b.grad(p))[i] == expect, "average of param " + std::to_string(p));
     }
 }
 
@@ -172,7 +192,8 @@ TEST(GradBucketer, BucketsFollowCapsAndLaunchInOrder) {
         b.finalize();
         ctx.require(reduced == std::vector<size_t>({0, 1, 2, 3, 4}), "reduced callbacks");
         requireTwoRankAverage(ctx, b);
-        ctx.require(b.grad(3).data() == b.flat().data() + 12, "grads are views of the flat buffer");
+        ctx.require(floats(b.grad(3)).data() == floats(b.flat()).data() + 12,
+                    "grads are views of the flat buffer");
       },
       noComm());
 }
@@ -225,7 +246,7 @@ TEST(GradBucketer, ZeroTwoShardsAndSum) {
         for (size_t p = 0; p < kParams.size(); ++p) b.markReady(p);
         b.finalize();
         for (size_t k = 0; k < b.bucketCount(); ++k) {
-          std::span<float> bucket = b.bucket(k), shard = b.shard(k);
+          std::span<float> bucket = floats(b.bucket(k)), shard = floats(b.shard(k));
           ctx.require(bucket.size() % 3 == 0 && shard.size() == bucket.size() / 3, "padding");
           // Reference: the bucket's element e is a param element (or zero padding).
           for (size_t i = 0; i < shard.size(); ++i) {
@@ -266,10 +287,10 @@ TEST(GradBucketer, NoSyncAccumulatesThenSyncs) {
         for (size_t p = 0; p < kParams.size(); ++p)
           for (size_t i = 0; i < kParams[p]; ++i) {
             float mine = 6 * gradValue(0, p, i), theirs = 6 * gradValue(1, p, i);
-            ctx.require(b.grad(p)[i] == (mine + theirs) / 2.0f, "accumulated average");
+            ctx.require(floats(b.grad(p))[i] == (mine + theirs) / 2.0f, "accumulated average");
           }
         b.zeroGrads();
-        ctx.require(b.grad(3)[0] == 0, "zeroGrads");
+        ctx.require(floats(b.grad(3))[0] == 0, "zeroGrads");
       },
       noComm());
 }
@@ -284,10 +305,10 @@ TEST(GradBucketer, HookPerBucketAndSerializedMeter) {
         GradBucketer::Options o = smallCaps(GradBucketer::Mode::Hook);
         std::vector<size_t> sizes;
         // A stand-in for compression: scale by 2, then sum.
-        o.hook = [&](Comm& c, std::span<float> bucket) {
-          sizes.push_back(bucket.size());
-          for (float& x : bucket) x *= 2;
-          return c.allReduce(bucket.data(), bucket.data(), bucket.size(), ncclFloat32, ncclSum);
+        o.hook = [&](Comm& c, TensorView bucket) {
+          sizes.push_back(bucket.count());
+          for (float& x : bucket.as<float>()) x *= 2;
+          return c.allReduce(bucket.data(), bucket.data(), bucket.count(), bucket.type(), ncclSum);
         };
         o.meter = &meter;
         GradBucketer b(comm, o);
@@ -298,7 +319,8 @@ TEST(GradBucketer, HookPerBucketAndSerializedMeter) {
         ctx.require(sizes == std::vector<size_t>({8, 4, 30, 20, 13}), "hook once per bucket");
         for (size_t p = 0; p < kParams.size(); ++p)
           for (size_t i = 0; i < kParams[p]; ++i)
-            ctx.require(b.grad(p)[i] == 2 * (gradValue(0, p, i) + gradValue(1, p, i)), "hook");
+            ctx.require(floats(b.grad(p))[i] == 2 * (gradValue(0, p, i) + gradValue(1, p, i)),
+                        "hook");
         OverlapMeter::Report r = meter.endStep();
         ctx.require(r.bytes["custom"] == 75 * sizeof(float), "meter bytes");
         ctx.require(r.commSeconds > 0 && r.overlapPercent == 0, "serialized: nothing hidden");
@@ -316,7 +338,8 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         const std::vector<size_t> shardSizes{5, 1, 7, 3, 4};
         for (size_t s : shardSizes) f.addUnit(s);
         for (size_t u = 0; u < shardSizes.size(); ++u)
-          for (size_t i = 0; i < shardSizes[u]; ++i) f.shard(u)[i] = gradValue(ctx.rank, u, i);
+          for (size_t i = 0; i < shardSizes[u]; ++i)
+            floats(f.shard(u))[i] = gradValue(ctx.rank, u, i);
         if (ctx.rank != 0) {
           // Withholds the gathers until rank 0 has seen two in flight.
           auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -335,16 +358,17 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         f.finalize();
         ctx.require(f.maxInFlightSeen() <= 2, "in-flight limit exceeded");
         for (size_t u = 0; u < shardSizes.size(); ++u) {
-          ctx.require(f.gathered(u) && f.full(u).size() == shardSizes[u] * 3, "gathered");
+          ctx.require(f.gathered(u) && f.full(u).count() == shardSizes[u] * 3, "gathered");
           for (int r = 0; r < 3; ++r)
             for (size_t i = 0; i < shardSizes[u]; ++i)
-              ctx.require(f.full(u)[r * shardSizes[u] + i] == gradValue(r, u, i), "gather data");
+              ctx.require(floats(f.full(u))[r * shardSizes[u] + i] == gradValue(r, u, i),
+                          "gather data");
         }
         // Backward: reshard everything, then reduceGrad(4) prefetches unit 3 first.
         for (size_t u = 0; u < shardSizes.size(); ++u) f.reshard(u);
         ctx.require(!f.gathered(3) && f.full(3).empty(), "reshard releases");
         // Released storage is reused: gathering again allocates nothing new.
-        std::vector<const float*> released;
+        std::vector<const void*> released;
         for (size_t u = 0; u < 2; ++u) {
           ctx.require(f.unshard(u).wait(60s), "gather again");
           released.push_back(f.full(u).data());
@@ -353,16 +377,16 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         for (size_t u = 0; u < 2; ++u) f.reshard(u);
         for (size_t u = 2; u < 4; ++u) {
           ctx.require(f.unshard(u).wait(60s), "gather again");
-          const float* storage = f.full(u).data();
+          const void* storage = f.full(u).data();
           ctx.require(storage == released[0] || storage == released[1], "storage reused");
           for (int r = 0; r < 3; ++r)
             for (size_t i = 0; i < shardSizes[u]; ++i)
-              ctx.require(f.full(u)[r * shardSizes[u] + i] == gradValue(r, u, i),
+              ctx.require(floats(f.full(u))[r * shardSizes[u] + i] == gradValue(r, u, i),
                           "gather data in reused storage");
         }
         f.finalize();
         for (size_t u = 2; u < 4; ++u) f.reshard(u);
-        std::span<float> g = f.grad(4);
+        std::span<float> g = floats(f.grad(4));
         for (size_t i = 0; i < g.size(); ++i) g[i] = gradValue(ctx.rank, 9, i);
         Work rs = f.reduceGrad(4, /*average=*/false);
         ctx.require(f.gathered(3), "next backward unit prefetched before the reduce-scatter");
@@ -371,45 +395,69 @@ TEST(ParamPrefetcher, GathersAndBoundsInFlight) {
         for (size_t i = 0; i < shardSizes[4]; ++i) {
           float expect = 0;
           for (int r = 0; r < 3; ++r) expect += gradValue(r, 9, ctx.rank * shardSizes[4] + i);
-          ctx.require(f.gradShard(4)[i] == expect, "gradient shard");
+          ctx.require(floats(f.gradShard(4))[i] == expect, "gradient shard");
         }
       },
       noComm());
 }
 
-TEST(FloatBuffer, HostBufferStartsZeroedAndCopies) {
-  FloatBuffer b(1000, Memory::Host);
-  ASSERT_EQ(b.size(), 1000u);
-  EXPECT_EQ(std::vector<float>(b.data(), b.data() + b.size()), std::vector<float>(1000, 0.0f));
+TEST(Buffer, HostBufferStartsZeroedAndCopies) {
+  Buffer b(1000, ncclFloat32, Memory::Host);
+  ASSERT_EQ(b.count(), 1000u);
+  ASSERT_EQ(b.bytes(), 4000u);
+  std::span<float> view = b.view().as<float>();
+  EXPECT_EQ(std::vector<float>(view.begin(), view.end()), std::vector<float>(1000, 0.0f));
   std::vector<float> in(1000);
   for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i) - 500.5f;
-  copyFloats(b.span(), in);
+  copyTensor(b.view(), in);
   std::vector<float> out(1000, -1.0f);
-  copyFloats(out, b.span());
+  copyTensor(out, b.view());
   EXPECT_EQ(out, in);
-  FloatBuffer moved(std::move(b));
+  Buffer moved(std::move(b));
   EXPECT_TRUE(b.empty());
-  EXPECT_EQ(moved.data()[999], in[999]);
+  EXPECT_EQ(moved.view().as<float>()[999], in[999]);
   moved.zero();
-  EXPECT_EQ(moved.data()[999], 0.0f);
+  EXPECT_EQ(moved.view().as<float>()[999], 0.0f);
   try {
-    copyFloats(moved.span().first(10), in);
+    copyTensor(moved.view().first(10), in);
     ADD_FAILURE() << "a size mismatch must throw";
   } catch (const CommError& e) {
     EXPECT_EQ(e.code(), ncclInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("10 floats"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("10 elements"), std::string::npos) << e.what();
   }
 }
 
-TEST(FloatBuffer, DeviceMemoryWithoutAGpuIsAClearError) {
+TEST(Buffer, DeviceMemoryWithoutAGpuIsAClearError) {
   try {
-    FloatBuffer b(16, Memory::Device);
+    Buffer b(16, ncclFloat32, Memory::Device);
     // Only reachable in a CUDA build on a machine with a GPU (tests/gpu covers that).
     EXPECT_EQ(b.memory(), Memory::Device);
   } catch (const CommError& e) {
     EXPECT_EQ(e.code(), ncclInvalidUsage);
     EXPECT_NE(std::string(e.what()).find("device memory requested"), std::string::npos) << e.what();
   }
+}
+
+TEST(TensorView, ReadsOnlyAsItsElementType) {
+  Buffer bits(7, ncclBfloat16, Memory::Host);
+  EXPECT_EQ(bits.bytes(), 14u);
+  EXPECT_EQ(bits.view().as<uint16_t>().size(), 7u);
+  EXPECT_THROW(bits.view().as<float>(), CommError);  // 2-byte elements are no floats
+  Buffer words(3, ncclInt32, Memory::Host);
+  EXPECT_THROW(words.view().as<float>(), CommError);  // same size, another type
+  EXPECT_EQ(words.view().as<int32_t>().size(), 3u);
+  // Views of float ranges are ncclFloat32; a copy across types is refused.
+  std::vector<float> host(7, 1.0f);
+  EXPECT_EQ(TensorView(host).type(), ncclFloat32);
+  try {
+    copyTensor(bits.view(), host);
+    ADD_FAILURE() << "a type mismatch must throw";
+  } catch (const CommError& e) {
+    EXPECT_EQ(e.code(), ncclInvalidArgument);
+  }
+  EXPECT_EQ(bits.view().subview(2, 5).data(), static_cast<std::byte*>(bits.data()) + 4);
+  EXPECT_THROW(bits.view().subview(3, 5), CommError);
+  EXPECT_THROW(elementSize(ncclNumTypes), CommError);
 }
 
 TEST(PipelineScheduler, OneBatchPerTick) {
@@ -439,4 +487,4 @@ TEST(PipelineScheduler, OneBatchPerTick) {
 }
 
 }  // namespace
-}  // namespace prism
+}  // namespace prism::overlap

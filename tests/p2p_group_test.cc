@@ -3,7 +3,6 @@
 // order, groups nest, collectives and p2p mix in one group, and a fused group of
 // collectives gives the same results as separate calls.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/rank_runner.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
 
 namespace prism::test {
 namespace {

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "fabric_plan.h"
-#include "harness/shell.h"
+#include "tests/harness/shell.h"
+#include "tools/prism-run/fabric_plan.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN"

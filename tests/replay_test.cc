@@ -2,12 +2,12 @@
 // The results must still follow the buffers' current contents, and a different call in
 // between, or a group, must not leave a stale plan behind.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <string>
 #include <vector>
 
-#include "harness/rank_runner.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
 
 namespace prism::test {
 namespace {

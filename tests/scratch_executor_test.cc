@@ -4,17 +4,17 @@
 // the communicator allocates scratch only when a call needs more than any call before
 // (exactly what the rank's steps name), never per call, and none for schedules without it.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
 
-#include "api/handle.h"
-#include "core/communicator.h"
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "src/api/handle.h"
+#include "src/comm/communicator.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {

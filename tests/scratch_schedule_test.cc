@@ -15,7 +15,7 @@
 #include "algorithms/schedule_builder.h"
 #include "algorithms/simulate.h"
 #include "algorithms/verifier.h"
-#include "harness/handmade_schedule.h"
+#include "tests/harness/handmade_schedule.h"
 
 namespace prism {
 namespace {

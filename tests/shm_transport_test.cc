@@ -2,6 +2,7 @@
 // message content and order, the slot protocol's edge cases, doorbell wake-ups and
 // timeouts, and that no name is left behind in /dev/shm.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -21,9 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
-#include "core/setup_channel.h"
-#include "gtest/gtest.h"
+#include "base/error.h"
+#include "base/setup_channel.h"
 #include "transports/transport.h"
 
 namespace prism {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "algorithms/cost_profile.h"
 #include "algorithms/fabric.h"
 #include "algorithms/registry.h"
 #include "algorithms/select.h"
-#include "core/cost_profile.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism {
 namespace {

@@ -3,22 +3,22 @@
 // pieces just above and below the 64 KiB from which a streaming sender streams, with
 // unaligned tails, and span several slots; PreMulSum takes the sender's scaling path.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <array>
 #include <ostream>
 #include <string>
 
-#include "harness/collective_check.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 
 namespace prism::test {
 namespace {
 
 constexpr std::array<Coll, 6> kColls = {Coll::AllReduce,     Coll::AllGather, Coll::Broadcast,
-                                        Coll::ReduceScatter, Coll::AlltoAll,  Coll::Reduce};
+                                        Coll::ReduceScatter, Coll::AllToAll,  Coll::Reduce};
 
 MatrixScope slotScope() {
   return {{ncclFloat32, ncclBfloat16, ncclInt32},

@@ -5,7 +5,7 @@
 #include "transports/tcp/tcp_transport.h"
 
 #include <fcntl.h>
-#include <nccl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -21,15 +21,15 @@
 #include <thread>
 #include <vector>
 
-#include "api/handle.h"
-#include "bootstrap/bootstrap.h"
-#include "core/communicator.h"
-#include "core/error.h"
-#include "gtest/gtest.h"
-#include "harness/forked_ranks.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/scoped_env.h"
+#include "base/error.h"
+#include "nccl.h"
+#include "src/api/handle.h"
+#include "src/bootstrap/bootstrap.h"
+#include "src/comm/communicator.h"
+#include "tests/harness/forked_ranks.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/scoped_env.h"
 #include "transports/tcp/tcp_link.h"
 
 namespace prism {

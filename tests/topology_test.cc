@@ -10,7 +10,7 @@
 #include <ostream>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/discover.h"
 #include "topology/fabric_file.h"
 #include "topology/render.h"

@@ -11,7 +11,7 @@
 #include <memory>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/fabric_parts.h"
 #include "topology/nvlink.h"
 
@@ -26,8 +26,8 @@ namespace {
 using TopologyPtr = std::unique_ptr<hwloc_topology, decltype(&hwloc_topology_destroy)>;
 
 /// hwloc with only what Prism uses: packages, cores, NUMA nodes and L3 caches. I/O
-/// discovery is off: with it hwloc took 60-75 ms here (sysfs scans of every device), over
-/// the 50 ms budget, so NICs and GPUs are read from sysfs directly (addNics, addGpus): < 1 ms.
+/// discovery is off: with it hwloc scans every device in sysfs, which took longer than the
+/// whole discovery budget, so NICs and GPUs are read from sysfs directly (addNics, addGpus).
 TopologyPtr loadHwloc() {
   hwloc_topology_t t = nullptr;
   if (hwloc_topology_init(&t) != 0) throwSystemError("hwloc_topology_init");

@@ -1,7 +1,7 @@
 // Discovery of the local machine: sockets, NUMA nodes, cores, last-level caches, NICs with
 // their link speeds, and (with CUDA) GPUs. Runs at communicator init, so it is kept fast:
 // hwloc for the CPU side with every other object type filtered out, sysfs for the devices
-// (10-40 ms on the 2-core CI VM, most of it hwloc's own start-up).
+// (most of the time is hwloc's own start-up).
 #pragma once
 
 #include <string>

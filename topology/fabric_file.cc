@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/config.h"
-#include "core/error.h"
-#include "logging/log.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace prism::topo {
 

@@ -2,7 +2,7 @@
 // aggregation points. Hosts and generators live in fabric_hosts.cc / fabric_generators.cc.
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/fabric_file.h"
 #include "topology/fabric_parts.h"
 

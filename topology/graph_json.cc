@@ -2,7 +2,7 @@
 // the loader reads it back, so a dump is also a valid PRISM_TOPO_FILE.
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/fabric_file.h"
 #include "topology/fabric_parts.h"
 

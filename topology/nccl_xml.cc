@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/fabric_file.h"
 #include "topology/fabric_parts.h"
 #include "topology/xml_reader.h"

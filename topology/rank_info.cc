@@ -2,7 +2,7 @@
 // at communicator init.
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/discover.h"
 #include "topology/routing.h"
 #include "topology/system.h"

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/fabric_parts.h"
 #include "topology/routing.h"
 

@@ -3,8 +3,6 @@
 /// when it needs the result. It runs on the same core as the NCCL C API.
 #pragma once
 
-#include <nccl.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "nccl.h"
 
 namespace prism {
 

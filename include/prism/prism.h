@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "nccl.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -14,6 +16,13 @@ const char* prismVersionString(void);
 /** Writes every setting Prism reads: name, value, where the value came from, and what it
     does. Used by prism-bench --print-config. */
 void prismPrintConfig(FILE* out);
+
+/** For programs linked only against the C ABI of libprism.so (prism-bench): reads the
+    launcher world (prism-run, mpirun, srun, torchrun). Without a recognized launcher it sets
+    *rank = 0, *size = 1 and returns ncclSuccess. With one of size > 1 it also fills *id with
+    the id every rank derives from the rendezvous. Errors come back as a result code with the
+    reason in ncclGetLastError(NULL). */
+ncclResult_t prismLaunchWorld(int* rank, int* size, ncclUniqueId* id);
 
 #ifdef __cplusplus
 }

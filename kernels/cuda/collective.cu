@@ -1,7 +1,7 @@
 // The direct collective kernel (see collective.h): one pass over peers' buffers per rank.
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/collective.h"
 #include "kernels/cuda/dispatch.cuh"
 #include "kernels/cuda/elementwise.cuh"

@@ -23,8 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "algorithms/schedule.h"
-#include "core/dtype.h"
+#include "base/collective.h"
+#include "base/dtype.h"
 
 namespace prism::kernels {
 

@@ -15,7 +15,7 @@
 
 #include <cstddef>
 
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace prism::kernels {
 

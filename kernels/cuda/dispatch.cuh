@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/dtype.h"
-#include "core/error.h"
+#include "base/dtype.h"
+#include "base/error.h"
 #include "kernels/cuda/element_ops.cuh"
 
 namespace prism::kernels::device {

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::kernels::detail {
 namespace {

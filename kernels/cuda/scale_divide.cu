@@ -1,7 +1,7 @@
 // Scale (PreMulSum's premultiply) and divide (Avg's final step): one kernel per type each.
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/device_reduce.h"
 #include "kernels/cuda/dispatch.cuh"
 #include "kernels/cuda/elementwise.cuh"

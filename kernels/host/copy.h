@@ -1,8 +1,8 @@
 // Copies into caller-owned memory that will not be read again soon. Streaming
 // (non-temporal) stores write whole cache lines straight to memory, skipping the
 // read-for-ownership of every destination line and the eviction of useful lines;
-// on the 2-core VMs they copy a FIFO slot into a large user buffer about 4x faster
-// than memcpy (perf/RESULTS.md), but are slower when the data would have fit in cache.
+// into a large user buffer they beat memcpy (perf/RESULTS.md), but are slower when the
+// data would have fit in cache.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +10,7 @@
 namespace prism::kernels {
 
 /// Destination bytes from which a collective's output no longer stays in cache and
-/// streaming stores pay off (measured crossover 4-8 MiB here).
+/// streaming stores pay off (the measured crossover, perf/RESULTS.md).
 constexpr size_t kStreamingCopyBytes = size_t{4} << 20;
 
 /// Pieces from which a sender that streams into FIFO slots does so; smaller ones are
@@ -26,7 +26,7 @@ bool streamingSlotsPay();
 /// Copies `bytes` of `src` to both `a` and `b`, reading `src` once. Each destination is
 /// written with streaming stores where its flag asks for them; one store fence at the end.
 /// The executor uses it for a streamed FIFO slot plus the output: with a plain slot and a
-/// streamed output the one pass measured 2-3x slower than two (perf/RESULTS.md).
+/// streamed output the one pass measured slower than two (perf/RESULTS.md).
 void copyToBoth(void* a, bool streamA, void* b, bool streamB, const void* src, size_t bytes);
 
 /// memcpy(dst, src, bytes) with streaming stores for the 16-byte aligned middle of `dst`.

@@ -6,16 +6,14 @@
 // AVX2, and an ifunc picks one per process from the CPU's feature bits. `flatten` inlines
 // the visitors, lambdas and loops into each clone; without it the loops stay out of line
 // and only ever get the baseline's SSE2 code. fp16/bf16/fp8 are bound by the integer bit
-// manipulation in float_convert_inl.h, and AVX2's 8-lane integer ops measured (1M-element
-// Sum, perf/micro/reduce_bench.cc) fp16 0.74 -> 1.35, bf16 2.2 -> 3.7, fp8 e4m3 0.46 ->
-// 0.65 GB/s of output. fp16 and bf16 reductions now take reduce_avx2.cc's explicit F16C /
-// shift loops where the CPU has them (6.4 and 5.4-7.0 GB/s; float32 8.6-15 on the same
-// loaded VM), or reduce_avx512.cc's 16-lane versions where it has AVX-512 (1M-element Sum
-// on the Zen 5 VM: fp16 173 -> 104 us, bf16 200 -> 107, float32 138); these loops remain
-// their fallback and the definition of the bits. FMA stays out of
-// the target list: contraction would change rounding, and both clones must produce the same bits
-// (the CUDA kernels are tested bit for bit against these loops). F16C is not used either: vcvtps2ph
-// keeps NaN payload bits, where our encoder writes the canonical sign|0x7e00.
+// manipulation in float_convert_inl.h, which AVX2's 8-lane integer ops speed up
+// (perf/micro/reduce_bench.cc; figures in perf/RESULTS.md). fp16 and bf16 reductions take
+// reduce_avx2.cc's explicit F16C / shift loops where the CPU has them, or
+// reduce_avx512.cc's 16-lane versions where it has AVX-512; these loops remain their
+// fallback and the definition of the bits. FMA stays out of the target list: contraction would
+// change rounding, and both clones must produce the same bits (the CUDA kernels are tested bit for
+// bit against these loops). F16C is not used either: vcvtps2ph keeps NaN payload bits, where our
+// encoder writes the canonical sign|0x7e00.
 //
 // Semantics beyond the header:
 // - Integer Sum/Prod wrap modulo 2^bits: the arithmetic runs in the unsigned type, and the
@@ -35,7 +33,7 @@
 #include <string>
 #include <type_traits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/host/float_convert_inl.h"
 #include "kernels/host/reduce_avx2.h"
 #include "kernels/host/reduce_avx512.h"

@@ -1,5 +1,5 @@
 // Explicit AVX2 loops for the 16-bit float types. GCC's vectorised portable loops convert
-// fp16 and bf16 with long integer sequences (1.3 and 3.7 GB/s measured); here fp16 converts
+// fp16 and bf16 with long integer sequences (slow: perf/RESULTS.md); here fp16 converts
 // with F16C's vcvtph2ps/vcvtps2ph and bf16 with two shifts, in registers, and the results
 // are the same bits as the portable loops (tests/kernels_test.cc checks every op on random
 // bit patterns, NaN included).
@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace prism::kernels {
 

@@ -1,6 +1,5 @@
 // The measuring half of prism-bench --calibrate: every rank runs this with PRISM_ALGO=ring,
 // through the public API only, on host memory.
-#include <nccl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "nccl.h"
 #include "perf/bench/calibrate.h"
 #include "perf/bench/rank_memory.h"
 

@@ -1,10 +1,9 @@
 // Issuing one measured operation through the public NCCL API.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 
+#include "nccl.h"
 #include "perf/bench/collectives.h"
 
 namespace prism::bench {

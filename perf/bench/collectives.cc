@@ -17,21 +17,22 @@ struct CollectiveFacts {
 // Indexed by Collective.
 constexpr std::array<CollectiveFacts, 9> kFacts{{
     {"allreduce", true, false},
-    {"allgather", false, false},
-    {"reducescatter", true, false},
     {"broadcast", false, true},
     {"reduce", true, true},
+    {"allgather", false, false},
+    {"reducescatter", true, false},
     {"alltoall", false, false},
     {"gather", false, true},
     {"scatter", false, true},
     {"sendrecv", false, false},
 }};
+static_assert(kFacts.size() == static_cast<size_t>(Collective::SendRecv) + 1);
 
 const CollectiveFacts& facts(Collective c) { return kFacts[static_cast<size_t>(c)]; }
 
 }  // namespace
 
-const char* collectiveName(Collective c) { return facts(c).name; }
+const char* cliName(Collective c) { return facts(c).name; }
 
 std::optional<Collective> parseCollective(std::string_view name) {
   std::string key;
@@ -56,25 +57,6 @@ const char* collectiveNameList() {
 bool usesRedOp(Collective c) { return facts(c).redOp; }
 
 bool usesRoot(Collective c) { return facts(c).root; }
-
-double busBwFactor(Collective c, int nranks) {
-  double n = nranks;
-  switch (c) {
-    case Collective::AllReduce:
-      return 2.0 * (n - 1) / n;
-    case Collective::AllGather:
-    case Collective::ReduceScatter:
-    case Collective::AllToAll:
-    case Collective::Gather:
-    case Collective::Scatter:
-      return (n - 1) / n;
-    case Collective::Broadcast:
-    case Collective::Reduce:
-    case Collective::SendRecv:
-      return 1.0;
-  }
-  return 1.0;
-}
 
 Layout layoutFor(Collective c, size_t bytes, size_t typeSize, int nranks, int rank) {
   const auto n = static_cast<size_t>(nranks);

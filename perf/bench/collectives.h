@@ -1,29 +1,19 @@
 // The collectives prism-bench measures and the per-collective facts it needs: names,
 // which arguments apply, how a nominal size becomes buffers and counts (as nccl-tests
-// sizes them), and the bus-bandwidth factor.
+// sizes them). The enum and the bus-bandwidth factor are prism/collective.hpp's.
 #pragma once
 
 #include <cstddef>
 #include <optional>
 #include <string_view>
 
-namespace prism::bench {
+#include "prism/collective.hpp"
 
-enum class Collective {
-  AllReduce,
-  AllGather,
-  ReduceScatter,
-  Broadcast,
-  Reduce,
-  AllToAll,
-  Gather,
-  Scatter,
-  SendRecv,
-};
+namespace prism::bench {
 
 /// The command-line name: allreduce, allgather, reducescatter, broadcast, reduce,
 /// alltoall, gather, scatter, sendrecv.
-const char* collectiveName(Collective c);
+const char* cliName(Collective c);
 /// Accepts the names above in any case, with '_' or '-' anywhere ("all_reduce") and an
 /// optional "_perf" suffix, so nccl-tests binary names work too.
 std::optional<Collective> parseCollective(std::string_view name);
@@ -34,9 +24,6 @@ const char* collectiveNameList();
 bool usesRedOp(Collective c);
 /// True for the collectives that take a root rank.
 bool usesRoot(Collective c);
-/// busbw / algbw: 2(n-1)/n for allreduce; (n-1)/n for allgather, reducescatter,
-/// alltoall, gather, scatter; 1 for broadcast, reduce, sendrecv.
-double busBwFactor(Collective c, int nranks);
 
 /// What one rank works with for one nominal size. Counts are in elements.
 struct Layout {

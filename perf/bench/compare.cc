@@ -161,8 +161,8 @@ std::string formatComparison(const Report& prism, const PeerResult& peer) {
     auto it = std::find_if(peer.rows.begin(), peer.rows.end(),
                            [&](const PeerRow& p) { return p.bytes == row.bytes; });
     if (it == peer.rows.end() || row.outOfPlace.timeUs <= 0) continue;
-    const double busBw =
-        algBw(row.bytes, row.outOfPlace.timeUs) * busBwFactor(prism.collective(), prism.nranks());
+    const double busBw = algBw(row.bytes, row.outOfPlace.timeUs) *
+                         busBandwidthFactor(prism.collective(), prism.nranks());
     // Small sizes are decided by latency, large ones by bandwidth.
     const double ratio = row.bytes <= 4096 ? it->timeUs / row.outOfPlace.timeUs
                                            : (it->busBw > 0 ? busBw / it->busBw : 0);

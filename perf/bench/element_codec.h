@@ -2,9 +2,9 @@
 // reference check can be written once for all 12 types.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
+
+#include "nccl.h"
 
 namespace prism::bench {
 

@@ -18,7 +18,7 @@ nlohmann::json measurementToJson(const Measurement& m, size_t bytes, double fact
 }  // namespace
 
 nlohmann::json reportToJson(const Report& report, const Options& options) {
-  double factor = busBwFactor(report.collective(), report.nranks());
+  double factor = busBandwidthFactor(report.collective(), report.nranks());
   nlohmann::json results = nlohmann::json::array();
   for (const ResultRow& row : report.rows()) {
     nlohmann::json result{{"size", row.bytes},
@@ -50,7 +50,7 @@ nlohmann::json reportToJson(const Report& report, const Options& options) {
                       {"mem", memKindName(options.mem)},
                       {"cudagraph", options.graphLaunches},
                       {"predict", options.predict}};
-  return {{"collective", collectiveName(report.collective())},
+  return {{"collective", cliName(report.collective())},
           {"nranks", report.nranks()},
           {"options", opts},
           {"results", results},

@@ -2,10 +2,10 @@
 // every process runs its share of the ranks, as threads when there are several.
 #pragma once
 
-#include <nccl.h>
-
 #include <functional>
 #include <vector>
+
+#include "nccl.h"
 
 namespace prism::bench {
 

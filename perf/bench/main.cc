@@ -4,7 +4,6 @@
 // prism-bench --calibrate FILE -np N, which fits the cost model's constants and writes them
 // as a tuning profile; or prism-bench <collective> --simulate FABRIC [--ranks-per-host R],
 // which runs nothing and prints the cost model's predictions for that cluster.
-#include <prism/prism.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +20,7 @@
 #include "perf/bench/options.h"
 #include "perf/bench/report.h"
 #include "perf/bench/runner.h"
-#include "src/launch/launch_env.h"
+#include "prism/prism.h"
 
 namespace {
 

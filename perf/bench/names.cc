@@ -5,6 +5,8 @@
 #include <cctype>
 #include <string>
 
+#include "base/dtype.h"
+
 namespace prism::bench {
 namespace {
 
@@ -68,26 +70,7 @@ const char* dataTypeName(ncclDataType_t type) {
 }
 
 size_t dataTypeSize(ncclDataType_t type) {
-  switch (type) {
-    case ncclInt8:
-    case ncclUint8:
-    case ncclFloat8e4m3:
-    case ncclFloat8e5m2:
-      return 1;
-    case ncclFloat16:
-    case ncclBfloat16:
-      return 2;
-    case ncclInt32:
-    case ncclUint32:
-    case ncclFloat32:
-      return 4;
-    case ncclInt64:
-    case ncclUint64:
-    case ncclFloat64:
-      return 8;
-    default:
-      return 0;
-  }
+  return type >= 0 && type < kNumDataTypes ? prism::dataTypeSize(static_cast<DataType>(type)) : 0;
 }
 
 std::optional<ncclDataType_t> parseDataType(std::string_view name) {

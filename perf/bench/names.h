@@ -2,12 +2,12 @@
 // with nccl-tests' spellings for printing and a forgiving parser for input.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "nccl.h"
 
 namespace prism::bench {
 

@@ -2,8 +2,6 @@
 // plus the size sweep they describe.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <iosfwd>
 #include <optional>
@@ -11,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nccl.h"
 #include "perf/bench/collectives.h"
 #include "perf/bench/names.h"
 

@@ -2,14 +2,13 @@
 // run on, and copies between that memory and the host for setting up and checking data.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "nccl.h"
 #include "perf/bench/options.h"
 
 namespace prism::bench {

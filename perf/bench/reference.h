@@ -2,10 +2,9 @@
 // then hold, computed independently of the library.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 
+#include "nccl.h"
 #include "perf/bench/collectives.h"
 #include "perf/bench/names.h"
 

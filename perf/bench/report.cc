@@ -97,7 +97,7 @@ std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
 }
 
 std::string formatRow(const ResultRow& row, Collective collective, int nranks) {
-  double factor = busBwFactor(collective, nranks);
+  double factor = busBandwidthFactor(collective, nranks);
   return formatf("%12zu  %12zu  %8s  %6s  %6d", row.bytes, row.count, row.type.c_str(),
                  row.redop.c_str(), row.root) +
          formatMeasurement(row.outOfPlace, row.bytes, factor) +
@@ -112,7 +112,7 @@ std::string formatFooter(int64_t wrong, double avgBusBw) {
 
 double Report::avgBusBw() const {
   if (rows_.empty()) return 0;
-  double factor = busBwFactor(collective_, nranks_);
+  double factor = busBandwidthFactor(collective_, nranks_);
   double sum = 0;
   for (const ResultRow& row : rows_) {
     sum += algBw(row.bytes, row.outOfPlace.timeUs) * factor;
@@ -132,9 +132,9 @@ int64_t Report::totalWrong() const {
 PlotSpec measuredPlot(const Report& report, const Options& options) {
   PlotSpec plot;
   const std::string ranks = std::to_string(report.nranks()) + " ranks";
-  plot.title = std::string(collectiveName(report.collective())) + ", " + ranks + ", " +
+  plot.title = std::string(cliName(report.collective())) + ", " + ranks + ", " +
                memKindName(options.mem) + " memory (prism-bench)";
-  const double factor = busBwFactor(report.collective(), report.nranks());
+  const double factor = busBandwidthFactor(report.collective(), report.nranks());
   for (const ResultRow& row : report.rows()) {
     std::string label = row.type;
     if (row.redop != "none") label += " " + row.redop;

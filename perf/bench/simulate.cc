@@ -7,18 +7,19 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "algorithms/cost_profile.h"
 #include "algorithms/in_network_model.h"
 #include "algorithms/registry.h"
 #include "algorithms/select.h"
-#include "config/config.h"
-#include "core/comm_topology.h"
-#include "core/cost_profile.h"
-#include "core/error.h"
+#include "algorithms/topology_fabric.h"
+#include "base/config.h"
+#include "base/error.h"
 #include "perf/bench/formatf.h"
 #include "perf/bench/plot.h"
 #include "perf/bench/report.h"
 #include "topology/fabric_file.h"
 #include "topology/system.h"
+#include "topology/system_gather.h"
 
 namespace prism::bench {
 namespace {
@@ -169,7 +170,7 @@ std::string formatSimulation(const Simulation& sim, const Options& options) {
                  "redop", "root", "time", "algbw", "busbw", "algorithm", "candidates");
   out += formatf("#%11s  %12s  %8s  %6s  %6s  %10s  %7s  %7s\n", "(B)", "(elements)", "", "", "",
                  "(us)", "(GB/s)", "(GB/s)");
-  const double factor = busBwFactor(collective, sim.nranks);
+  const double factor = busBandwidthFactor(collective, sim.nranks);
   for (const SimulatedRow& row : sim.rows) {
     const double algbw = algBw(row.bytes, row.timeUs);
     out += formatf("%12zu  %12zu  %8s  %6s  %6d  %10.2f  %7.2f  %7.2f  %-20s ", row.bytes,
@@ -184,7 +185,7 @@ std::string formatSimulation(const Simulation& sim, const Options& options) {
 
 std::string simulationJson(const Simulation& sim, const Options& options) {
   const Collective collective = *options.collective;
-  const double factor = busBwFactor(collective, sim.nranks);
+  const double factor = busBandwidthFactor(collective, sim.nranks);
   nlohmann::json results = nlohmann::json::array();
   for (const SimulatedRow& row : sim.rows) {
     nlohmann::json candidates = nlohmann::json::object();
@@ -201,7 +202,7 @@ std::string simulationJson(const Simulation& sim, const Options& options) {
                        {"busbw_gbps", algbw * factor},
                        {"candidates_us", candidates}});
   }
-  const nlohmann::json doc = {{"collective", collectiveName(collective)},
+  const nlohmann::json doc = {{"collective", cliName(collective)},
                               {"simulated", true},
                               {"fabric_file", sim.fabricFile},
                               {"hosts", sim.hosts},
@@ -232,10 +233,10 @@ int runSimulation(const Options& options, std::ostream& out, std::ostream& err) 
   }
   if (!options.plotPath.empty()) {
     PlotSpec plot;
-    plot.title = formatf("%s on %s, %d ranks (simulated)", collectiveName(*options.collective),
+    plot.title = formatf("%s on %s, %d ranks (simulated)", cliName(*options.collective),
                          sim.fabricFile.c_str(), sim.nranks);
     plot.yLabel = "predicted busbw (GB/s)";
-    const double factor = busBwFactor(*options.collective, sim.nranks);
+    const double factor = busBandwidthFactor(*options.collective, sim.nranks);
     for (size_t i = 0; i < sim.algorithms.size(); ++i) {
       PlotSeries series{sim.algorithms[i], {}, false};
       for (const SimulatedRow& row : sim.rows) {

@@ -77,7 +77,7 @@ void BM_SlotHandover(benchmark::State& state) {
 /// Private anonymous pages of `bytes`, filled with `value`: what malloc returns for a
 /// large buffer while glibc's mmap threshold is low. A std::vector taken from the heap
 /// instead (the threshold rises once mapped chunks are freed) was read by cross-memory
-/// attach about 5x slower here (700 us per MiB); why was not looked into.
+/// attach several times slower (perf/history); why was not looked into.
 char* mapped(size_t bytes, char value) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;

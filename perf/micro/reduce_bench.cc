@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "core/dtype.h"
+#include "base/dtype.h"
 #include "kernels/host/reduce.h"
 
 namespace {

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/setup_channel.h"
+#include "base/setup_channel.h"
 #include "transports/transport.h"
 
 namespace {

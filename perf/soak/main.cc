@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "soak_trial.h"
+#include "perf/soak/soak_trial.h"
 
 using namespace prism::soak;
 

@@ -6,7 +6,7 @@
 #include <regex>
 #include <vector>
 
-#include "soak_trial.h"
+#include "perf/soak/soak_trial.h"
 
 namespace prism::soak {
 

@@ -3,10 +3,10 @@
 // promptly, blame the dead rank, then shrink the communicator and run a verified allreduce.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstdint>
 #include <string>
+
+#include "nccl.h"
 
 namespace prism::soak {
 

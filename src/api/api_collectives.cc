@@ -1,10 +1,9 @@
 // Collectives, point-to-point and custom reduction ops: validate, record, submit.
-#include <nccl.h>
-
-#include "api/group.h"
-#include "api/guard.h"
-#include "api/handle.h"
-#include "api/validate.h"
+#include "nccl.h"
+#include "src/api/group.h"
+#include "src/api/guard.h"
+#include "src/api/handle.h"
+#include "src/api/validate.h"
 
 using namespace prism;
 using namespace prism::api;

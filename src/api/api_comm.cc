@@ -1,21 +1,20 @@
 // Communicator life cycle: init (rank, config, all, scalable), split, shrink, finalize,
 // destroy, abort, revoke.
-#include <nccl.h>
-
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include "api/group.h"
-#include "api/guard.h"
-#include "api/handle.h"
-#include "api/validate.h"
-#include "bootstrap/bootstrap.h"
-#include "core/setup_channel.h"
-#include "device/device.h"
-#include "logging/log.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
+#include "nccl.h"
+#include "src/api/group.h"
+#include "src/api/guard.h"
+#include "src/api/handle.h"
+#include "src/api/validate.h"
+#include "src/bootstrap/bootstrap.h"
+#include "src/device/device.h"
 
 using namespace prism;
 using namespace prism::api;

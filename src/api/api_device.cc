@@ -1,10 +1,9 @@
 // NCCL 2.28's device API (nccl_device.h): device communicators for user kernels that talk
 // to peers themselves. Prism does not offer it yet; frameworks link these symbols and only
 // call them when they ask for symmetric-memory kernels, so they fail cleanly.
-#include <nccl.h>
-
-#include "api/guard.h"
-#include "api/handle.h"
+#include "nccl.h"
+#include "src/api/guard.h"
+#include "src/api/handle.h"
 
 struct ncclDevComm;
 struct ncclDevCommRequirements;

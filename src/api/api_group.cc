@@ -1,9 +1,8 @@
 // ncclGroupStart / ncclGroupEnd / ncclGroupSimulateEnd.
-#include <nccl.h>
-
-#include "api/group.h"
-#include "api/guard.h"
-#include "api/validate.h"
+#include "nccl.h"
+#include "src/api/group.h"
+#include "src/api/guard.h"
+#include "src/api/validate.h"
 
 using namespace prism;
 using namespace prism::api;

@@ -2,13 +2,12 @@
 // present (what NCCL hands out), otherwise page-aligned host memory that ranks in other
 // processes can map (core/direct_host.h); its registry lets ncclMemFree reject pointers
 // it did not hand out instead of corrupting the heap.
-#include <nccl.h>
-
-#include "api/guard.h"
-#include "api/handle.h"
-#include "api/validate.h"
-#include "core/shared_host_memory.h"
-#include "device/device.h"
+#include "nccl.h"
+#include "src/api/guard.h"
+#include "src/api/handle.h"
+#include "src/api/validate.h"
+#include "src/core/shared_host_memory.h"
+#include "src/device/device.h"
 
 using namespace prism;
 using namespace prism::api;

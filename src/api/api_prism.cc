@@ -1,5 +1,5 @@
 // Prism's own C extensions (include/prism/prism.h).
-#include "config/config.h"
+#include "base/config.h"
 #include "prism/prism.h"
 
 extern "C" {

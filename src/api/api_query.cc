@@ -1,11 +1,10 @@
 // Version, unique id, errors and communicator queries.
-#include <nccl.h>
-
-#include "api/guard.h"
-#include "api/handle.h"
-#include "api/validate.h"
-#include "bootstrap/bootstrap.h"
-#include "logging/log.h"
+#include "base/log.h"
+#include "nccl.h"
+#include "src/api/guard.h"
+#include "src/api/handle.h"
+#include "src/api/validate.h"
+#include "src/bootstrap/bootstrap.h"
 
 using namespace prism;
 using namespace prism::api;

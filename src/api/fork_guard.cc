@@ -1,4 +1,4 @@
-#include "api/fork_guard.h"
+#include "src/api/fork_guard.h"
 
 #include <pthread.h>
 

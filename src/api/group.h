@@ -1,12 +1,12 @@
 // NCCL groups: operations issued between ncclGroupStart and ncclGroupEnd are queued per
-// thread and run together at the outermost ncclGroupEnd, as one plan per communicator.
+// thread and run together at the outermost ncclGroupEnd, each on the path the router
+// (src/comm/router.h) picks; a call outside a group is a group of one.
 #pragma once
-
-#include <nccl.h>
 
 #include <functional>
 
-#include "core/operation.h"
+#include "nccl.h"
+#include "src/core/operation.h"
 
 namespace prism::group {
 

@@ -1,11 +1,11 @@
-#include "api/guard.h"
+#include "src/api/guard.h"
 
 #include <mutex>
 #include <string>
 
-#include "api/group.h"
-#include "api/handle.h"
-#include "logging/log.h"
+#include "base/log.h"
+#include "src/api/group.h"
+#include "src/api/handle.h"
 
 namespace prism::api {
 

@@ -3,12 +3,11 @@
 // WARN. Nothing thrown inside Prism crosses the C ABI.
 #pragma once
 
-#include <nccl.h>
-
 #include <exception>
 #include <new>
 
-#include "core/error.h"
+#include "base/error.h"
+#include "nccl.h"
 
 namespace prism::api {
 

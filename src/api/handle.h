@@ -1,15 +1,14 @@
 // The object behind ncclComm_t.
 #pragma once
 
-#include <nccl.h>
-
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "api/fork_guard.h"
-#include "core/communicator.h"
-#include "core/error.h"
+#include "base/error.h"
+#include "nccl.h"
+#include "src/api/fork_guard.h"
+#include "src/comm/communicator.h"
 
 /// A communicator handle. It exists from the moment ncclCommInitRank returns, even when
 /// initialization is deferred to ncclGroupEnd, so it can report errors of its own.

@@ -1,11 +1,11 @@
-#include "api/validate.h"
+#include "src/api/validate.h"
 
 #include <string>
 
-#include "api/handle.h"
-#include "core/block_layout.h"
-#include "core/error.h"
-#include "device/device.h"
+#include "base/error.h"
+#include "src/api/handle.h"
+#include "src/core/block_layout.h"
+#include "src/device/device.h"
 
 namespace prism::api {
 

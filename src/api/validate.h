@@ -2,14 +2,13 @@
 // ncclInvalidArgument (or ncclInvalidUsage) and a one-line reason.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <cstring>
 
-#include "api/handle.h"
-#include "core/dtype.h"
-#include "core/operation.h"
+#include "base/dtype.h"
+#include "nccl.h"
+#include "src/api/handle.h"
+#include "src/core/operation.h"
 
 namespace prism::api {
 

@@ -1,17 +1,18 @@
-#include "bootstrap/bootstrap.h"
+#include "src/bootstrap/bootstrap.h"
 
 #include <algorithm>
 #include <thread>
 #include <vector>
 
-#include "bootstrap/byte_order.h"
-#include "bootstrap/interfaces.h"
-#include "bootstrap/protocol.h"
-#include "bootstrap/root.h"
-#include "bootstrap/unique_id.h"
-#include "config/config.h"
-#include "core/error.h"
-#include "logging/log.h"
+#include "base/byte_order.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/interfaces.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "src/bootstrap/protocol.h"
+#include "src/bootstrap/root.h"
+#include "src/bootstrap/unique_id.h"
 
 namespace prism {
 
@@ -31,7 +32,7 @@ std::chrono::seconds secondsSetting(config::Setting s) {
 }
 
 // Reads an Error frame's payload (header already read) and returns it as an exception.
-Error readRootError(Socket& socket, uint64_t length, Deadline deadline,
+Error readRootError(net::Socket& socket, uint64_t length, net::Deadline deadline,
                     const std::string& context) {
   std::vector<uint8_t> payload(std::min(length, kMaxErrorBytes));
   if (length < 4 || length > kMaxErrorBytes ||
@@ -45,7 +46,8 @@ Error readRootError(Socket& socket, uint64_t length, Deadline deadline,
 
 class BootstrapChannel final : public SetupChannel {
  public:
-  BootstrapChannel(Socket socket, int rank, int nranks, std::string root, Clock::duration timeout)
+  BootstrapChannel(net::Socket socket, int rank, int nranks, std::string root,
+                   net::Clock::duration timeout)
       : socket_(std::move(socket)),
         rank_(rank),
         nranks_(nranks),
@@ -62,25 +64,25 @@ class BootstrapChannel final : public SetupChannel {
     failure_ = reason;
     throw Error(code, reason);
   }
-  [[noreturn]] void failIo(const IoStatus& status, const std::string& round);
+  [[noreturn]] void failIo(const net::IoStatus& status, const std::string& round);
 
-  Socket socket_;
+  net::Socket socket_;
   int rank_;
   int nranks_;
   std::string root_;
-  Clock::duration timeout_;
+  net::Clock::duration timeout_;
   uint64_t round_ = 0;
   std::string failure_;
 };
 
-void BootstrapChannel::failIo(const IoStatus& status, const std::string& round) {
+void BootstrapChannel::failIo(const net::IoStatus& status, const std::string& round) {
   std::string who = " (rank " + std::to_string(rank_) + " of " + std::to_string(nranks_) +
                     ", root " + root_ + ")";
-  if (status.kind == IoStatus::Kind::Timeout) {
+  if (status.kind == net::IoStatus::Kind::Timeout) {
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout_).count();
     fail(ncclSystemError, round + " timed out after " + std::to_string(secs) + " s" + who);
   }
-  if (status.kind == IoStatus::Kind::Closed) {
+  if (status.kind == net::IoStatus::Kind::Closed) {
     fail(ncclRemoteError, round + ": the bootstrap root closed the connection" + who);
   }
   fail(ncclSystemError, round + ": " + status.describe() + who);
@@ -92,13 +94,13 @@ void BootstrapChannel::allGather(const void* mine, void* all, size_t bytes) {
   check(bytes <= (kMaxPayloadBytes - 8) / static_cast<uint64_t>(nranks_), ncclInvalidArgument,
         "bootstrap allGather of " + std::to_string(bytes) + " bytes per rank is too large");
   const std::string round = "bootstrap allGather round " + std::to_string(round_);
-  Deadline deadline = Clock::now() + timeout_;
+  net::Deadline deadline = net::Clock::now() + timeout_;
 
   uint8_t head[kFrameHeaderBytes + 8];
   auto header = encodeFrameHeader(MsgType::Gather, 8 + bytes);
   std::copy(header.begin(), header.end(), head);
   storeLe(head + kFrameHeaderBytes, round_, 8);
-  IoStatus st = socket_.sendAll(head, sizeof(head), deadline);
+  net::IoStatus st = socket_.sendAll(head, sizeof(head), deadline);
   if (st.ok() && bytes > 0) st = socket_.sendAll(mine, bytes, deadline);
   if (!st.ok()) failIo(st, round);
 
@@ -126,10 +128,10 @@ void BootstrapChannel::allGather(const void* mine, void* all, size_t bytes) {
 // One attempt at the proof and the registration. Returns "" on success or why the attempt
 // failed (worth retrying: the root may not be up yet). A rejection by the root is final
 // and thrown.
-std::string handshake(Socket& socket, const Secret& secret, int rank, int nranks,
-                      Deadline deadline) {
+std::string handshake(net::Socket& socket, const Secret& secret, int rank, int nranks,
+                      net::Deadline deadline) {
   Nonce nonce;
-  IoStatus st = socket.recvAll(nonce.data(), nonce.size(), deadline);
+  net::IoStatus st = socket.recvAll(nonce.data(), nonce.size(), deadline);
   if (!st.ok()) return "waiting for the challenge: " + st.describe();
   Proof proof = computeProof(secret, nonce);
   Nonce mine;
@@ -171,14 +173,14 @@ std::string handshake(Socket& socket, const Secret& secret, int rank, int nranks
 void createUniqueId(ncclUniqueId* id) {
   check(id != nullptr, ncclInvalidArgument, "unique id pointer is null");
   std::string spec = config::getString(config::Setting::SocketIfname);
-  auto chosen = selectInterface(listInterfaces(), spec);
+  auto chosen = net::selectInterface(net::listInterfaces(), spec);
   if (!chosen) {
     throw Error(ncclSystemError, spec.empty() ? "bootstrap: no up IPv4 interface, not even loopback"
                                               : "bootstrap: no up IPv4 interface matches " +
                                                     config::source(config::Setting::SocketIfname) +
                                                     "=" + spec);
   }
-  Socket listener = Socket::listen(chosen->address);
+  net::Socket listener = net::Socket::listen(chosen->address);
   UniqueIdFields fields;
   fields.root = listener.localAddress();
   fillRandom(fields.secret.data(), fields.secret.size());
@@ -196,7 +198,7 @@ std::unique_ptr<SetupChannel> connectBootstrap(const ncclUniqueId& id, int rank,
   check(rank >= 0 && rank < nranks, ncclInvalidArgument,
         "rank " + std::to_string(rank) + " out of range [0, " + std::to_string(nranks) + ")");
   const auto connectTimeout = secondsSetting(config::Setting::BootstrapTimeout);
-  const Deadline deadline = Clock::now() + connectTimeout;
+  const net::Deadline deadline = net::Clock::now() + connectTimeout;
   const std::string root = fields.root.toString();
   // Ranks usually start before or while the root's process creates the id: back off
   // gently instead of hammering it, but keep the first retries quick.
@@ -204,8 +206,8 @@ std::unique_ptr<SetupChannel> connectBootstrap(const ncclUniqueId& id, int rank,
   std::string lastError;
   std::string impostor;  // kept: later attempts' reasons must not hide it
   while (true) {
-    Socket socket;
-    IoStatus st = Socket::connect(fields.root, deadline, &socket);
+    net::Socket socket;
+    net::IoStatus st = net::Socket::connect(fields.root, deadline, &socket);
     lastError = st.ok() ? handshake(socket, fields.secret, rank, nranks, deadline)
                         : "connect: " + st.describe();
     if (lastError.starts_with(kImpostor)) impostor = lastError;
@@ -215,9 +217,9 @@ std::unique_ptr<SetupChannel> connectBootstrap(const ncclUniqueId& id, int rank,
       return std::make_unique<BootstrapChannel>(std::move(socket), rank, nranks, root,
                                                 secondsSetting(config::Setting::Timeout));
     }
-    auto now = Clock::now();
+    auto now = net::Clock::now();
     if (now >= deadline) break;
-    std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
+    std::this_thread::sleep_for(std::min<net::Clock::duration>(backoff, deadline - now));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
   if (!impostor.empty() && impostor != lastError) lastError += "; earlier: " + impostor;

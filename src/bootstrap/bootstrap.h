@@ -4,12 +4,11 @@
 // the returned SetupChannel. Ranks may be threads of one process or separate processes.
 #pragma once
 
-#include <nccl.h>
-
 #include <memory>
 #include <string>
 
-#include "core/setup_channel.h"
+#include "base/setup_channel.h"
+#include "nccl.h"
 
 namespace prism {
 

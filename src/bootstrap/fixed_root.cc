@@ -1,4 +1,4 @@
-#include "bootstrap/fixed_root.h"
+#include "src/bootstrap/fixed_root.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,25 +7,25 @@
 #include <cerrno>
 #include <chrono>
 
-#include "config/config.h"
-#include "core/error.h"
-#include "logging/log.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace prism::bootstrap {
 namespace {
 
 // Binds and listens; returns the socket, or an empty one with errno set.
-Socket tryListen(const SocketAddress& address) {
+net::Socket tryListen(const net::SocketAddress& address) {
   sockaddr_storage sa;
   socklen_t len = address.toSockaddr(&sa);
-  Socket s(::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  net::Socket s(::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return s;
   int one = 1;
   if (::setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       ::bind(s.fd(), reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
       ::listen(s.fd(), SOMAXCONN) != 0) {
     int saved = errno;
-    s = Socket();
+    s = net::Socket();
     errno = saved;
   }
   return s;
@@ -33,10 +33,10 @@ Socket tryListen(const SocketAddress& address) {
 
 }  // namespace
 
-Socket listenAt(const SocketAddress& address) {
-  Socket s = tryListen(address);
+net::Socket listenAt(const net::SocketAddress& address) {
+  net::Socket s = tryListen(address);
   if (!s && errno == EADDRNOTAVAIL) {
-    SocketAddress any;
+    net::SocketAddress any;
     any.family = address.family;
     any.port = address.port;
     s = tryListen(any);
@@ -46,7 +46,7 @@ Socket listenAt(const SocketAddress& address) {
 }
 
 RootStatus startRootAt(const UniqueIdFields& fields) {
-  Socket listener = listenAt(fields.root);
+  net::Socket listener = listenAt(fields.root);
   auto timeout =
       std::chrono::seconds(std::max<int64_t>(config::getInt(config::Setting::BootstrapTimeout), 1));
   log::info(log::kBootstrap | log::kInit, "bootstrap: root listening on rendezvous %s",

@@ -4,9 +4,9 @@
 // build the same id on its own.
 #pragma once
 
-#include "bootstrap/root.h"
-#include "bootstrap/socket.h"
-#include "bootstrap/unique_id.h"
+#include "base/socket.h"
+#include "src/bootstrap/root.h"
+#include "src/bootstrap/unique_id.h"
 
 namespace prism::bootstrap {
 
@@ -14,7 +14,7 @@ namespace prism::bootstrap {
 /// ended can be reused at once. Where this host does not own the address (EADDRNOTAVAIL,
 /// e.g. a name that resolves to a NAT address) it listens on the wildcard address of the
 /// same family and port instead. Throws Error(ncclSystemError) naming the address.
-Socket listenAt(const SocketAddress& address);
+net::Socket listenAt(const net::SocketAddress& address);
 
 /// Starts a root thread serving `fields.secret` on `fields.root` (listenAt), with the idle
 /// timeout PRISM_BOOTSTRAP_TIMEOUT_S, as createUniqueId does for a fresh port.

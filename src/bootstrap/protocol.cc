@@ -1,34 +1,15 @@
-#include "bootstrap/protocol.h"
+#include "src/bootstrap/protocol.h"
 
-#include <sys/random.h>
-
-#include <cerrno>
 #include <cstring>
 
-#include "bootstrap/byte_order.h"
-#include "bootstrap/siphash.h"
-#include "core/error.h"
+#include "base/byte_order.h"
+#include "base/error.h"
+#include "base/siphash.h"
 
 namespace prism::bootstrap {
 
 namespace {
 constexpr uint32_t kFrameMagic = 0x31425250;  // "PRB1" in little-endian byte order
-}  // namespace
-
-void fillRandom(void* data, size_t bytes) {
-  auto* p = static_cast<uint8_t*>(data);
-  while (bytes > 0) {
-    ssize_t n = ::getrandom(p, bytes, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throwSystemError("bootstrap: getrandom");
-    }
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-
-namespace {
 
 Proof proofWith(const Secret& secret, const Nonce& nonce, uint8_t first, uint8_t second) {
   uint8_t message[1 + kNonceBytes];

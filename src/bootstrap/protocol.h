@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "bootstrap/unique_id.h"
+#include "src/bootstrap/unique_id.h"
 
 namespace prism::bootstrap {
 
@@ -49,9 +49,6 @@ struct FrameHeader {
   MsgType type;
   uint64_t length;
 };
-
-/// Fills `bytes` with getrandom() output; throws ncclSystemError if the kernel refuses.
-void fillRandom(void* data, size_t bytes);
 
 /// The client's proof over the root's nonce.
 Proof computeProof(const Secret& secret, const Nonce& nonce);

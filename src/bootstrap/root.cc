@@ -1,4 +1,4 @@
-#include "bootstrap/root.h"
+#include "src/bootstrap/root.h"
 
 #include <poll.h>
 
@@ -10,10 +10,11 @@
 #include <thread>
 #include <vector>
 
-#include "bootstrap/byte_order.h"
-#include "bootstrap/protocol.h"
-#include "core/error.h"
-#include "logging/log.h"
+#include "base/byte_order.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "src/bootstrap/protocol.h"
 
 namespace prism::bootstrap {
 
@@ -35,11 +36,11 @@ using Buffer = std::shared_ptr<const std::vector<uint8_t>>;
 enum class Phase { Proving, Registering, Registered, Closing };
 
 struct Conn {
-  Socket sock;
-  SocketAddress peer;
+  net::Socket sock;
+  net::SocketAddress peer;
   Phase phase = Phase::Proving;
   Nonce nonce{};
-  Deadline deadline;  // Proving/Registering: handshake limit; Closing: flush limit
+  net::Deadline deadline;  // Proving/Registering: handshake limit; Closing: flush limit
   std::vector<uint8_t> in;
   std::deque<Buffer> out;  // result frames are shared by every rank's queue
   size_t outOffset = 0;
@@ -51,19 +52,19 @@ enum class RankState { Absent, Live, Left };
 
 class Root {
  public:
-  Root(Socket listener, const Secret& secret, Clock::duration timeout)
+  Root(net::Socket listener, const Secret& secret, net::Clock::duration timeout)
       : listener_(std::move(listener)),
         secret_(secret),
         timeout_(timeout),
         address_(listener_.localAddress().toString()),
-        idleDeadline_(Clock::now() + timeout) {}
+        idleDeadline_(net::Clock::now() + timeout) {}
 
   void run();
 
  private:
   bool allRegistered() const { return nranks_ > 0 && registered_ == nranks_; }
   bool finished() const;
-  Deadline nextWake() const;
+  net::Deadline nextWake() const;
   void acceptPending();
   void readFrom(Conn& c);
   void writeTo(Conn& c);
@@ -83,16 +84,16 @@ class Root {
   void reportRefused(bool final);
   void retire(Conn& c);
 
-  Socket listener_;
+  net::Socket listener_;
   Secret secret_;
-  Clock::duration timeout_;
+  net::Clock::duration timeout_;
   std::string address_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  Deadline idleDeadline_;  // moves forward on every registration and contribution
-  Deadline acceptPausedUntil_{};
-  uint64_t refused_ = 0;          // connections refused since the last report
-  std::string lastRefused_;       // who and why, the latest of them
-  Deadline nextRefusedReport_{};  // the first refusal is reported at once
+  net::Deadline idleDeadline_;  // moves forward on every registration and contribution
+  net::Deadline acceptPausedUntil_{};
+  uint64_t refused_ = 0;               // connections refused since the last report
+  std::string lastRefused_;            // who and why, the latest of them
+  net::Deadline nextRefusedReport_{};  // the first refusal is reported at once
   bool shuttingDown_ = false;
 
   int nranks_ = 0;  // fixed by the first registration
@@ -117,8 +118,8 @@ bool Root::finished() const {
   return shuttingDown_ || (allRegistered() && live_ == 0);
 }
 
-Deadline Root::nextWake() const {
-  Deadline wake = Clock::now() + std::chrono::seconds(1);
+net::Deadline Root::nextWake() const {
+  net::Deadline wake = net::Clock::now() + std::chrono::seconds(1);
   if (!allRegistered() && !shuttingDown_ && idleDeadline_ < wake) wake = idleDeadline_;
   for (const auto& c : conns_) {
     if (c->phase != Phase::Registered && c->deadline < wake) wake = c->deadline;
@@ -130,14 +131,14 @@ void Root::run() {
   std::vector<pollfd> fds;
   while (!finished()) {
     fds.clear();
-    bool accepting = !shuttingDown_ && Clock::now() >= acceptPausedUntil_;
+    bool accepting = !shuttingDown_ && net::Clock::now() >= acceptPausedUntil_;
     fds.push_back({listener_.fd(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& c : conns_) {
       short events = c->phase == Phase::Closing ? 0 : POLLIN;
       if (!c->out.empty()) events |= POLLOUT;
       fds.push_back({c->sock.fd(), events, 0});
     }
-    int rc = ::poll(fds.data(), fds.size(), millisUntil(nextWake()));
+    int rc = ::poll(fds.data(), fds.size(), net::millisUntil(nextWake()));
     if (rc < 0 && errno != EINTR) throwSystemError("bootstrap root: poll");
     // conns_ only grows in acceptPending, after this loop, so indices match fds.
     for (size_t i = 0; rc > 0 && i < conns_.size(); ++i) {
@@ -164,8 +165,8 @@ void Root::run() {
 void Root::acceptPending() {
   try {
     for (int accepted = 0; accepted < kAcceptsPerPass; ++accepted) {
-      SocketAddress peer;
-      Socket s = listener_.accept(&peer);
+      net::SocketAddress peer;
+      net::Socket s = listener_.accept(&peer);
       if (!s) return;
       // A full table evicts its oldest unproven connection rather than refusing the new
       // one: a flood of idle connections then cannot lock the ranks out.
@@ -182,7 +183,7 @@ void Root::acceptPending() {
       auto c = std::make_unique<Conn>();
       c->sock = std::move(s);
       c->peer = peer;
-      c->deadline = Clock::now() + kProofDeadline;
+      c->deadline = net::Clock::now() + kProofDeadline;
       fillRandom(c->nonce.data(), c->nonce.size());
       conns_.push_back(std::move(c));
       Conn& added = *conns_.back();
@@ -191,7 +192,7 @@ void Root::acceptPending() {
   } catch (const Error& e) {
     // Typically EMFILE: back off instead of spinning on a listener that stays readable.
     log::warn("bootstrap: root at %s cannot accept: %s", address_.c_str(), e.what());
-    acceptPausedUntil_ = Clock::now() + std::chrono::milliseconds(100);
+    acceptPausedUntil_ = net::Clock::now() + std::chrono::milliseconds(100);
   }
 }
 
@@ -263,7 +264,7 @@ void Root::checkProof(Conn& c) {
   std::copy(c.in.begin() + kProofBytes, c.in.begin() + kProofBytes + kNonceBytes, theirs.begin());
   c.in.clear();
   c.phase = Phase::Registering;
-  c.deadline = Clock::now() + timeout_;
+  c.deadline = net::Clock::now() + timeout_;
   const Proof mine = computeRootProof(secret_, theirs);
   queue(c, std::make_shared<std::vector<uint8_t>>(mine.begin(), mine.end()));
 }
@@ -322,7 +323,7 @@ void Root::onRegister(Conn& c, const uint8_t* p) {
   c.phase = Phase::Registered;
   ++registered_;
   ++live_;
-  idleDeadline_ = Clock::now() + timeout_;
+  idleDeadline_ = net::Clock::now() + timeout_;
   queue(c, std::make_shared<std::vector<uint8_t>>(makeFrame(MsgType::Ok, {})));
   log::info(log::kBootstrap, "bootstrap: rank %d of %d registered from %s (%d/%d)", rank, nranks_,
             c.peer.toString().c_str(), registered_, nranks_);
@@ -358,7 +359,7 @@ void Root::onGather(Conn& c, const uint8_t* p, size_t n) {
   size_t offset = kFrameHeaderBytes + 8 + bytes * static_cast<size_t>(c.rank);
   if (bytes > 0) std::memcpy(roundFrame_->data() + offset, blob, bytes);
   roundHave_[c.rank] = true;
-  idleDeadline_ = Clock::now() + timeout_;
+  idleDeadline_ = net::Clock::now() + timeout_;
   if (++roundCount_ == nranks_) completeRound();
 }
 
@@ -388,7 +389,7 @@ void Root::failRound(const std::string& reason) {
 
 void Root::reportRefused(bool final) {
   if (refused_ == 0) return;
-  const Deadline now = Clock::now();
+  const net::Deadline now = net::Clock::now();
   if (!final && now < nextRefusedReport_) return;
   log::alert(
       "bootstrap: root at %s refused %llu connection(s) that did not prove the job's "
@@ -400,7 +401,7 @@ void Root::reportRefused(bool final) {
 
 void Root::expire() {
   reportRefused(false);
-  Deadline now = Clock::now();
+  net::Deadline now = net::Clock::now();
   for (auto& c : conns_) {
     if (c->dead || c->phase == Phase::Registered || now < c->deadline) continue;
     if (c->phase == Phase::Proving) {
@@ -446,7 +447,7 @@ void Root::reject(Conn& c, ncclResult_t code, const std::string& reason) {
   std::vector<uint8_t> codeBytes(4);
   storeLe(codeBytes.data(), static_cast<uint32_t>(code), 4);
   c.phase = Phase::Closing;
-  c.deadline = Clock::now() + kFlushTimeout;
+  c.deadline = net::Clock::now() + kFlushTimeout;
   c.in.clear();
   queue(c, std::make_shared<std::vector<uint8_t>>(
                makeFrame(MsgType::Error, codeBytes, reason.data(), reason.size())));
@@ -489,7 +490,7 @@ void Root::retire(Conn& c) {
 
 }  // namespace
 
-RootStatus startRoot(Socket listener, const Secret& secret, Clock::duration timeout) {
+RootStatus startRoot(net::Socket listener, const Secret& secret, net::Clock::duration timeout) {
   auto root = std::make_unique<Root>(std::move(listener), secret, timeout);
   auto running = std::make_shared<std::atomic<bool>>(true);
   try {

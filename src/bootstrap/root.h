@@ -7,8 +7,8 @@
 #include <atomic>
 #include <memory>
 
-#include "bootstrap/socket.h"
-#include "bootstrap/unique_id.h"
+#include "base/socket.h"
+#include "src/bootstrap/unique_id.h"
 
 namespace prism::bootstrap {
 
@@ -26,6 +26,6 @@ class RootStatus {
 /// Starts a detached root thread serving connections on `listener`. `timeout` bounds both
 /// how long a connection may take to prove the secret and register, and how long the root
 /// waits without progress before all ranks have registered.
-RootStatus startRoot(Socket listener, const Secret& secret, Clock::duration timeout);
+RootStatus startRoot(net::Socket listener, const Secret& secret, net::Clock::duration timeout);
 
 }  // namespace prism::bootstrap

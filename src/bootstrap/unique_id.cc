@@ -1,10 +1,10 @@
-#include "bootstrap/unique_id.h"
+#include "src/bootstrap/unique_id.h"
 
 #include <cstring>
 
-#include "bootstrap/byte_order.h"
-#include "bootstrap/siphash.h"
-#include "core/error.h"
+#include "base/byte_order.h"
+#include "base/error.h"
+#include "base/siphash.h"
 
 namespace prism::bootstrap {
 
@@ -42,7 +42,7 @@ void encodeUniqueId(const UniqueIdFields& fields, ncclUniqueId* id) {
   std::memcpy(b, kMagic, sizeof(kMagic));
   storeLe(b + 4, kUniqueIdVersion, 2);
   b[kFamilyOffset] = static_cast<uint8_t>(fields.root.family);
-  size_t ipBytes = fields.root.family == SocketAddress::Family::IPv4 ? 4 : 16;
+  size_t ipBytes = fields.root.family == net::SocketAddress::Family::IPv4 ? 4 : 16;
   std::memcpy(b + kIpOffset, fields.root.ip.data(), ipBytes);
   storeLe(b + kPortOffset, fields.root.port, 2);
   std::memcpy(b + kSecretOffset, fields.secret.data(), kSecretBytes);
@@ -66,7 +66,7 @@ UniqueIdFields decodeUniqueId(const ncclUniqueId& id) {
   UniqueIdFields fields;
   uint8_t family = b[kFamilyOffset];
   if (family != 4 && family != 6) reject("bad address family " + std::to_string(family));
-  fields.root.family = static_cast<SocketAddress::Family>(family);
+  fields.root.family = static_cast<net::SocketAddress::Family>(family);
   size_t ipBytes = family == 4 ? 4 : 16;
   if (!allZero(b + kIpOffset + ipBytes, 16 - ipBytes) || !allZero(b + 7, kIpOffset - 7) ||
       !allZero(b + kPortOffset + 2, kSecretOffset - kPortOffset - 2) ||

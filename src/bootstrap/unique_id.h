@@ -16,13 +16,12 @@
 // processes); the secret is what keeps strangers out.
 #pragma once
 
-#include <nccl.h>
-
 #include <array>
 #include <cstdint>
 #include <string>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
+#include "nccl.h"
 
 namespace prism::bootstrap {
 
@@ -32,7 +31,7 @@ using Secret = std::array<uint8_t, kSecretBytes>;
 
 /// What an id carries: where the root listens and the communicator's secret.
 struct UniqueIdFields {
-  SocketAddress root;
+  net::SocketAddress root;
   Secret secret{};
 };
 

@@ -1,4 +1,4 @@
-#include "core/direct_host.h"
+#include "src/core/direct_host.h"
 
 #include <sched.h>
 #include <sys/mman.h>
@@ -17,14 +17,14 @@
 #include <string>
 #include <thread>
 
-#include "config/config.h"
-#include "core/communicator.h"
-#include "core/error.h"
-#include "core/mismatch.h"
-#include "core/setup_channel.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
 #include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
-#include "logging/log.h"
+#include "src/core/mismatch.h"
+#include "src/core/path_context.h"
 #include "transports/transport.h"
 
 namespace prism {
@@ -38,20 +38,20 @@ constexpr size_t kChunkBytes = 256 * 1024;
 /// not outnumber the CPUs. A pass reads the inputs and then streams the result out; in
 /// small passes, with one store fence per slice rather than per copy, the core loads the
 /// next inputs while the last result's lines drain to memory, so reads and writes
-/// overlap. 2 processes on ncclMemAlloc memory, 64 MiB: 1.45x out of place, 1.38x in
-/// place (perf/RESULTS.md). Outputs that stay in cache gain nothing (64-256 KiB calls
-/// lost 0.62-0.83x to the calls per pass), and oversubscribed ranks measured 0.65-0.82x.
+/// overlap (gain measured in perf/RESULTS.md, "direct host path"). Outputs that stay in
+/// cache gain nothing and lose to the calls per pass, and oversubscribed ranks lose too,
+/// so only outputs that are streamed by ranks with cores of their own use it.
 constexpr size_t kStreamedChunkBytes = 4 * 1024;
 
 /// PRISM_DIRECT_MIN_BYTES=-1 (automatic) between threads of one process: below this the
 /// FIFO plans' latency (one slot, no barriers) wins when both ranks own a core; from it
-/// the direct path wins at every size measured, to 64 MiB (perf/RESULTS.md).
+/// the direct path wins at every size measured (perf/RESULTS.md).
 constexpr size_t kThreadsMinBytes = 4096;
 /// Automatic between processes: calls from this size exchange their buffers' addresses
 /// and take the path only if every rank's buffers are mappable: ncclMemAlloc memory, or
 /// shared memory registered with ncclCommRegister (cross-memory attach loses to the FIFO
-/// plans). Large enough that the exchange, wasted on malloc'ed buffers, costs under 1% of
-/// the call.
+/// plans). Large enough that the exchange, wasted on malloc'ed buffers, is a small share
+/// of the call.
 constexpr size_t kProcessesMinBytes = size_t{4} << 20;
 
 /// Reads `bytes` at `remote` in process `pid`; false (errno set) if the kernel refuses.
@@ -99,7 +99,7 @@ bool implemented(Collective c) {
 
 }  // namespace
 
-DirectHost::DirectHost(Communicator& comm, SetupChannel& setup)
+DirectHost::DirectHost(PathContext& comm, SetupChannel& setup)
     : comm_(comm), rank_(setup.rank()), size_(setup.size()) {
   probe_ ^= static_cast<uint64_t>(getpid());
   allowPeerReads();

@@ -21,20 +21,20 @@
 #include <span>
 #include <vector>
 
-#include "core/op_tag.h"
-#include "core/operation.h"
-#include "core/shared_host_memory.h"
+#include "src/core/op_tag.h"
+#include "src/core/operation.h"
+#include "src/core/shared_host_memory.h"
 
 namespace prism {
 
-class Communicator;
+class PathContext;
 class SetupChannel;
 
 class DirectHost {
  public:
   /// Collective over `setup`: learns where each peer runs and whether this rank may read
   /// its memory; the answer is agreed by all ranks.
-  DirectHost(Communicator& comm, SetupChannel& setup);
+  DirectHost(PathContext& comm, SetupChannel& setup);
   ~DirectHost();
 
   /// True when `op` should take this path (a whole-communicator host collective of at
@@ -107,7 +107,7 @@ class DirectHost {
                    std::span<std::byte* const> targets, bool stream);
   void allReduce(const Operation& op);
 
-  Communicator& comm_;
+  PathContext& comm_;
   int rank_ = 0;
   int size_ = 1;
   bool usable_ = false;

@@ -1,11 +1,11 @@
-#include "core/executor.h"
+#include "src/core/executor.h"
 
 #include <cstring>
 
-#include "core/error.h"
-#include "core/mismatch.h"
+#include "base/error.h"
 #include "kernels/host/copy.h"
 #include "kernels/host/reduce.h"
+#include "src/core/mismatch.h"
 #include "transports/transport.h"
 
 namespace prism {
@@ -269,8 +269,8 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
         kernels::copyToBoth(next.data(), true, copyTo + s.sent,
                             streamsInto(program, BufferId::Output), src.data + s.sent, n);
       } else if (copyTo != nullptr) {
-        // Plain slot stores mixed line by line with streaming output stores ran 2-3x
-        // slower (8 MiB, Zen 5 VM): one piece at a time, the second read from cache.
+        // Plain slot stores mixed line by line with streaming output stores measured
+        // slower (perf/history): one piece at a time, the second read from cache.
         fill(out, next.data(), src.data + s.sent, n);
         store(program, BufferId::Output, copyTo + s.sent, src.data + s.sent, n);
       } else if (step.src.buffer == BufferId::Input && program.reduction.preMultiply) {

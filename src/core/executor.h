@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "algorithms/schedule.h"
-#include "core/block_layout.h"
-#include "core/dtype.h"
-#include "core/op_tag.h"
-#include "core/reduction.h"
+#include "base/dtype.h"
+#include "src/core/block_layout.h"
+#include "src/core/op_tag.h"
+#include "src/core/reduction.h"
 
 namespace prism {
 

@@ -1,4 +1,4 @@
-#include "core/in_network.h"
+#include "src/core/in_network.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,18 +10,18 @@
 #include <thread>
 
 #include "algorithms/in_network_model.h"
-#include "core/error.h"
-#include "core/in_network_protocol.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "kernels/host/reduce.h"
-#include "logging/log.h"
+#include "transports/in_network/in_network_protocol.h"
 
 namespace prism {
 
 namespace {
 
-using bootstrap::Clock;
 using innet::Frame;
 using innet::FrameType;
+using net::Clock;
 
 constexpr auto kLargestChunk = static_cast<uint32_t>(kInNetworkChunkBytes);
 constexpr uint32_t kSmallestChunk = 16 * 1024;
@@ -65,7 +65,7 @@ bool InNetwork::eligible(const Operation& op) const {
 
 void InNetwork::fail(ncclResult_t code, const std::string& reason) {
   broken_ = reason;
-  socket_ = bootstrap::Socket();
+  socket_ = net::Socket();
   throw Error(code, reason);
 }
 
@@ -81,14 +81,14 @@ void InNetwork::connect() {
                 "in-network connection unusable after an earlier error: " + broken_);
   }
   if (socket_) return;
-  const bootstrap::SocketAddress address = innet::parseAddress(options_.address);
+  const net::SocketAddress address = innet::parseAddress(options_.address);
   const auto deadline = Clock::now() + std::chrono::seconds(options_.timeoutSeconds);
   const auto retryUntil = std::min(deadline, Clock::now() + kRefusedRetry);
-  bootstrap::IoStatus status;
+  net::IoStatus status;
   while (true) {
-    status = bootstrap::Socket::connect(address, deadline, &socket_);
-    if (status.ok() || status.kind != bootstrap::IoStatus::Kind::Error ||
-        status.error != ECONNREFUSED || Clock::now() >= retryUntil) {
+    status = net::Socket::connect(address, deadline, &socket_);
+    if (status.ok() || status.kind != net::IoStatus::Kind::Error || status.error != ECONNREFUSED ||
+        Clock::now() >= retryUntil) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -174,13 +174,13 @@ void InNetwork::run(const Operation& op) {
       } catch (const Error& e) {
         // A call stopped midway leaves the stream mid-frame: the connection is unusable.
         broken_ = e.what();
-        socket_ = bootstrap::Socket();
+        socket_ = net::Socket();
         throw;
       }
     }
     pollfd p{socket_.fd(), POLLIN, 0};
     if (call.maySend(window_)) p.events |= POLLOUT;
-    ::poll(&p, 1, std::min(bootstrap::millisUntil(deadline), kWaitSliceMillis));
+    ::poll(&p, 1, std::min(net::millisUntil(deadline), kWaitSliceMillis));
   }
   ticket_ += call.chunks;
 }

@@ -5,16 +5,15 @@
 // receiving overlap. See docs/in-network.md for the protocol and the selection rule.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "bootstrap/socket.h"
-#include "core/operation.h"
+#include "base/socket.h"
+#include "nccl.h"
+#include "src/core/operation.h"
 
 namespace prism {
 
@@ -67,7 +66,7 @@ class InNetwork {
   InNetworkOptions options_;
   uint32_t chunkBytes_ = 0;
   uint32_t window_ = 0;
-  bootstrap::Socket socket_;
+  net::Socket socket_;
   std::string broken_;  ///< why the connection is unusable ("" while it is fine)
   uint64_t ticket_ = 0;
   uint64_t sequence_ = 0;

@@ -1,9 +1,9 @@
-#include "core/mismatch.h"
+#include "src/core/mismatch.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/transport.h"
 
 namespace prism {

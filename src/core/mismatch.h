@@ -3,12 +3,11 @@
 // the peers from waiting for it.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstdint>
 #include <string>
 
-#include "core/op_tag.h"
+#include "nccl.h"
+#include "src/core/op_tag.h"
 
 namespace prism {
 

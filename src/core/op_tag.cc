@@ -1,4 +1,4 @@
-#include "core/op_tag.h"
+#include "src/core/op_tag.h"
 
 namespace prism {
 

@@ -17,12 +17,13 @@
 #include <cstdint>
 #include <string>
 
-#include "core/operation.h"
+#include "src/core/operation.h"
 
 namespace prism {
 
-/// The kinds a tag names beyond the collectives (Collective values 0-7).
-inline constexpr uint8_t kPointToPointKind = 8;
+/// The kinds a tag names beyond the collectives (Collective values 0-7); point-to-point
+/// messages take SendRecv's value.
+inline constexpr uint8_t kPointToPointKind = static_cast<uint8_t>(Collective::SendRecv);
 /// A rank that found a mismatch tells its peers it gave up on the operation; the payload
 /// is its reason.
 inline constexpr uint8_t kAbandonedKind = 15;

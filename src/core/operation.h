@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "algorithms/schedule.h"
-#include "core/dtype.h"
-#include "core/reduction.h"
+#include "base/dtype.h"
+#include "src/core/reduction.h"
 
 namespace prism {
 

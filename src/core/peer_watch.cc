@@ -1,4 +1,4 @@
-#include "core/peer_watch.h"
+#include "src/core/peer_watch.h"
 
 #include <poll.h>
 #include <sys/stat.h>
@@ -9,9 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/setup_channel.h"
-#include "logging/log.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
 
 namespace prism {
 

@@ -4,7 +4,7 @@
 #include <array>
 #include <cstddef>
 
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace prism {
 

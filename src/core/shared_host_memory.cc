@@ -1,4 +1,4 @@
-#include "core/shared_host_memory.h"
+#include "src/core/shared_host_memory.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::shared_host_memory {
 

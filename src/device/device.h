@@ -3,16 +3,15 @@
 // buffers are all host memory and whose engine refuses device work.
 #pragma once
 
-#include <nccl.h>
-
 #include <memory>
 #include <span>
 
-#include "core/operation.h"
+#include "nccl.h"
+#include "src/core/operation.h"
 
 namespace prism {
 
-class Communicator;
+class PathContext;
 class SetupChannel;
 
 namespace device {
@@ -48,7 +47,7 @@ class Engine {
   /// Collective over `setup`: every rank says which device and process it is in, and the
   /// ranks exchange what they need to reach each other's memory. Never throws for lack
   /// of CUDA: such an engine reports why when it is asked to run something.
-  static std::unique_ptr<Engine> create(Communicator& comm, SetupChannel& setup);
+  static std::unique_ptr<Engine> create(PathContext& comm, SetupChannel& setup);
   virtual ~Engine() = default;
 
   /// Enqueues `ops` (all on device memory, all on one stream) in order.

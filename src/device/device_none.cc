@@ -1,6 +1,6 @@
 // The device side of a build without CUDA: every buffer is host memory.
-#include "core/error.h"
-#include "device/device.h"
+#include "base/error.h"
+#include "src/device/device.h"
 
 namespace prism::device {
 
@@ -27,7 +27,7 @@ void* allocate(size_t) {
 }
 void release(void*) {}
 
-std::unique_ptr<Engine> Engine::create(Communicator&, SetupChannel&) {
+std::unique_ptr<Engine> Engine::create(PathContext&, SetupChannel&) {
   return std::make_unique<NoEngine>();
 }
 

@@ -1,17 +1,17 @@
-#include "device/engine_cuda.h"
+#include "src/device/engine_cuda.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "config/config.h"
-#include "core/communicator.h"
-#include "core/error.h"
-#include "core/setup_channel.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
 #include "kernels/cuda/device_reduce.h"
 #include "kernels/cuda/launch_config.h"
-#include "logging/log.h"
+#include "src/core/path_context.h"
 
 namespace prism::device {
 
@@ -69,12 +69,12 @@ struct CudaEngine::CollectiveRecord {
   uint64_t scalarBits;
 };
 
-std::unique_ptr<Engine> Engine::create(Communicator& comm, SetupChannel& setup) {
+std::unique_ptr<Engine> Engine::create(PathContext& comm, SetupChannel& setup) {
   return std::make_unique<CudaEngine>(comm, setup);
 }
 
-CudaEngine::CudaEngine(Communicator& comm, SetupChannel& setup)
-    : comm_(comm), rank_(setup.rank()), size_(setup.size()), device_(comm.options().cudaDevice) {
+CudaEngine::CudaEngine(PathContext& comm, SetupChannel& setup)
+    : comm_(comm), rank_(setup.rank()), size_(setup.size()), device_(comm.cudaDevice()) {
   setUp(setup);
 }
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "device/device.h"
 #include "kernels/cuda/collective.h"
+#include "src/device/device.h"
 #include "transports/cuda_ipc/ipc.h"
 
 namespace prism::device {
@@ -19,7 +19,7 @@ inline constexpr int kEventSlots = 4;
 
 class CudaEngine final : public Engine {
  public:
-  CudaEngine(Communicator& comm, SetupChannel& setup);
+  CudaEngine(PathContext& comm, SetupChannel& setup);
   ~CudaEngine() override;
 
   void run(std::span<const Operation> ops, Launch launch) override;
@@ -52,7 +52,7 @@ class CudaEngine final : public Engine {
   int blocksFor(size_t bytesPerRank) const;
   void* scratch(size_t bytes, cudaStream_t stream);
 
-  Communicator& comm_;
+  PathContext& comm_;
   int rank_ = 0;
   int size_ = 1;
   int device_ = -1;

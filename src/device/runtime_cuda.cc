@@ -4,8 +4,8 @@
 #include <mutex>
 #include <string>
 
-#include "core/error.h"
-#include "device/device.h"
+#include "base/error.h"
+#include "src/device/device.h"
 
 namespace prism::device {
 

@@ -1,4 +1,4 @@
-#include "launch/launch_env.h"
+#include "src/launch/launch_env.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "bootstrap/siphash.h"
-#include "logging/log.h"
+#include "base/log.h"
+#include "base/siphash.h"
 
 namespace prism {
 namespace {
@@ -155,9 +155,9 @@ std::string jobIdText() {
 }
 
 uint64_t hashText(const std::string& text, uint8_t salt) {
-  uint8_t key[bootstrap::kSipKeyBytes] = {'p', 'r', 'i', 's', 'm', '-', 'l', 'a',
-                                          'u', 'n', 'c', 'h', 0,   0,   0,   salt};
-  return bootstrap::sipHash24(key, text.data(), text.size());
+  uint8_t key[kSipKeyBytes] = {'p', 'r', 'i', 's', 'm', '-', 'l', 'a',
+                               'u', 'n', 'c', 'h', 0,   0,   0,   salt};
+  return sipHash24(key, text.data(), text.size());
 }
 
 // The rendezvous when none is set: only a single-host run can guess one.

@@ -13,11 +13,11 @@
 // single-host run only, the parent process id (all ranks share the launcher's daemon).
 #pragma once
 
-#include <nccl.h>
-
 #include <optional>
-#include <prism/comm.hpp>
 #include <string>
+
+#include "nccl.h"
+#include "prism/comm.hpp"
 
 namespace prism {
 
@@ -58,11 +58,3 @@ void splitHostPort(const std::string& text, const std::string& what, std::string
 
 }  // namespace launch
 }  // namespace prism
-
-extern "C" {
-/// For programs linked only against the C ABI of libprism.so (prism-bench): reads the
-/// launcher world. Without a recognized launcher it sets *rank = 0, *size = 1 and returns
-/// ncclSuccess. With one of size > 1 it also fills *id (uniqueIdFromRendezvous). Errors come
-/// back as a result code with the reason in ncclGetLastError(NULL).
-ncclResult_t prismLaunchWorld(int* rank, int* size, ncclUniqueId* id);
-}

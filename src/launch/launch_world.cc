@@ -1,6 +1,7 @@
 // prismLaunchWorld: the launcher world for programs that use only libprism.so's C ABI.
-#include "api/guard.h"
-#include "launch/launch_env.h"
+#include "prism/prism.h"
+#include "src/api/guard.h"
+#include "src/launch/launch_env.h"
 
 extern "C" ncclResult_t prismLaunchWorld(int* rank, int* size, ncclUniqueId* id) {
   return prism::api::guard(nullptr, "prismLaunchWorld", [&] {

@@ -6,17 +6,17 @@
 #include <cstring>
 #include <string>
 
-#include "bootstrap/fixed_root.h"
-#include "bootstrap/siphash.h"
-#include "bootstrap/unique_id.h"
-#include "core/error.h"
-#include "launch/launch_env.h"
+#include "base/error.h"
+#include "base/siphash.h"
+#include "src/bootstrap/fixed_root.h"
+#include "src/bootstrap/unique_id.h"
+#include "src/launch/launch_env.h"
 
 namespace prism {
 namespace {
 
 // The first IPv4 address of `host`, else its first IPv6 address.
-bootstrap::SocketAddress resolve(const std::string& host, int port, const std::string& what) {
+net::SocketAddress resolve(const std::string& host, int port, const std::string& what) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -38,7 +38,7 @@ bootstrap::SocketAddress resolve(const std::string& host, int port, const std::s
     freeaddrinfo(list);
     throw CommError(ncclInvalidUsage, "rendezvous " + what + ": no IP address for " + host);
   }
-  auto address = bootstrap::SocketAddress::fromSockaddr(chosen->ai_addr);
+  auto address = net::SocketAddress::fromSockaddr(chosen->ai_addr);
   freeaddrinfo(list);
   address.port = static_cast<uint16_t>(port);
   return address;
@@ -49,10 +49,10 @@ bootstrap::SocketAddress resolve(const std::string& host, int port, const std::s
 bootstrap::Secret deriveSecret(const std::string& jobKey) {
   bootstrap::Secret secret{};
   for (size_t word = 0; word < secret.size() / 8; ++word) {
-    uint8_t key[bootstrap::kSipKeyBytes] = {'p', 'r', 'i', 's', 'm', '-', 's', 'e',
-                                            'c', 'r', 'e', 't', 0,   0,   0,   0};
+    uint8_t key[kSipKeyBytes] = {'p', 'r', 'i', 's', 'm', '-', 's', 'e',
+                                 'c', 'r', 'e', 't', 0,   0,   0,   0};
     key[15] = static_cast<uint8_t>(word);
-    uint64_t h = bootstrap::sipHash24(key, jobKey.data(), jobKey.size());
+    uint64_t h = sipHash24(key, jobKey.data(), jobKey.size());
     for (size_t b = 0; b < 8; ++b) secret[word * 8 + b] = static_cast<uint8_t>(h >> (8 * b));
   }
   return secret;

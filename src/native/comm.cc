@@ -1,18 +1,18 @@
 // prism::Comm: validates each call as the C API does, then hands it to the progress
 // engine and returns its Work at once.
-#include <nccl.h>
+#include "prism/comm.hpp"
 
 #include <algorithm>
-#include <prism/comm.hpp>
 
-#include "api/validate.h"
-#include "core/block_layout.h"
-#include "core/communicator.h"
-#include "core/error.h"
-#include "native/comm_impl.h"
-#include "native/device_stream.h"
-#include "native/translated.h"
-#include "native/work_state.h"
+#include "base/error.h"
+#include "nccl.h"
+#include "src/api/validate.h"
+#include "src/comm/communicator.h"
+#include "src/core/block_layout.h"
+#include "src/native/comm_impl.h"
+#include "src/native/device_stream.h"
+#include "src/native/translated.h"
+#include "src/native/work_state.h"
 
 namespace prism {
 

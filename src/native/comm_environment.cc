@@ -1,8 +1,7 @@
 // Comm::fromEnvironment: the launcher's world (src/launch reads the variables and builds
 // the id every rank agrees on).
-#include <prism/comm.hpp>
-
-#include "launch/launch_env.h"
+#include "prism/comm.hpp"
+#include "src/launch/launch_env.h"
 
 namespace prism {
 

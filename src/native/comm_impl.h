@@ -2,10 +2,10 @@
 #pragma once
 
 #include <memory>
-#include <prism/comm.hpp>
 
-#include "api/handle.h"
-#include "native/progress_engine.h"
+#include "prism/comm.hpp"
+#include "src/api/handle.h"
+#include "src/native/progress_engine.h"
 
 namespace prism {
 

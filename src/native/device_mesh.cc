@@ -1,6 +1,7 @@
 // DeviceMesh: one split of the world per parallel dimension, in Megatron's rank order.
-#include <prism/comm.hpp>
 #include <string>
+
+#include "prism/comm.hpp"
 
 namespace prism {
 

@@ -1,8 +1,8 @@
-#include "native/device_stream.h"
+#include "src/native/device_stream.h"
 
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 
 #if PRISM_HAVE_CUDA
 #include <cuda_runtime_api.h>

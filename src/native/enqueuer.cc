@@ -1,8 +1,8 @@
-#include "native/enqueuer.h"
+#include "src/native/enqueuer.h"
 
 #include <utility>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::native {
 

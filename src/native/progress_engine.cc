@@ -1,4 +1,4 @@
-#include "native/progress_engine.h"
+#include "src/native/progress_engine.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <string>
 
-#include "core/communicator.h"
-#include "core/error.h"
-#include "native/device_stream.h"
-#include "native/work_state.h"
+#include "base/error.h"
+#include "src/comm/communicator.h"
+#include "src/comm/router.h"
+#include "src/native/device_stream.h"
+#include "src/native/work_state.h"
 #include "transports/transport.h"
 
 namespace prism::native {
@@ -37,6 +38,7 @@ void failAll(CommQueue& q, ncclResult_t code, const std::string& reason) {
   q.pending.clear();
   if (q.headStarted) q.comm.drivers().fetch_sub(1);
   q.headStarted = false;
+  q.aloneRunning = false;
   q.plan = nullptr;
 }
 
@@ -53,6 +55,7 @@ void startHead(CommQueue& q, PendingOp& head) {
     auto enqueue = [&comm = q.comm, ops = head.ops, stream = q.deviceStream, work = head.work,
                     device] {
       useDevice(device);
+      for (size_t i = 0; i < ops.size(); ++i) comm.countRoute(Path::Device);
       comm.deviceEngine().run(ops, device::Launch::AfterPeers);
       work->markEnqueued(recordEvent(stream));
     };
@@ -62,7 +65,26 @@ void startHead(CommQueue& q, PendingOp& head) {
       enqueue();
     }
   } else {
-    q.plan = &q.comm.buildPlan(head.ops);
+    // The router's choice per operation, as for C calls and groups; the blocking paths
+    // run on the enqueuer's thread, so this thread keeps serving other communicators.
+    std::vector<std::pair<Operation, Path>> alone;
+    q.planOps.clear();
+    for (const Operation& op : head.ops) {
+      const Path path = choosePath(q.comm, op);
+      if (path == Path::Plan) {
+        q.planOps.push_back(op);
+      } else {
+        alone.emplace_back(op, path);
+      }
+    }
+    if (alone.empty()) {
+      q.plan = &buildRoutedPlan(q.comm, q.planOps);
+    } else {
+      q.aloneRunning = true;
+      q.enqueuer.start([&comm = q.comm, alone = std::move(alone)] {
+        for (const auto& [op, path] : alone) runAlone(comm, op, path);
+      });
+    }
   }
   q.comm.drivers().fetch_add(1);
   q.headStarted = true;
@@ -82,8 +104,15 @@ bool advanceHead(CommQueue& q) {
     // Enqueued (at once, or by the worker), then done when its event has passed.
     finished = q.enqueuer.finished() && eventDone(head.work->event);
   } else {
-    moved |= q.comm.progress(*q.plan);
-    finished = q.plan->done();
+    if (q.aloneRunning && q.enqueuer.finished()) {
+      q.aloneRunning = false;
+      q.plan = &buildRoutedPlan(q.comm, q.planOps);
+      moved = true;
+    }
+    if (q.plan != nullptr) {
+      moved |= q.comm.progress(*q.plan);
+      finished = q.plan->done();
+    }
   }
   if (!moved && !finished) return false;
   Clock::time_point now = Clock::now();

@@ -9,7 +9,7 @@
 //
 // Only this thread touches a communicator while it has queued operations; threads that
 // wait on a Work sleep on its condition variable. One driver per communicator keeps the
-// executor single-threaded, as it assumes, at the cost of one wake-up (a few µs) per
+// executor single-threaded, as it assumes, at the cost of one thread wake-up per
 // completion.
 #pragma once
 
@@ -18,12 +18,12 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <prism/comm.hpp>
 #include <thread>
 #include <vector>
 
-#include "core/operation.h"
-#include "native/enqueuer.h"
+#include "prism/comm.hpp"
+#include "src/core/operation.h"
+#include "src/native/enqueuer.h"
 
 namespace prism {
 
@@ -51,9 +51,15 @@ struct CommQueue {
   bool headStarted = false;
   bool closed = false;  ///< detached: the thread no longer looks at it
   Plan* plan = nullptr;
+  /// The head's host operations that take the plan path (reused storage).
+  std::vector<Operation> planOps;
+  /// The head's direct or in-network operations run on the enqueuer's thread now; its
+  /// plan (planOps) starts after them.
+  bool aloneRunning = false;
   /// The Comm's stream for device operations (created on first use).
   void* deviceStream = nullptr;
-  /// Runs the head's device enqueue when it meets peers on the host (see enqueuer.h).
+  /// Runs the head's device enqueue when it meets peers on the host (see enqueuer.h), and
+  /// its direct and in-network operations, which wait for peers inside the call.
   Enqueuer enqueuer;
   std::chrono::steady_clock::time_point lastMove{};
 };

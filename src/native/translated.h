@@ -1,9 +1,8 @@
 // The native API reports failures as prism::CommError; internal code throws prism::Error.
 #pragma once
 
-#include <prism/comm.hpp>
-
-#include "core/error.h"
+#include "base/error.h"
+#include "prism/comm.hpp"
 
 namespace prism::native {
 

@@ -1,8 +1,8 @@
 // Work: a handle on one operation the progress engine runs. Waiting threads sleep on the
 // state's condition variable; they never drive communicators themselves (see
 // progress_engine.h for why).
-#include "native/device_stream.h"
-#include "native/work_state.h"
+#include "src/native/device_stream.h"
+#include "src/native/work_state.h"
 
 namespace prism {
 

@@ -2,12 +2,12 @@
 // caller's thread through Work.
 #pragma once
 
-#include <nccl.h>
-
 #include <condition_variable>
 #include <mutex>
-#include <prism/comm.hpp>
 #include <string>
+
+#include "nccl.h"
+#include "prism/comm.hpp"
 
 namespace prism {
 

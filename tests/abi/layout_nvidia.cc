@@ -15,7 +15,7 @@ static_assert(offsetof(ncclConfig_t, magic) == 8 && offsetof(ncclConfig_t, block
 static_assert(ncclNumTypes == 12 && ncclNumOps == 5 && ncclNumResults == 8, "enum counts");
 
 namespace abi_nvidia {
-#include "layout_table.inc"
+#include "tests/abi/layout_table.inc"
 }  // namespace abi_nvidia
 
 std::vector<std::pair<std::string, std::string>> nvidiaFacts() { return abi_nvidia::abiFacts(); }

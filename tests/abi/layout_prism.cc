@@ -12,7 +12,7 @@ static_assert(offsetof(ncclConfig_t, magic) == 8 && offsetof(ncclConfig_t, block
 static_assert(ncclNumTypes == 12 && ncclNumOps == 5 && ncclNumResults == 8, "enum counts");
 
 namespace abi_prism {
-#include "layout_table.inc"
+#include "tests/abi/layout_table.inc"
 }  // namespace abi_prism
 
 std::vector<std::pair<std::string, std::string>> prismFacts() { return abi_prism::abiFacts(); }

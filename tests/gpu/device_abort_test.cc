@@ -4,7 +4,6 @@
 // that the stream drains. Every wait is bounded. Ranks are threads sharing the GPU(s);
 // skipped, with the reason, without a CUDA device.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <atomic>
 #include <chrono>
@@ -13,7 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "gpu_fixtures.h"
+#include "nccl.h"
+#include "tests/gpu/gpu_fixtures.h"
 
 namespace prism::test {
 namespace {

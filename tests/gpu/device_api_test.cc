@@ -4,7 +4,6 @@
 // is rejected. (Abort with device work pending: device_abort_test.cc.) Ranks are threads
 // sharing the GPU(s). Skipped, with the reason, without a CUDA device.
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <chrono>
 #include <cstring>
@@ -12,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "gpu_fixtures.h"
-#include "spin_kernel.h"
+#include "nccl.h"
+#include "tests/gpu/gpu_fixtures.h"
+#include "tests/gpu/spin_kernel.h"
 
 namespace prism::test {
 namespace {

@@ -9,8 +9,8 @@
 #include <array>
 #include <string>
 
-#include "gpu_fixtures.h"
-#include "harness/dtype_traits.h"
+#include "tests/gpu/gpu_fixtures.h"
+#include "tests/harness/dtype_traits.h"
 
 namespace prism::test {
 namespace {
@@ -36,7 +36,7 @@ TEST_P(DeviceMatrix, Broadcast) { run(Coll::Broadcast); }
 TEST_P(DeviceMatrix, Reduce) { run(Coll::Reduce); }
 TEST_P(DeviceMatrix, AllGather) { run(Coll::AllGather); }
 TEST_P(DeviceMatrix, ReduceScatter) { run(Coll::ReduceScatter); }
-TEST_P(DeviceMatrix, AlltoAll) { run(Coll::AlltoAll); }
+TEST_P(DeviceMatrix, AlltoAll) { run(Coll::AllToAll); }
 TEST_P(DeviceMatrix, Gather) { run(Coll::Gather); }
 TEST_P(DeviceMatrix, Scatter) { run(Coll::Scatter); }
 TEST_P(DeviceMatrix, SendRecvRing) { run(Coll::SendRecv); }

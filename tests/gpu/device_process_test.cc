@@ -11,7 +11,7 @@
 #include <string>
 #include <tuple>
 
-#include "gpu_fixtures.h"
+#include "tests/gpu/gpu_fixtures.h"
 
 namespace prism::test {
 namespace {
@@ -34,11 +34,11 @@ TEST_P(DeviceProcessMatrix, Matches) {
 
 INSTANTIATE_TEST_SUITE_P(Processes, DeviceProcessMatrix,
                          ::testing::Combine(::testing::Values(Coll::AllReduce, Coll::AllGather,
-                                                              Coll::ReduceScatter, Coll::AlltoAll,
+                                                              Coll::ReduceScatter, Coll::AllToAll,
                                                               Coll::Broadcast, Coll::SendRecv),
                                             ::testing::Values(2, 3)),
                          [](const ::testing::TestParamInfo<CollRanks>& info) {
-                           return std::string(collName(std::get<0>(info.param))) + "_n" +
+                           return std::string(collectiveName(std::get<0>(info.param))) + "_n" +
                                   std::to_string(std::get<1>(info.param));
                          });
 

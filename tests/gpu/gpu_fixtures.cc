@@ -1,4 +1,4 @@
-#include "gpu_fixtures.h"
+#include "tests/gpu/gpu_fixtures.h"
 
 #include <algorithm>
 #include <chrono>
@@ -32,7 +32,7 @@ void runDeviceMatrix(Coll coll, int nranks, Mode mode, const DeviceScope& scope)
       nranks, mode, [&](RankContext& ctx) { runCases(ctx, coll, scope, Memory::Device); }, options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[ timing ] %s on %d ranks (%s, device memory): %.2f s\n", collName(coll), nranks,
+  std::printf("[ timing ] %s on %d ranks (%s, device memory): %.2f s\n", collectiveName(coll), nranks,
               modeName(mode), seconds);
 }
 

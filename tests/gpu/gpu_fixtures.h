@@ -5,17 +5,17 @@
 
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
-#include <nccl.h>
 
 #include <cstddef>
 #include <string>
 #include <vector>
 
-#include "harness/collective_check.h"
-#include "harness/cuda_support.h"
-#include "harness/matrix.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/cuda_support.h"
+#include "tests/harness/matrix.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
 
 namespace prism::test {
 

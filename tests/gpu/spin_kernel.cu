@@ -1,4 +1,4 @@
-#include "spin_kernel.h"
+#include "tests/gpu/spin_kernel.h"
 
 namespace prism::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "harness/collective_check.h"
+#include "tests/harness/collective_check.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,8 +8,8 @@
 #include <sstream>
 #include <vector>
 
-#include "harness/cuda_support.h"
-#include "harness/dtype_traits.h"
+#include "tests/harness/cuda_support.h"
+#include "tests/harness/dtype_traits.h"
 
 namespace prism::test {
 namespace {
@@ -33,51 +33,20 @@ std::string firstDifference(const unsigned char* a, const unsigned char* b, size
 
 }  // namespace
 
-const char* collName(Coll coll) {
-  switch (coll) {
-    case Coll::AllReduce:
-      return "AllReduce";
-    case Coll::Broadcast:
-      return "Broadcast";
-    case Coll::Reduce:
-      return "Reduce";
-    case Coll::AllGather:
-      return "AllGather";
-    case Coll::ReduceScatter:
-      return "ReduceScatter";
-    case Coll::AlltoAll:
-      return "AlltoAll";
-    case Coll::Gather:
-      return "Gather";
-    case Coll::Scatter:
-      return "Scatter";
-    case Coll::SendRecv:
-      return "SendRecv";
-  }
-  return "?";
-}
-
-void PrintTo(Coll coll, std::ostream* out) { *out << collName(coll); }
-
 bool isReducing(Coll coll) {
   return coll == Coll::AllReduce || coll == Coll::Reduce || coll == Coll::ReduceScatter;
-}
-
-bool isRooted(Coll coll) {
-  return coll == Coll::Broadcast || coll == Coll::Reduce || coll == Coll::Gather ||
-         coll == Coll::Scatter;
 }
 
 bool hasInPlace(Coll coll) { return coll != Coll::SendRecv; }
 
 size_t inputElements(Coll coll, size_t count, int nranks) {
   const bool perPeer =
-      coll == Coll::ReduceScatter || coll == Coll::AlltoAll || coll == Coll::Scatter;
+      coll == Coll::ReduceScatter || coll == Coll::AllToAll || coll == Coll::Scatter;
   return perPeer ? count * nranks : count;
 }
 
 size_t outputElements(Coll coll, size_t count, int nranks) {
-  const bool gathered = coll == Coll::AllGather || coll == Coll::AlltoAll || coll == Coll::Gather;
+  const bool gathered = coll == Coll::AllGather || coll == Coll::AllToAll || coll == Coll::Gather;
   return gathered ? count * nranks : count;
 }
 
@@ -150,7 +119,7 @@ void CollectiveChecker::prepare(ncclDataType_t dtype, std::optional<RefOp> op) {
 
 std::string CollectiveChecker::describe(size_t count, bool inPlace, int root) const {
   std::ostringstream s;
-  s << collName(coll_) << " " << dtypeName(spec_.dtype);
+  s << collectiveName(coll_) << " " << dtypeName(spec_.dtype);
   if (spec_.op) s << " " << refOpName(*spec_.op);
   s << " count=" << count << (inPlace ? " in-place" : " out-of-place");
   if (isRooted(coll_)) s << " root=" << root;
@@ -182,7 +151,7 @@ ncclResult_t CollectiveChecker::issue(const void* send, void* recv, size_t count
       return ncclAllGather(send, recv, count, t, comm, stream);
     case Coll::ReduceScatter:
       return ncclReduceScatter(send, recv, count, t, op, comm, stream);
-    case Coll::AlltoAll:
+    case Coll::AllToAll:
       return ncclAlltoAll(send, recv, count, t, comm, stream);
     case Coll::Gather:
       return ncclGather(send, recv, count, t, root, comm, stream);
@@ -355,10 +324,10 @@ std::string CollectiveChecker::checkOutput(size_t count, bool inPlace, int root,
       }
       [[fallthrough]];
     case Coll::AllGather:
-    case Coll::AlltoAll: {
+    case Coll::AllToAll: {
       std::string all;
       for (int r = 0; r < n; ++r) {
-        const size_t first = coll_ == Coll::AlltoAll ? me * count : 0;
+        const size_t first = coll_ == Coll::AllToAll ? me * count : 0;
         const std::string p = compareMoved(spec_, r, first, recvPtr + r * seg, count, r * count);
         if (!p.empty())
           all += (all.empty() ? "" : " | ") + ("block from rank " + std::to_string(r) + ": " + p);
@@ -370,3 +339,7 @@ std::string CollectiveChecker::checkOutput(size_t count, bool inPlace, int root,
 }
 
 }  // namespace prism::test
+
+namespace prism {
+void PrintTo(Collective c, std::ostream* out) { *out << collectiveName(c); }
+}  // namespace prism

@@ -4,36 +4,23 @@
 // memory or CUDA device memory; device cases are checked on host copies of the buffers.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
+#include "base/collective.h"
+#include "nccl.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
 
 namespace prism::test {
 
-enum class Coll {
-  AllReduce,
-  Broadcast,
-  Reduce,
-  AllGather,
-  ReduceScatter,
-  AlltoAll,
-  Gather,
-  Scatter,
-  SendRecv  // ring exchange: send to rank+1, receive from rank-1, in one group
-};
-
-const char* collName(Coll coll);
-/// Lets GoogleTest print a Coll test parameter by name.
-void PrintTo(Coll coll, std::ostream* out);
+/// The project's one collective enum (prism/collective.hpp); SendRecv is the ring
+/// exchange: send to rank+1, receive from rank-1, in one group.
+using Coll = Collective;
 bool isReducing(Coll coll);
-bool isRooted(Coll coll);
 bool hasInPlace(Coll coll);
 
 /// Elements of the send buffer / receive buffer for the API count `count`.
@@ -123,3 +110,8 @@ class CollectiveChecker {
 };
 
 }  // namespace prism::test
+
+namespace prism {
+/// Lets GoogleTest print a Collective test parameter by name (found by argument lookup).
+void PrintTo(Collective c, std::ostream* out);
+}  // namespace prism

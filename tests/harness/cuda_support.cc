@@ -1,4 +1,4 @@
-#include "harness/cuda_support.h"
+#include "tests/harness/cuda_support.h"
 
 #include <poll.h>
 #include <sys/wait.h>

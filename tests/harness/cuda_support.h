@@ -7,13 +7,12 @@
 // harness records it as that rank's failure.
 #pragma once
 
-#include <nccl.h>  // cudaStream_t, without the CUDA headers
-
 #include <chrono>
 #include <cstddef>
 #include <string>
 
-#include "harness/rank_runner.h"
+#include "nccl.h"  // cudaStream_t, without the CUDA headers
+#include "tests/harness/rank_runner.h"
 
 namespace prism::test {
 

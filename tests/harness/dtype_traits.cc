@@ -1,4 +1,4 @@
-#include "harness/dtype_traits.h"
+#include "tests/harness/dtype_traits.h"
 
 #include <stdexcept>
 #include <string>

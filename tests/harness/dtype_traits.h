@@ -3,14 +3,13 @@
 // per element.
 #pragma once
 
-#include <nccl.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#include "harness/float_format.h"
+#include "nccl.h"
+#include "tests/harness/float_format.h"
 
 namespace prism::test {
 

@@ -1,4 +1,4 @@
-#include "harness/forked_ranks.h"
+#include "tests/harness/forked_ranks.h"
 
 #include <signal.h>
 #include <sys/mman.h>

@@ -3,11 +3,11 @@
 // child runs one body and reports through shared memory.
 #pragma once
 
-#include <nccl.h>
-
 #include <chrono>
 #include <functional>
 #include <vector>
+
+#include "nccl.h"
 
 namespace prism::test {
 

@@ -1,4 +1,4 @@
-#include "harness/matrix.h"
+#include "tests/harness/matrix.h"
 
 #include <algorithm>
 #include <optional>

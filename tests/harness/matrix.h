@@ -2,16 +2,15 @@
 // roots) for one collective on the ranks of one communicator.
 #pragma once
 
-#include <nccl.h>
-
 #include <chrono>
 #include <cstddef>
 #include <span>
 #include <vector>
 
-#include "harness/collective_check.h"
-#include "harness/rank_runner.h"
-#include "harness/reference.h"
+#include "nccl.h"
+#include "tests/harness/collective_check.h"
+#include "tests/harness/rank_runner.h"
+#include "tests/harness/reference.h"
 
 namespace prism::test {
 

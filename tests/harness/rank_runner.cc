@@ -1,4 +1,4 @@
-#include "harness/rank_runner.h"
+#include "tests/harness/rank_runner.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

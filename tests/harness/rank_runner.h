@@ -7,15 +7,14 @@
 // throws, which ends the rank and, through the shared barrier, stops its peers.
 #pragma once
 
-#include <nccl.h>
-
 #include <chrono>
 #include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "harness/shared_board.h"
+#include "nccl.h"
+#include "tests/harness/shared_board.h"
 
 namespace prism::test {
 

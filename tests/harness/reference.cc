@@ -1,4 +1,4 @@
-#include "harness/reference.h"
+#include "tests/harness/reference.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "harness/dtype_traits.h"
+#include "tests/harness/dtype_traits.h"
 
 namespace prism::test {
 namespace {

@@ -12,13 +12,13 @@
 // Data movement inputs are arbitrary bit patterns, compared bit for bit.
 #pragma once
 
-#include <nccl.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "nccl.h"
 
 namespace prism::test {
 

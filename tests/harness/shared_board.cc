@@ -1,4 +1,4 @@
-#include "harness/shared_board.h"
+#include "tests/harness/shared_board.h"
 
 #include <linux/futex.h>
 #include <sys/mman.h>

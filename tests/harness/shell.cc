@@ -1,4 +1,4 @@
-#include "harness/shell.h"
+#include "tests/harness/shell.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

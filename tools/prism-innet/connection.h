@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/in_network_protocol.h"
-#include "job.h"
+#include "tools/prism-innet/job.h"
+#include "transports/in_network/in_network_protocol.h"
 
 namespace prism::innet {
 

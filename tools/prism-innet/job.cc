@@ -1,8 +1,8 @@
-#include "job.h"
+#include "tools/prism-innet/job.h"
 
 #include <algorithm>
 
-#include "core/dtype.h"
+#include "base/dtype.h"
 #include "kernels/host/reduce.h"
 
 namespace prism::innet {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/in_network_protocol.h"
+#include "transports/in_network/in_network_protocol.h"
 
 namespace prism::innet {
 

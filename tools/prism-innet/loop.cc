@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "tools/prism-innet/loop.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <functional>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::innet {
 

@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "connection.h"
-#include "job.h"
-#include "service.h"
+#include "tools/prism-innet/connection.h"
+#include "tools/prism-innet/job.h"
+#include "tools/prism-innet/service.h"
 
 namespace prism::innet {
 

@@ -5,9 +5,9 @@
 #include <csignal>
 #include <cstdio>
 
-#include "core/error.h"
-#include "core/in_network_protocol.h"
-#include "service.h"
+#include "base/error.h"
+#include "tools/prism-innet/service.h"
+#include "transports/in_network/in_network_protocol.h"
 
 namespace {
 

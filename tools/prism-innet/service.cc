@@ -1,13 +1,13 @@
-#include "service.h"
+#include "tools/prism-innet/service.h"
 
 #include <thread>
 
-#include "loop.h"
+#include "tools/prism-innet/loop.h"
 
 namespace prism::innet {
 
-Service::Service(const bootstrap::SocketAddress& address, ServiceOptions options)
-    : listener_(bootstrap::Socket::listen(address)), options_(options) {
+Service::Service(const net::SocketAddress& address, ServiceOptions options)
+    : listener_(net::Socket::listen(address)), options_(options) {
   int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
     loops_.push_back(std::make_unique<Loop>(*this, i, i == 0 ? listener_.fd() : -1));

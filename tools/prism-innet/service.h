@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bootstrap/socket.h"
-#include "connection.h"
-#include "job.h"
+#include "base/socket.h"
+#include "tools/prism-innet/connection.h"
+#include "tools/prism-innet/job.h"
 
 namespace prism::innet {
 
@@ -30,15 +30,15 @@ class Loop;
 class Service {
  public:
   /// Binds the listening socket (port 0 picks one). Throws prism::Error.
-  Service(const bootstrap::SocketAddress& address, ServiceOptions options);
+  Service(const net::SocketAddress& address, ServiceOptions options);
   ~Service();
-  bootstrap::SocketAddress address() const { return listener_.localAddress(); }
+  net::SocketAddress address() const { return listener_.localAddress(); }
   /// Serves until `stop` becomes true (checked at least every 200 ms).
   void run(const std::atomic<bool>& stop);
 
  private:
   friend class Loop;
-  bootstrap::Socket listener_;
+  net::Socket listener_;
   ServiceOptions options_;
   std::vector<std::unique_ptr<Loop>> loops_;
 };

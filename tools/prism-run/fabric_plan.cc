@@ -1,4 +1,4 @@
-#include "fabric_plan.h"
+#include "tools/prism-run/fabric_plan.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "fabric_plan.h"
-#include "netns_fabric.h"
-#include "process.h"
-#include "rank_group.h"
+#include "tools/prism-run/fabric_plan.h"
+#include "tools/prism-run/netns_fabric.h"
+#include "tools/prism-run/process.h"
+#include "tools/prism-run/rank_group.h"
 
 namespace {
 

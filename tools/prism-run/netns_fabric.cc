@@ -1,4 +1,4 @@
-#include "netns_fabric.h"
+#include "tools/prism-run/netns_fabric.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "process.h"
+#include "tools/prism-run/process.h"
 
 namespace prism::run {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "fabric_plan.h"
+#include "tools/prism-run/fabric_plan.h"
 
 namespace prism::run {
 

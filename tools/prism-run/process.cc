@@ -1,4 +1,4 @@
-#include "process.h"
+#include "tools/prism-run/process.h"
 
 #include <fcntl.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "rank_group.h"
+#include "tools/prism-run/rank_group.h"
 
 #include <sys/wait.h>
 

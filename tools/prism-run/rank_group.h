@@ -4,7 +4,7 @@
 #include <chrono>
 #include <vector>
 
-#include "process.h"
+#include "tools/prism-run/process.h"
 
 namespace prism::run {
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "topology/discover.h"
 #include "topology/fabric_file.h"
 #include "topology/render.h"

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "parallel/options.h"
-#include "parallel/thread_ranks.h"
-#include "parallel/trainer.h"
+#include "train/parallel/options.h"
+#include "train/parallel/thread_ranks.h"
+#include "train/parallel/trainer.h"
 
 int main(int argc, char** argv) {
   using namespace prism::train;
@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
              << "  dp " << options.mesh.dp << " tp " << options.mesh.tp << " pp " << options.mesh.pp
              << " cp " << options.mesh.cp << " ep " << options.mesh.ep << "  microbatches "
              << options.microbatches << "  matmul on " << (options.deviceCompute ? "cuda" : "cpu")
-             << "  comm buffers " << (options.memory == prism::Memory::Device ? "cuda" : "host")
-             << std::endl;
+             << "  comm buffers "
+             << (options.memory == prism::overlap::Memory::Device ? "cuda" : "host") << std::endl;
       train(world, options, log);
     };
     if (options.threads > 0 || options.worldSize() == 1) {

@@ -1,4 +1,4 @@
-#include "model/attention.h"
+#include "train/model/attention.h"
 
 #include <cmath>
 

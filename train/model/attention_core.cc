@@ -1,4 +1,4 @@
-#include "model/attention_core.h"
+#include "train/model/attention_core.h"
 
 #include <cmath>
 #include <limits>

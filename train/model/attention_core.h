@@ -7,7 +7,7 @@
 /// running denominator `l` and `lse` are [batch, heads, tq].
 #pragma once
 
-#include "model/tensor.h"
+#include "train/model/tensor.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "model/block.h"
+#include "train/model/block.h"
 
 namespace prism::train {
 

@@ -5,9 +5,9 @@
 #include <memory>
 #include <optional>
 
-#include "model/attention.h"
-#include "model/mlp.h"
-#include "model/moe.h"
+#include "train/model/attention.h"
+#include "train/model/mlp.h"
+#include "train/model/moe.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "model/config.h"
+#include "train/model/config.h"
 
 #include <stdexcept>
 

@@ -1,6 +1,6 @@
-#include "model/data.h"
+#include "train/model/data.h"
 
-#include "model/tensor.h"
+#include "train/model/tensor.h"
 
 namespace prism::train {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/config.h"
-#include "model/gpt.h"
+#include "train/model/config.h"
+#include "train/model/gpt.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "model/gpt.h"
+#include "train/model/gpt.h"
 
 #include <cmath>
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/block.h"
+#include "train/model/block.h"
 
 namespace prism::train {
 

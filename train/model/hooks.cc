@@ -1,4 +1,4 @@
-#include "model/hooks.h"
+#include "train/model/hooks.h"
 
 namespace prism::train {
 

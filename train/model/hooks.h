@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "model/attention_core.h"
-#include "model/tensor.h"
+#include "train/model/attention_core.h"
+#include "train/model/tensor.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "model/layers.h"
+#include "train/model/layers.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "model/matmul_backend.h"
+#include "train/model/matmul_backend.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "model/mlp.h"
+#include "train/model/mlp.h"
 
 #include <cmath>
 

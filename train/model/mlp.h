@@ -2,10 +2,10 @@
 /// after the tensor-parallel reduction.
 #pragma once
 
-#include "model/config.h"
-#include "model/hooks.h"
-#include "model/layers.h"
-#include "model/shard.h"
+#include "train/model/config.h"
+#include "train/model/hooks.h"
+#include "train/model/layers.h"
+#include "train/model/shard.h"
 
 namespace prism::train {
 

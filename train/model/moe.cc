@@ -1,4 +1,4 @@
-#include "model/moe.h"
+#include "train/model/moe.h"
 
 #include <algorithm>
 #include <cmath>

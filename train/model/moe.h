@@ -6,10 +6,10 @@
 
 #include <vector>
 
-#include "model/config.h"
-#include "model/hooks.h"
-#include "model/layers.h"
-#include "model/shard.h"
+#include "train/model/config.h"
+#include "train/model/hooks.h"
+#include "train/model/layers.h"
+#include "train/model/shard.h"
 
 namespace prism::train {
 

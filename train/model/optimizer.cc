@@ -1,4 +1,4 @@
-#include "model/optimizer.h"
+#include "train/model/optimizer.h"
 
 namespace prism::train {
 

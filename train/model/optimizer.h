@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "model/param.h"
+#include "train/model/param.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "model/param.h"
+#include "train/model/param.h"
 
 #include <stdexcept>
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tensor.h"
+#include "train/model/tensor.h"
 
 namespace prism::train {
 

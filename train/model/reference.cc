@@ -1,10 +1,10 @@
-#include "model/reference.h"
+#include "train/model/reference.h"
 
 #include <chrono>
 
-#include "model/data.h"
-#include "model/gpt.h"
-#include "model/optimizer.h"
+#include "train/model/data.h"
+#include "train/model/gpt.h"
+#include "train/model/optimizer.h"
 
 namespace prism::train {
 

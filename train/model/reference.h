@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "model/config.h"
+#include "train/model/config.h"
 
 namespace prism::train {
 

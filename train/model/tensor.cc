@@ -1,8 +1,8 @@
-#include "model/tensor.h"
+#include "train/model/tensor.h"
 
 #include <cmath>
 
-#include "model/matmul_backend.h"
+#include "train/model/matmul_backend.h"
 
 namespace prism::train {
 

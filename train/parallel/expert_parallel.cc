@@ -1,4 +1,4 @@
-#include "parallel/expert_parallel.h"
+#include "train/parallel/expert_parallel.h"
 
 #include <algorithm>
 #include <numeric>

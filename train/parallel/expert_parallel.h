@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "model/hooks.h"
-#include "parallel/traced_comm.h"
+#include "train/model/hooks.h"
+#include "train/parallel/traced_comm.h"
 
 namespace prism::train {
 

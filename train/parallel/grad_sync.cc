@@ -1,4 +1,4 @@
-#include "parallel/grad_sync.h"
+#include "train/parallel/grad_sync.h"
 
 #include <algorithm>
 #include <limits>
@@ -64,32 +64,35 @@ GradSync::GradSync(Gpt& model, SyncComms comms, float lr, float momentum)
     groups_.push_back(std::move(g));
   }
   if (comms_.zeroStage == 3) {
-    ParamPrefetcher::Options po;
+    overlap::ParamPrefetcher::Options po;
     po.maxInFlight = comms_.prefetch + 1;  // the group needed now and those ahead of it
     po.memory = comms_.memory;
-    prefetcher_ = std::make_unique<ParamPrefetcher>(comms_.dp->comm(), po);
+    prefetcher_ = std::make_unique<overlap::ParamPrefetcher>(comms_.dp->comm(), po);
     for (auto& g : groups_) {
       const size_t unit = prefetcher_->addUnit(g->shard);
       unitOf_[g->id] = unit;
       g->packWeights(g->weights);
-      copyFloats(prefetcher_->shard(unit), std::span(g->weights).subspan(g->offset, g->shard));
+      overlap::copyTensor(prefetcher_->shard(unit),
+                          std::span(g->weights).subspan(g->offset, g->shard));
       g->release();
     }
   }
   if (comms_.zeroStage == 0 && comms_.dp) {
-    GradBucketer::Options bo;
-    bo.mode = GradBucketer::Mode::Hook;  // launched through TracedComm, so it is counted
-    bo.average = false;                  // the loss is already scaled by the global batch
+    overlap::GradBucketer::Options bo;
+    // Launched through TracedComm, so that it is counted; float32, as the model keeps it.
+    bo.mode = overlap::GradBucketer::Mode::Hook;
+    bo.average = false;  // the loss is already scaled by the global batch
     // Small buckets by default: the reference model is small, and several buckets are
     // needed for any overlap at all. The first is launched earliest, so it is smaller.
     bo.firstBucketCapBytes = comms_.bucketBytes / 4;
     bo.bucketCapBytes = comms_.bucketBytes;
     bo.memory = comms_.memory;
     TracedComm* dpComm = comms_.dp;
-    bo.hook = [dpComm](Comm&, std::span<float> bucket) {
-      return dpComm->allReduce(bucket.data(), bucket.size());
+    bo.hook = [dpComm](Comm&, overlap::TensorView bucket) {
+      const std::span<float> floats = bucket.as<float>();
+      return dpComm->allReduce(floats.data(), floats.size());
     };
-    bucketer_ = std::make_unique<GradBucketer>(comms_.dp->comm(), bo);
+    bucketer_ = std::make_unique<overlap::GradBucketer>(comms_.dp->comm(), bo);
     // Backward produces gradients from the head down to the embedding.
     for (auto g = groups_.rbegin(); g != groups_.rend(); ++g)
       for (auto p = (*g)->params.rbegin(); p != (*g)->params.rend(); ++p)
@@ -113,8 +116,8 @@ void GradSync::setMicrobatch(int index, int count) {
 Work GradSync::unshard(size_t unit) {
   if (prefetcher_->gathered(unit)) return prefetcher_->unshard(unit);
   const Work w = prefetcher_->unshard(unit);
-  comms_.dp->recordExternal(w, CommKind::AllGather, "allGather",
-                            static_cast<int64_t>(prefetcher_->full(unit).size() * sizeof(float)));
+  comms_.dp->recordExternal(w, Collective::AllGather, "allGather",
+                            static_cast<int64_t>(prefetcher_->full(unit).bytes()));
   return w;
 }
 
@@ -128,8 +131,8 @@ void GradSync::gatherParams(Group& g, bool backward) {
     if (backward && unit >= d) unshard(unit - d);
   }
   comms_.dp->wait(w);
-  const std::span<float> full = prefetcher_->full(unit);
-  copyFloats(std::span(g.weights).first(full.size()), full);
+  const overlap::TensorView full = prefetcher_->full(unit);
+  overlap::copyTensor(std::span(g.weights).first(full.count()), full);
   g.unpackWeights(g.weights);
 }
 
@@ -176,7 +179,7 @@ void GradSync::launchReduction(Group& g) {
   if (bucketer_) {
     for (Param* p : g.params) {
       const size_t i = bucketIndex_.at(p);
-      copyFloats(bucketer_->grad(i), p->g);
+      overlap::copyTensor(bucketer_->grad(i), p->g);
       bucketer_->markReady(i);
     }
     return;
@@ -185,9 +188,9 @@ void GradSync::launchReduction(Group& g) {
   if (prefetcher_) {
     const size_t unit = unitOf_.at(g.id);
     if (unit > 0) unshard(unit - 1);  // reduceGrad prefetches it; count it here
-    copyFloats(prefetcher_->grad(unit), g.grads);
+    overlap::copyTensor(prefetcher_->grad(unit), g.grads);
     g.work = prefetcher_->reduceGrad(unit, /*average=*/false);
-    comms_.dp->recordExternal(g.work, CommKind::ReduceScatter, "reduceScatter",
+    comms_.dp->recordExternal(g.work, Collective::ReduceScatter, "reduceScatter",
                               static_cast<int64_t>(g.padded * sizeof(float)));
   } else if (comms_.zeroStage == 2)
     g.work = comms_.dp->reduceScatter(g.grads.data(), g.shardGrad.data(), g.shard);
@@ -203,7 +206,7 @@ void GradSync::finishStep() {
     comms_.dp->meter().beginCompute();
     for (auto& g : groups_)
       for (Param* p : g->params) {
-        copyFloats(p->g, bucketer_->grad(bucketIndex_.at(p)));
+        overlap::copyTensor(p->g, bucketer_->grad(bucketIndex_.at(p)));
       }
   }
   for (auto& gp : groups_) {
@@ -233,10 +236,10 @@ void GradSync::finishStep() {
         // host buffers (plain copies when the prefetcher keeps host memory).
         const size_t unit = unitOf_.at(g.id);
         const std::span<float> weights = std::span(g.weights).subspan(g.offset, g.shard);
-        copyFloats(weights, prefetcher_->shard(unit));
-        copyFloats(g.shardGrad, prefetcher_->gradShard(unit));
+        overlap::copyTensor(weights, prefetcher_->shard(unit));
+        overlap::copyTensor(g.shardGrad, prefetcher_->gradShard(unit));
         sgdUpdate(weights.data(), g.shardGrad.data(), g.momentum.data(), g.shard, lr_, momentum_);
-        copyFloats(prefetcher_->shard(unit), weights);
+        overlap::copyTensor(prefetcher_->shard(unit), weights);
         // A unit still gathered (prefetched across micro-batches) holds old values.
         prefetcher_->reshard(unit);
         break;

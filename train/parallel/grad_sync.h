@@ -2,13 +2,13 @@
 /// group (embedding, each block, head). A group's reduction is launched as soon as the
 /// backward pass of the last micro-batch leaves the group, so it runs while earlier groups
 /// are still computing; finishStep() waits for all of them and updates the parameters.
-///   stage 0 (dp): all-reduce the gradients through prism::GradBucketer (buckets fill in
+///   stage 0 (dp): all-reduce the gradients through overlap::GradBucketer (buckets fill in
 ///            backward order and launch as soon as they are complete), every rank updates
 ///            everything.
 ///   stage 1: all-reduce the gradients, each rank updates its 1/dp shard with its shard of
 ///            the momentum, then the shards are all-gathered.
 ///   stage 2: reduce-scatter the gradients instead of all-reducing them.
-///   stage 3: parameters live as shards in a prism::ParamPrefetcher (one unit per group);
+///   stage 3: parameters live as shards in an overlap::ParamPrefetcher (one unit per group);
 ///            a group is all-gathered before its forward and again before its backward,
 ///            the next groups' gathers (SyncComms::prefetch of them) are launched while
 ///            this one computes, and the parameters are dropped (filled with NaN) after
@@ -19,12 +19,13 @@
 
 #include <map>
 #include <memory>
-#include <prism/overlap.hpp>
 #include <vector>
 
-#include "model/gpt.h"
-#include "model/optimizer.h"
-#include "parallel/traced_comm.h"
+#include "train/model/gpt.h"
+#include "train/model/optimizer.h"
+#include "train/overlap/grad_bucketer.hpp"
+#include "train/overlap/param_prefetcher.hpp"
+#include "train/parallel/traced_comm.h"
 
 namespace prism::train {
 
@@ -35,7 +36,8 @@ struct SyncComms {
   int zeroStage = 0;
   size_t bucketBytes = size_t{256} << 10;  ///< stage 0: bucket cap (the first: a quarter)
   int prefetch = 1;                        ///< stage 3: groups gathered ahead
-  Memory memory = Memory::Host;            ///< where the bucketer's and prefetcher's buffers live
+  /// Where the bucketer's and prefetcher's buffers live.
+  overlap::Memory memory = overlap::Memory::Host;
 };
 
 class GradSync {
@@ -61,10 +63,10 @@ class GradSync {
   SyncComms comms_;
   float lr_, momentum_;
   std::vector<std::unique_ptr<Group>> groups_;
-  std::unique_ptr<GradBucketer> bucketer_;  ///< stage 0 with a dp group
+  std::unique_ptr<overlap::GradBucketer> bucketer_;  ///< stage 0 with a dp group
   std::map<const Param*, size_t> bucketIndex_;
-  std::unique_ptr<ParamPrefetcher> prefetcher_;  ///< stage 3
-  std::map<int, size_t> unitOf_;                 ///< group id -> prefetcher unit
+  std::unique_ptr<overlap::ParamPrefetcher> prefetcher_;  ///< stage 3
+  std::map<int, size_t> unitOf_;                          ///< group id -> prefetcher unit
   Sgd expertSgd_;
   std::vector<Param*> expertParams_;
   int microbatch_ = 0, microbatches_ = 1;

@@ -1,9 +1,9 @@
-#include "parallel/options.h"
+#include "train/parallel/options.h"
 
 #include <array>
 #include <utility>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::train {
 namespace {
@@ -87,7 +87,7 @@ void applyMode(Options& o) {
     if (o.mesh.dp == 1) o.mesh.dp = o.mesh.ep;
   }
   if (o.mesh.ep > 1) o.model.moe = true;
-  if (o.deviceCompute && deviceBuffersFit(o)) o.memory = Memory::Device;
+  if (o.deviceCompute && deviceBuffersFit(o)) o.memory = overlap::Memory::Device;
 }
 
 Options parseOptions(const std::vector<std::string>& args) {
@@ -169,7 +169,7 @@ void validateOptions(const Options& o, int worldSize) {
   need(o.bucketKb >= 4, "--bucket-kb must be at least 4, got " + s(o.bucketKb));
   need(o.prefetch >= 1, "--prefetch must be at least 1, got " + s(o.prefetch));
   // Set only by applyMode from the command line; a program may set it by hand.
-  need(o.memory == Memory::Host || deviceBuffersFit(o),
+  need(o.memory == overlap::Memory::Host || deviceBuffersFit(o),
        std::string("communication buffers in device memory need --mode dp or zero3 without ") +
            "tp, pp, cp or ep, got --mode " + modeName(o.mode));
   need(m.dp >= 1 && m.tp >= 1 && m.pp >= 1 && m.cp >= 1 && m.ep >= 1,

@@ -2,12 +2,12 @@
 /// degrees, parsed from the command line and checked against each other.
 #pragma once
 
-#include <prism/comm.hpp>
-#include <prism/overlap.hpp>
 #include <string>
 #include <vector>
 
-#include "model/config.h"
+#include "prism/comm.hpp"
+#include "train/model/config.h"
+#include "train/overlap/tensor.hpp"
 
 namespace prism::train {
 
@@ -25,8 +25,8 @@ struct Options {
   TrainConfig train;
   int threads = 0;  ///< > 0: run that many ranks as threads of this process
   bool quiet = false;
-  /// A/B baseline for overlap: every launch is waited for at once (OverlapMeter::serialize),
-  /// so no communication hides behind compute.
+  /// A/B baseline for overlap: every launch is waited for at once
+  /// (overlap::OverlapMeter::serialize), so no communication hides behind compute.
   bool serialize = false;
   /// Gradient bucket cap for dp (stage 0), KiB; the first bucket takes a quarter of it.
   int bucketKb = 256;
@@ -41,7 +41,7 @@ struct Options {
   /// modes dp and zero3 (without tp, pp, cp, ep): the collectives then run on the GPU, with
   /// gradients copied in as backward produces them and parameters copied out after each
   /// gather. Other modes keep their buffers in host memory.
-  Memory memory = Memory::Host;
+  overlap::Memory memory = overlap::Memory::Host;
   /// Test hook: rank `exitRank` ends its process (status 3) when step `exitAtStep` begins,
   /// so tests can check that the other ranks fail with an error instead of hanging.
   int exitRank = -1;

@@ -1,4 +1,4 @@
-#include "parallel/parallel_hooks.h"
+#include "train/parallel/parallel_hooks.h"
 
 namespace prism::train {
 

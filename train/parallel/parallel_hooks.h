@@ -3,11 +3,11 @@
 /// synchronization); a missing component means that dimension has degree 1.
 #pragma once
 
-#include "model/hooks.h"
-#include "parallel/expert_parallel.h"
-#include "parallel/grad_sync.h"
-#include "parallel/ring_attention.h"
-#include "parallel/tensor_parallel.h"
+#include "train/model/hooks.h"
+#include "train/parallel/expert_parallel.h"
+#include "train/parallel/grad_sync.h"
+#include "train/parallel/ring_attention.h"
+#include "train/parallel/tensor_parallel.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "parallel/pipeline.h"
+#include "train/parallel/pipeline.h"
 
 #include <algorithm>
 

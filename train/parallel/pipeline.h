@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "parallel/options.h"
+#include "train/parallel/options.h"
 
 namespace prism::train {
 

@@ -1,4 +1,4 @@
-#include "parallel/ring_attention.h"
+#include "train/parallel/ring_attention.h"
 
 #include <algorithm>
 

@@ -8,8 +8,8 @@
 
 #include <vector>
 
-#include "model/attention_core.h"
-#include "parallel/traced_comm.h"
+#include "train/model/attention_core.h"
+#include "train/parallel/traced_comm.h"
 
 namespace prism::train {
 

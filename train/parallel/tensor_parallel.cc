@@ -1,4 +1,4 @@
-#include "parallel/tensor_parallel.h"
+#include "train/parallel/tensor_parallel.h"
 
 namespace prism::train {
 

@@ -6,8 +6,8 @@
 /// backward).
 #pragma once
 
-#include "model/tensor.h"
-#include "parallel/traced_comm.h"
+#include "train/model/tensor.h"
+#include "train/parallel/traced_comm.h"
 
 namespace prism::train {
 

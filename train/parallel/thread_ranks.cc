@@ -1,11 +1,11 @@
-#include "parallel/thread_ranks.h"
+#include "train/parallel/thread_ranks.h"
 
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::train {
 

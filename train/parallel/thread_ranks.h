@@ -4,7 +4,8 @@
 #pragma once
 
 #include <functional>
-#include <prism/comm.hpp>
+
+#include "prism/comm.hpp"
 
 namespace prism::train {
 

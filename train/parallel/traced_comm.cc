@@ -1,4 +1,4 @@
-#include "parallel/traced_comm.h"
+#include "train/parallel/traced_comm.h"
 
 #include <algorithm>
 
@@ -36,45 +36,45 @@ void CommStats::add(const std::string& type, int64_t bytes) {
 Work TracedComm::allReduce(float* data, size_t count, Priority priority) {
   stats_->add("allReduce", static_cast<int64_t>(count * sizeof(float)));
   return track(comm_->allReduce(data, data, count, ncclFloat32, ncclSum, priority),
-               CommKind::AllReduce);
+               Collective::AllReduce);
 }
 
 Work TracedComm::allGather(const float* send, float* recv, size_t perRank, Priority priority) {
   stats_->add("allGather", static_cast<int64_t>(perRank * size() * sizeof(float)));
-  return track(comm_->allGather(send, recv, perRank, ncclFloat32, priority), CommKind::AllGather);
+  return track(comm_->allGather(send, recv, perRank, ncclFloat32, priority), Collective::AllGather);
 }
 
 Work TracedComm::reduceScatter(const float* send, float* recv, size_t perRank, Priority priority) {
   stats_->add("reduceScatter", static_cast<int64_t>(perRank * size() * sizeof(float)));
   return track(comm_->reduceScatter(send, recv, perRank, ncclFloat32, ncclSum, priority),
-               CommKind::ReduceScatter);
+               Collective::ReduceScatter);
 }
 
 Work TracedComm::allToAll(const void* send, void* recv, size_t perPeer, ncclDataType_t type,
                           Priority priority) {
   stats_->add("allToAll", static_cast<int64_t>(perPeer * size() * typeSize(type)));
-  return track(comm_->allToAll(send, recv, perPeer, type, priority), CommKind::AllToAll);
+  return track(comm_->allToAll(send, recv, perPeer, type, priority), Collective::AllToAll);
 }
 
 Work TracedComm::batch(std::span<const PeerOp> ops, Priority priority) {
   int64_t bytes = 0;
   for (const PeerOp& op : ops) bytes += static_cast<int64_t>(op.count * typeSize(op.type));
   stats_->add("sendRecv", bytes);
-  return track(comm_->batch(ops, priority), CommKind::SendRecv);
+  return track(comm_->batch(ops, priority), Collective::SendRecv);
 }
 
-Work TracedComm::track(Work work, CommKind kind) {
+Work TracedComm::track(Work work, Collective collective) {
   // Serialized (the A/B baseline): wait at once, and the wait is not compute, so all of
   // this operation is exposed.
   if (meter_->serialize()) wait(work);
-  meter_->record(work, kind, size());
+  meter_->record(work, collective, size());
   return work;
 }
 
-void TracedComm::recordExternal(const Work& work, CommKind kind, const std::string& type,
+void TracedComm::recordExternal(const Work& work, Collective collective, const std::string& type,
                                 int64_t bytes) {
   stats_->add(type, bytes);
-  track(work, kind);
+  track(work, collective);
 }
 
 void TracedComm::wait(const Work& work) {

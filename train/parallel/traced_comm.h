@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <map>
-#include <prism/comm.hpp>
-#include <prism/overlap.hpp>
 #include <span>
 #include <string>
+
+#include "prism/collective.hpp"
+#include "prism/comm.hpp"
+#include "train/overlap/overlap_meter.hpp"
 
 namespace prism::train {
 
@@ -33,7 +35,7 @@ struct CommStats {
 
 class TracedComm {
  public:
-  TracedComm(Comm& comm, CommStats& stats, OverlapMeter& meter)
+  TracedComm(Comm& comm, CommStats& stats, overlap::OverlapMeter& meter)
       : comm_(&comm), stats_(&stats), meter_(&meter) {}
   int rank() const { return comm_->rank(); }
   int size() const { return comm_->size(); }
@@ -50,18 +52,19 @@ class TracedComm {
   Work batch(std::span<const PeerOp> ops, Priority priority = Priority::Normal);
   /// Counts and meters an operation launched on comm() by someone else (prism's overlap
   /// hooks).
-  void recordExternal(const Work& work, CommKind kind, const std::string& type, int64_t bytes);
+  void recordExternal(const Work& work, Collective collective, const std::string& type,
+                      int64_t bytes);
   /// Waits for `work`; the wait is not compute.
   void wait(const Work& work);
   Comm& comm() { return *comm_; }
-  OverlapMeter& meter() { return *meter_; }
+  overlap::OverlapMeter& meter() { return *meter_; }
 
  private:
-  Work track(Work work, CommKind kind);
+  Work track(Work work, Collective collective);
 
   Comm* comm_;
   CommStats* stats_;
-  OverlapMeter* meter_;
+  overlap::OverlapMeter* meter_;
 };
 
 }  // namespace prism::train

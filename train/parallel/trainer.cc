@@ -1,4 +1,4 @@
-#include "parallel/trainer.h"
+#include "train/parallel/trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -6,11 +6,12 @@
 #include <cstdlib>
 #include <optional>
 
-#include "model/cuda/matmul_cuda.h"
-#include "model/data.h"
-#include "model/matmul_backend.h"
-#include "parallel/parallel_hooks.h"
-#include "parallel/pipeline.h"
+#include "train/model/cuda/matmul_cuda.h"
+#include "train/model/data.h"
+#include "train/model/matmul_backend.h"
+#include "train/overlap/pipeline_scheduler.hpp"
+#include "train/parallel/parallel_hooks.h"
+#include "train/parallel/pipeline.h"
 
 namespace prism::train {
 
@@ -19,7 +20,7 @@ struct Trainer::State {
   Comm& world;
   DeviceMesh mesh;
   CommStats stats;
-  OverlapMeter meter;
+  overlap::OverlapMeter meter;
   TracedComm dp, tp, pp, cp, ep;
   std::optional<TensorParallel> tpPart;
   std::optional<RingAttention> cpPart;
@@ -130,13 +131,13 @@ StepReport Trainer::step(int index) {
   // One tick per action: the previous action's send goes out with this action's receive,
   // as one batch (any posting order of a batch completes), so neighbouring stages never
   // wait on each other's sends.
-  PipelineScheduler ticks(s.mesh.pp());
+  overlap::PipelineScheduler ticks(s.mesh.pp());
   const size_t rows = batches[0].inputs.size() * s.o.model.hidden;
   auto flush = [&] {
     const size_t transfers = ticks.pendingCount();
     if (transfers == 0) return;
     const Work w = ticks.flush();
-    s.pp.recordExternal(w, CommKind::SendRecv, "sendRecv",
+    s.pp.recordExternal(w, Collective::SendRecv, "sendRecv",
                         static_cast<int64_t>(transfers * rows * sizeof(float)));
     s.pp.wait(w);
   };
@@ -165,7 +166,7 @@ StepReport Trainer::step(int index) {
   flush();
   s.sync->finishStep();
   s.meter.endCompute();
-  const OverlapMeter::Report overlap = s.meter.endStep();
+  const overlap::OverlapMeter::Report overlap = s.meter.endStep();
   s.stats.commSeconds = overlap.commSeconds;
   s.stats.exposedSeconds = overlap.exposedSeconds;
   // Loss of the global batch: each token counted once (one tp rank unless tokens are

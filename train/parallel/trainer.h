@@ -4,11 +4,11 @@
 
 #include <memory>
 #include <ostream>
-#include <prism/comm.hpp>
 #include <vector>
 
-#include "parallel/options.h"
-#include "parallel/traced_comm.h"
+#include "prism/comm.hpp"
+#include "train/parallel/options.h"
+#include "train/parallel/traced_comm.h"
 
 namespace prism::train {
 

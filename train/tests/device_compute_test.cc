@@ -7,9 +7,9 @@
 #include <cstring>
 #include <tuple>
 
-#include "model/cuda/matmul_cuda.h"
-#include "model/tensor.h"
-#include "train_harness.h"
+#include "train/model/cuda/matmul_cuda.h"
+#include "train/model/tensor.h"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {

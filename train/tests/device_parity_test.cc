@@ -3,10 +3,9 @@
 // products run on the GPU, train the same model as the single-rank reference: losses match
 // within 1e-5 relative, as on the host (parity_test). Skipped, with the reason, where no
 // CUDA device is usable.
-#include <prism/overlap.hpp>
-
-#include "model/cuda/matmul_cuda.h"
-#include "train_harness.h"
+#include "train/model/cuda/matmul_cuda.h"
+#include "train/overlap/tensor.hpp"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {
@@ -29,7 +28,7 @@ class DeviceParity : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
     try {
-      FloatBuffer probe(1, Memory::Device);
+      overlap::Buffer probe(1, ncclFloat32, overlap::Memory::Device);
     } catch (const CommError& e) {
       GTEST_SKIP() << "no usable CUDA device: " << e.what();
     }
@@ -43,7 +42,7 @@ TEST_P(DeviceParity, LossesMatchSingleRank) {
   Options o = tinyOptions(c.mode);
   o.mesh.dp = c.dp;
   o.mesh.tp = c.tp;
-  o.memory = c.buffers ? Memory::Device : Memory::Host;
+  o.memory = c.buffers ? overlap::Memory::Device : overlap::Memory::Host;
   o.deviceCompute = c.compute;
   applyMode(o);
   expectParity(o, o.worldSize());

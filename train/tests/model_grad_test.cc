@@ -6,12 +6,12 @@
 #include <cmath>
 #include <functional>
 
-#include "model/attention.h"
-#include "model/data.h"
-#include "model/gpt.h"
-#include "model/layers.h"
-#include "model/mlp.h"
-#include "model/moe.h"
+#include "train/model/attention.h"
+#include "train/model/data.h"
+#include "train/model/gpt.h"
+#include "train/model/layers.h"
+#include "train/model/mlp.h"
+#include "train/model/moe.h"
 
 namespace prism::train {
 namespace {

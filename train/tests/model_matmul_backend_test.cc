@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "model/matmul_backend.h"
-#include "model/tensor.h"
+#include "train/model/matmul_backend.h"
+#include "train/model/tensor.h"
 
 namespace prism::train {
 namespace {

@@ -1,9 +1,9 @@
 // Command-line parsing, the constraints between mesh degrees and model dimensions (each
 // violation names its constraint, also when a real run is started), and the pipeline
 // schedules.
-#include "core/error.h"
-#include "parallel/pipeline.h"
-#include "train_harness.h"
+#include "base/error.h"
+#include "train/parallel/pipeline.h"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {
@@ -72,7 +72,7 @@ TEST(Options, NamesTheViolatedConstraint) {
   expectRejected(o, 2, "must be divisible by microbatches (3)");
   o = tinyOptions(Mode::Tp);
   o.mesh.tp = 2;
-  o.memory = Memory::Device;  // by hand: --device cuda never sets it for tp
+  o.memory = overlap::Memory::Device;  // by hand: --device cuda never sets it for tp
   expectRejected(o, 2,
                  "communication buffers in device memory need --mode dp or zero3 without tp, pp, "
                  "cp or ep, got --mode tp");
@@ -81,17 +81,17 @@ TEST(Options, NamesTheViolatedConstraint) {
 TEST(Options, ParsesDevice) {
   const Options dp = parseOptions({"--mode", "dp", "--dp", "2", "--device", "cuda"});
   EXPECT_TRUE(dp.deviceCompute);
-  EXPECT_EQ(dp.memory, Memory::Device);
+  EXPECT_EQ(dp.memory, overlap::Memory::Device);
   // The flag's position does not matter: the mode is applied after parsing.
   const Options zero3 = parseOptions({"--device", "cuda", "--mode", "zero3", "--dp", "2"});
   EXPECT_TRUE(zero3.deviceCompute);
-  EXPECT_EQ(zero3.memory, Memory::Device);
+  EXPECT_EQ(zero3.memory, overlap::Memory::Device);
   const Options cpu = parseOptions({"--mode", "zero3", "--dp", "2", "--device", "cpu"});
   EXPECT_FALSE(cpu.deviceCompute);
-  EXPECT_EQ(cpu.memory, Memory::Host);
+  EXPECT_EQ(cpu.memory, overlap::Memory::Host);
   const Options plain = parseOptions({"--mode", "dp", "--dp", "2"});
   EXPECT_FALSE(plain.deviceCompute);
-  EXPECT_EQ(plain.memory, Memory::Host);
+  EXPECT_EQ(plain.memory, overlap::Memory::Host);
 }
 
 // Every mode computes on the GPU with --device cuda; only dp and zero3 without other
@@ -113,10 +113,10 @@ TEST(Options, DeviceCudaComputesInEveryMode) {
                              "--batch", "8", "--hidden", "32"});
     const Options o = parseOptions(args);
     EXPECT_TRUE(o.deviceCompute) << args[1];
-    EXPECT_EQ(o.memory, Memory::Host) << args[1];
+    EXPECT_EQ(o.memory, overlap::Memory::Host) << args[1];
     EXPECT_NO_THROW(validateOptions(o, o.worldSize())) << args[1];
   }
-  EXPECT_EQ(parseOptions({"--mode", "single", "--device", "cuda"}).memory, Memory::Host);
+  EXPECT_EQ(parseOptions({"--mode", "single", "--device", "cuda"}).memory, overlap::Memory::Host);
 }
 
 TEST(Options, RejectsUnknownDevice) {

@@ -4,8 +4,8 @@
 // steps it covers.
 #include <string>
 
-#include "core/error.h"
-#include "train_harness.h"
+#include "base/error.h"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {

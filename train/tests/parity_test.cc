@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "train_harness.h"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "harness/shell.h"
+#include "tests/harness/shell.h"
 
 #ifndef PRISM_RUN_BIN
 #error "train/CMakeLists.txt defines PRISM_RUN_BIN and PRISM_TRAIN_BIN"

@@ -1,7 +1,7 @@
 // Traffic accounting: the calls and bytes of each collective in one step equal what the
 // mode's formula says, computed here from the model dimensions alone. Bytes are per-rank
 // buffer sizes (see parallel/traced_comm.h).
-#include "train_harness.h"
+#include "train/tests/train_harness.h"
 
 namespace prism::train {
 namespace {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "model/reference.h"
-#include "parallel/options.h"
-#include "parallel/thread_ranks.h"
-#include "parallel/trainer.h"
+#include "train/model/reference.h"
+#include "train/parallel/options.h"
+#include "train/parallel/thread_ranks.h"
+#include "train/parallel/trainer.h"
 
 namespace prism::train::testing {
 

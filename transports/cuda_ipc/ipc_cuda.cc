@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/cuda_ipc/ipc.h"
 
 namespace prism::cuda_ipc {

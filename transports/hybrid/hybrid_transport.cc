@@ -5,8 +5,8 @@
 #include <string>
 #include <utility>
 
-#include "core/error.h"
-#include "core/setup_channel.h"
+#include "base/error.h"
+#include "base/setup_channel.h"
 #include "transports/hybrid/subset_channel.h"
 #include "transports/shm/shm_transport.h"
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "core/setup_channel.h"
+#include "base/setup_channel.h"
 
 namespace prism {
 

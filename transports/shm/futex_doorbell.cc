@@ -20,7 +20,7 @@
 #include <climits>
 #include <ctime>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::shm {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::shm {
 
@@ -33,7 +33,7 @@ std::byte* slotPayload(const FifoView& fifo, uint64_t counter) {
 }
 
 /// The most lines past the header that peek() fetches ahead: up to 256 + 48 bytes. A
-/// receiver prefetching 4 lines of every message ran 1 KiB messages 0.80x (the sender then
+/// receiver prefetching 4 lines of every message slowed 1 KiB messages (the sender then
 /// wins those lines back line by line), so longer messages are not fetched ahead.
 constexpr uint64_t kPrefetchedLines = 4;
 

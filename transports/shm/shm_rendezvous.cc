@@ -6,9 +6,9 @@
 #include <exception>
 #include <vector>
 
-#include "core/error.h"
-#include "core/setup_channel.h"
-#include "logging/log.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
 
 namespace prism::shm {
 

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <utility>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace prism::shm {
 

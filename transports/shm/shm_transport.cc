@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
-#include "core/setup_channel.h"
+#include "base/error.h"
+#include "base/setup_channel.h"
 #include "transports/shm/futex_doorbell.h"
 #include "transports/shm/shm_fifo.h"
 #include "transports/shm/shm_layout.h"

@@ -13,21 +13,21 @@
 #include <exception>
 #include <fstream>
 
-#include "bootstrap/interfaces.h"
-#include "bootstrap/protocol.h"
-#include "config/config.h"
-#include "core/error.h"
-#include "core/setup_channel.h"
-#include "logging/log.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/interfaces.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "base/setup_channel.h"
 
 namespace prism::tcp {
 
 namespace {
 
-using bootstrap::Clock;
-using bootstrap::Deadline;
-using bootstrap::Socket;
-using bootstrap::SocketAddress;
+using net::Clock;
+using net::Deadline;
+using net::Socket;
+using net::SocketAddress;
 
 constexpr uint32_t kHelloMagic = 0x50544350;  // "PTCP"
 constexpr uint32_t kHelloVersion = 1;
@@ -52,9 +52,9 @@ struct Hello {
   Token token;  ///< the accepting rank's token
 };
 
-bootstrap::Interface chooseInterface() {
+net::Interface chooseInterface() {
   std::string spec = config::getString(config::Setting::SocketIfname);
-  auto chosen = bootstrap::selectInterface(bootstrap::listInterfaces(), spec);
+  auto chosen = net::selectInterface(net::listInterfaces(), spec);
   if (!chosen) {
     throw Error(ncclSystemError,
                 spec.empty() ? "tcp transport: no up IPv4 interface, not even loopback"
@@ -64,7 +64,7 @@ bootstrap::Interface chooseInterface() {
   return *chosen;
 }
 
-std::string describe(const bootstrap::IoStatus& status) { return status.describe(); }
+std::string describe(const net::IoStatus& status) { return status.describe(); }
 
 class Connector {
  public:
@@ -114,7 +114,7 @@ class Connector {
     }
     while (expected > 0) {
       pollfd p{listener.fd(), POLLIN, 0};
-      int ready = ::poll(&p, 1, bootstrap::millisUntil(deadline_));
+      int ready = ::poll(&p, 1, net::millisUntil(deadline_));
       if (ready == 0 || Clock::now() >= deadline_) {
         throw Error(ncclSystemError, "tcp transport: rank " + std::to_string(setup_.rank()) +
                                          " timed out waiting for " + std::to_string(expected) +
@@ -188,12 +188,12 @@ ConnectResult connectPeers(SetupChannel& setup, const std::vector<bool>& connect
   Endpoint mine{};
   std::exception_ptr failure;
   try {
-    bootstrap::Interface chosen = chooseInterface();
+    net::Interface chosen = chooseInterface();
     result.interfaceName = chosen.name;
     result.loopback = chosen.loopback;
     listener = Socket::listen(chosen.address);
     mine.address = listener.localAddress();
-    bootstrap::fillRandom(mine.token.data(), mine.token.size());
+    fillRandom(mine.token.data(), mine.token.size());
     mine.sockets =
         socketsWanted > 0 ? socketsWanted : autoSocketsPerPeer(chosen.name, chosen.loopback);
   } catch (...) {

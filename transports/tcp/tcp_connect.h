@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 
 namespace prism {
 class SetupChannel;
@@ -16,7 +16,7 @@ namespace prism::tcp {
 
 /// The sockets of one peer (empty for peers without a connection), all non-blocking with
 /// TCP_NODELAY, in stripe order.
-using PeerSockets = std::vector<std::vector<bootstrap::Socket>>;
+using PeerSockets = std::vector<std::vector<net::Socket>>;
 
 struct ConnectResult {
   PeerSockets sockets;

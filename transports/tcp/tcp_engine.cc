@@ -16,8 +16,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "core/error.h"
-#include "logging/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "transports/shm/futex_doorbell.h"
 #include "transports/tcp/tcp_link.h"
 
@@ -25,9 +25,9 @@ namespace prism::tcp {
 
 namespace {
 
-// Idle passes before the thread sleeps. Measured on 2 oversubscribed cores, 2 ranks: 64
-// passes with sched_yield made an 8-byte allreduce 10x slower (650 us against 63 us), as
-// the spinning thread takes the core from the rank it waits for; so it sleeps almost at once.
+// Idle passes before the thread sleeps. On oversubscribed cores a thread that keeps
+// passing (even with sched_yield) takes the core from the rank it waits for, which made
+// small calls many times slower (perf/history); so it sleeps almost at once.
 constexpr int kIdlePasses = 4;
 // A safety net only: every state change wakes the thread through an edge or the eventfd.
 constexpr int kSleepMillis = 1000;
@@ -57,7 +57,7 @@ Engine::Engine(std::vector<Link*> links, LinkSet* set, shm::DoorbellBlock* bell)
   add(event_, EPOLLIN);
   for (Link* link : links_) {
     link->attach(this);
-    for (const bootstrap::Socket& s : link->sockets()) {
+    for (const net::Socket& s : link->sockets()) {
       add(s.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
     }
   }

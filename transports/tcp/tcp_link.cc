@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/tcp/tcp_engine.h"
 
 namespace prism::tcp {
@@ -26,8 +26,8 @@ Stripe stripeOf(uint64_t seq, size_t bytes, int index, int count) {
   return {end > offset, offset, end - offset};
 }
 
-Link::Link(int rank, int peer, size_t slotBytes, int slotCount,
-           std::vector<bootstrap::Socket> sockets, const LinkSet* set)
+Link::Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net::Socket> sockets,
+           const LinkSet* set)
     : rank_(rank),
       peer_(peer),
       slotBytes_(slotBytes),
@@ -288,10 +288,10 @@ bool Link::drained() const {
          sent_.load(std::memory_order_acquire) == committed_.load(std::memory_order_relaxed);
 }
 
-void Link::sayGoodbye(bootstrap::Deadline deadline) {
+void Link::sayGoodbye(net::Deadline deadline) {
   if (failed()) return;
   FrameHeader bye{0, kGoodbye, 0};
-  for (bootstrap::Socket& s : sockets_) {
+  for (net::Socket& s : sockets_) {
     (void)s.sendAll(&bye, sizeof(bye), deadline);
     ::shutdown(s.fd(), SHUT_WR);
   }

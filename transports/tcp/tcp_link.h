@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "transports/transport.h"
 
 namespace prism::tcp {
@@ -66,7 +66,7 @@ Stripe stripeOf(uint64_t seq, size_t bytes, int index, int count);
 class Link final : public SendConnection, public RecvConnection {
  public:
   /// `set` is the transport's set of links this one belongs to (for failure reports).
-  Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<bootstrap::Socket> sockets,
+  Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net::Socket> sockets,
        const LinkSet* set);
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
@@ -92,8 +92,8 @@ class Link final : public SendConnection, public RecvConnection {
   /// True once every committed message is in the kernel (or the link failed).
   bool drained() const;
   /// Sends the goodbye frame on every socket, waiting at most until `deadline`.
-  void sayGoodbye(bootstrap::Deadline deadline);
-  const std::vector<bootstrap::Socket>& sockets() const { return sockets_; }
+  void sayGoodbye(net::Deadline deadline);
+  const std::vector<net::Socket>& sockets() const { return sockets_; }
 
   /// Whether this link failed; its reason (failure()) is set before this turns true.
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -130,7 +130,7 @@ class Link final : public SendConnection, public RecvConnection {
   const size_t slotBytes_;
   const uint64_t slots_;
   Engine* engine_ = nullptr;
-  std::vector<bootstrap::Socket> sockets_;
+  std::vector<net::Socket> sockets_;
 
   // Send ring.
   std::vector<std::byte> sendSlots_;

@@ -9,10 +9,10 @@
 #include <thread>
 #include <utility>
 
-#include "config/config.h"
-#include "core/error.h"
-#include "core/setup_channel.h"
-#include "logging/log.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
 #include "transports/shm/futex_doorbell.h"
 #include "transports/tcp/tcp_connect.h"
 #include "transports/tcp/tcp_engine.h"
@@ -60,19 +60,19 @@ class TcpTransport final : public Transport {
   ~TcpTransport() override {
     // Messages the rank committed may still sit in a ring: let the threads finish them,
     // then close each connection with a goodbye so the peer knows it was orderly.
-    auto deadline = bootstrap::Clock::now() + kDrainTimeout;
+    auto deadline = net::Clock::now() + kDrainTimeout;
     auto allDrained = [&] {
       for (const auto& link : links_.byPeer) {
         if (link && !link->drained()) return false;
       }
       return true;
     };
-    while (!allDrained() && bootstrap::Clock::now() < deadline) {
+    while (!allDrained() && net::Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     engines_.clear();
     for (const auto& link : links_.byPeer) {
-      if (link && link->drained()) link->sayGoodbye(bootstrap::Clock::now() + kDrainTimeout);
+      if (link && link->drained()) link->sayGoodbye(net::Clock::now() + kDrainTimeout);
     }
   }
 

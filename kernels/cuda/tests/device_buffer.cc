@@ -1,4 +1,4 @@
-#include "device_buffer.h"
+#include "kernels/cuda/tests/device_buffer.h"
 
 #include <cuda_runtime_api.h>
 

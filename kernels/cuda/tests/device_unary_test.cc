@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "device_buffer.h"
 #include "kernels/cuda/device_reduce.h"
+#include "kernels/cuda/tests/device_buffer.h"
+#include "kernels/cuda/tests/test_cases.h"
 #include "kernels/host/reduce.h"
-#include "test_cases.h"
 
 namespace prism::kernels::testing {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
-#include "device_buffer.h"
+#include "base/dtype.h"
+#include "kernels/cuda/tests/device_buffer.h"
 
 namespace prism {
 

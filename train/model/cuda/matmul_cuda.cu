@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "model/cuda/matmul_cuda.h"
-#include "model/cuda/ordered_product.cuh"
+#include "train/model/cuda/matmul_cuda.h"
+#include "train/model/cuda/ordered_product.cuh"
 
 namespace prism::train {
 namespace {

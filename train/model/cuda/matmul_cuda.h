@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "model/matmul_backend.h"
+#include "train/model/matmul_backend.h"
 
 namespace prism::train {
 

@@ -1,7 +1,7 @@
 // A build without CUDA: --device cuda fails with the reason when the trainer starts.
 #include <stdexcept>
 
-#include "model/cuda/matmul_cuda.h"
+#include "train/model/cuda/matmul_cuda.h"
 
 namespace prism::train {
 

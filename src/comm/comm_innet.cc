@@ -1,0 +1,82 @@
+// The communicator's hook into the in-network aggregation path (core/in_network.h): the
+// path object is made at the first host collective that asks, and connects at its first
+// eligible call.
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "algorithms/in_network_model.h"
+#include "algorithms/select.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "src/comm/communicator.h"
+#include "src/core/in_network.h"
+#include "topology/system.h"
+
+namespace prism {
+
+namespace {
+
+/// True when the comma list `algos` (PRISM_ALGO) names "innet", in any case.
+bool namesInNetwork(const std::string& algos) {
+  size_t begin = 0;
+  while (begin <= algos.size()) {
+    size_t end = algos.find(',', begin);
+    if (end == std::string::npos) end = algos.size();
+    std::string name = algos.substr(begin, end - begin);
+    std::erase_if(name, [](char c) { return c == ' ' || c == '\t'; });
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "innet") return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+void InNetworkDeleter::operator()(InNetwork* p) const { delete p; }
+
+bool Communicator::inNetworkEligible(const Operation& op) {
+  if (op.kind != OperationKind::Collective || op.collective != Collective::AllReduce) return false;
+  if (!innet_) {
+    InNetworkOptions options;
+    // PRISM_INNET_ADDR, else the fabric's first aggregation point: the selector uses a
+    // service only where one exists.
+    options.address = config::getString(config::Setting::InnetAddr);
+    if (options.address.empty()) {
+      const auto points = topology_->aggregationPoints();
+      if (!points.empty()) options.address = points.front().address;
+    }
+    options.token = name_;
+    options.rank = rank_;
+    options.nranks = size_;
+    options.timeoutSeconds = timeoutSeconds_;
+    // "innet" in PRISM_ALGO forces the path; "^...,innet" turns it off.
+    const bool excluded =
+        !planner_->algoOverride().empty() && planner_->algoOverride().front() == '^';
+    const bool named =
+        namesInNetwork(excluded ? planner_->algoOverride().substr(1) : planner_->algoOverride());
+    if (excluded && named) options.address.clear();
+    options.forced = named && !excluded;
+    options.whileWaiting = [this] { checkUsable(); };
+    // A PRISM_ALGO list that allows only other algorithms keeps the service out.
+    const bool othersOnly = !planner_->algoOverride().empty() && !excluded && !named;
+    if (!othersOnly)
+      options.prefer = [this](size_t bytes) { return planner_->inNetworkPreferred(bytes); };
+    innet_.reset(new InNetwork(std::move(options)));
+  }
+  return innet_->eligible(op);
+}
+
+void Communicator::runInNetwork(const Operation& op) {
+  checkUsable();
+  // Counted as a driver, like runPlans, so that ncclCommAbort waits for this call to stop.
+  drivers_.fetch_add(1);
+  struct Leave {
+    std::atomic<int>& drivers;
+    ~Leave() { drivers.fetch_sub(1); }
+  } leave{drivers_};
+  innet_->run(op);
+}
+
+}  // namespace prism

@@ -1,0 +1,257 @@
+#include "src/comm/communicator.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "algorithms/cost_profile.h"
+#include "algorithms/topology_fabric.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
+#include "kernels/host/copy.h"
+#include "src/comm/progress.h"
+#include "src/core/direct_host.h"
+#include "src/core/mismatch.h"
+#include "src/core/peer_watch.h"
+#include "topology/system.h"
+#include "topology/system_gather.h"
+#include "transports/hybrid/hybrid_transport.h"
+#include "transports/tcp/tcp_transport.h"
+#include "transports/transport.h"
+
+namespace prism {
+
+namespace {
+
+/// How long a rank that found a waited-on peer dead still looks for a notice from a peer
+/// that gave up before exiting (checkPeers).
+constexpr auto kNoticeGrace = std::chrono::milliseconds(50);
+
+ShmTransportOptions shmOptions(const std::string& name) {
+  ShmTransportOptions options;
+  int64_t slots = config::getInt(config::Setting::SlotCount);
+  int64_t bytes = config::getInt(config::Setting::BuffSize);
+  check(slots >= 2 && slots <= 1024, ncclInvalidArgument, "PRISM_SLOTS must be in [2, 1024]");
+  check(bytes >= slots * 4096 && bytes <= (int64_t{1} << 32), ncclInvalidArgument,
+        "PRISM_BUFFSIZE must be at least 4 KiB per slot and at most 4 GiB");
+  options.slotCount = static_cast<int>(slots);
+  // Slots hold whole cache lines and whole elements of every type.
+  options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
+  const std::string stores = config::getString(config::Setting::SlotStores);
+  check(stores == "auto" || stores == "plain" || stores == "streaming", ncclInvalidArgument,
+        "PRISM_SLOT_STORES must be auto, plain or streaming, not '" + stores + "'");
+  options.streamingSlots =
+      stores == "streaming" || (stores == "auto" && kernels::streamingSlotsPay());
+  options.name = name;
+  return options;
+}
+
+TcpTransportOptions tcpOptions(const std::string& name) {
+  ShmTransportOptions slots = shmOptions(name);
+  TcpTransportOptions options;
+  options.slotBytes = slots.slotBytes;
+  options.slotCount = slots.slotCount;
+  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
+  options.name = name;
+  readTcpSettings(options);
+  return options;
+}
+
+/// Polls before yielding when ranks outnumber cores: none. A polling rank holds the core
+/// its peer needs; yielding at once measured fastest (perf/RESULTS.md, oversubscribed
+/// small calls).
+constexpr int64_t kOversubscribedSpin = 0;
+
+/// Logs every setting once per process at INFO (subsystem ENV), as DESIGN.md promises.
+void logSettingsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < static_cast<int>(config::Setting::Count_); ++i) {
+      auto setting = static_cast<config::Setting>(i);
+      log::info(log::kEnv, "setting %s=%s (%s)", config::name(setting),
+                config::getString(setting).c_str(), config::source(setting).c_str());
+    }
+  });
+}
+
+int usableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+}  // namespace
+
+Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions options)
+    : rank_(setup.rank()),
+      size_(setup.size()),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      transport_(nullptr),
+      executor_(nullptr) {
+  logSettingsOnce();
+  const std::string sync = config::getString(config::Setting::DeviceSync);
+  check(sync == "auto" || sync == "events", ncclInvalidArgument,
+        "PRISM_DEVICE_SYNC must be auto or events, not '" + sync + "'");
+  topology_ = topo::gatherSystemTopology(setup, options_.cudaDevice);
+  hostOf_ = topology_->hostOf();
+  fabric_ = fabricFromTopology(*topology_, activeCostProfile());
+  spinCount_ = config::getInt(config::Setting::SpinCount);
+  // With more ranks than cores a spinning rank steals the core from the peer it waits
+  // for, so oversubscribed ranks hand the core over almost at once.
+  oversubscribed_ = size_ > usableCpus();
+  if (oversubscribed_) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
+  timeoutSeconds_ = config::getInt(config::Setting::Timeout);
+  transport_ = createTransport(setup);
+  executor_ = Executor(transport_.get());
+  log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
+            name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
+            transport_->slotBytes());
+  planner_ = std::make_unique<Planner>(rank_, size_, name_, fabric_, hostOf_, *transport_,
+                                       config::getString(config::Setting::Algo));
+  watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
+  direct_ = std::make_unique<DirectHost>(*this, setup);
+  device_ = device::Engine::create(*this, setup);
+}
+
+std::unique_ptr<Transport> Communicator::createTransport(SetupChannel& setup) {
+  const std::string kind = config::getString(config::Setting::TransportKind);
+  const int hosts = *std::max_element(hostOf_.begin(), hostOf_.end()) + 1;
+  if (kind == "tcp") {
+    std::vector<bool> everyone(static_cast<size_t>(size_), true);
+    everyone[static_cast<size_t>(rank_)] = false;
+    return createTcpTransport(setup, tcpOptions(name_), everyone);
+  }
+  check(kind == "auto" || kind == "shm", ncclInvalidArgument,
+        "PRISM_TRANSPORT must be auto, shm or tcp, not '" + kind + "'");
+  if (hosts == 1) return createShmTransport(setup, shmOptions(name_));
+  if (kind == "shm") {
+    int other = static_cast<int>(std::find(hostOf_.begin(), hostOf_.end(), 1) - hostOf_.begin());
+    throw Error(ncclInvalidUsage, "PRISM_TRANSPORT=shm, but the ranks span " +
+                                      std::to_string(hosts) + " hosts (rank " +
+                                      std::to_string(other) +
+                                      " is on another host or network namespace than rank 0)");
+  }
+  return createHybridTransport(setup, shmOptions(name_), tcpOptions(name_), hostOf_);
+}
+
+bool Communicator::directEligible(const Operation& op) const { return direct_->eligible(op); }
+
+void Communicator::runDirect(const Operation& op) {
+  checkUsable();
+  try {
+    direct_->run(op);
+  } catch (const Error& e) {
+    endWith(e, planner_->lastCollectiveSeq());
+    throw;
+  }
+}
+
+void Communicator::allGatherBytes(const void* mine, void* all, size_t bytes,
+                                  const OpFingerprint* serves) {
+  Operation op;
+  op.serves = serves;
+  op.collective = Collective::AllGather;
+  op.sendbuff = mine;
+  op.recvbuff = all;
+  op.count = bytes;
+  op.type = DataType::Uint8;
+  run({&op, 1});
+}
+
+ncclResult_t Communicator::asyncError() const {
+  ncclResult_t host = asyncError_.load();
+  if (host != ncclSuccess || !device_) return host;
+  return device_->asyncError();
+}
+
+void Communicator::abort() {
+  aborted_.store(true);
+  if (device_) device_->abort();
+}
+
+Communicator::~Communicator() {
+  for (void* handle : registrations_) forgetRegistration(static_cast<Registration*>(handle));
+}
+
+bool Communicator::progress(Plan& plan) {
+  try {
+    return executor_.progress(plan);
+  } catch (const Error& e) {
+    const Program* current = Executor::currentProgram(plan);
+    endWith(e, current ? current->fingerprint.seq : 0);
+    throw;
+  }
+}
+
+void Communicator::checkPeers(const Plan& plan) {
+  const Program* current = Executor::currentProgram(plan);
+  if (current == nullptr) return;
+  try {
+    if (!current->skipStale) prism::checkAbandoned(*transport_, current->fingerprint);
+    waited_.clear();
+    Executor::waitedPeers(plan, waited_);
+    for (int q : waited_) {
+      if (!watch_->died(q)) continue;
+      // A peer that exited after giving up on this operation told every peer why first;
+      // over TCP that notice may still be on its way when the exit is seen. The first
+      // failure's reason, not the exit, is what this rank must report.
+      if (!current->skipStale) {
+        const auto until = std::chrono::steady_clock::now() + kNoticeGrace;
+        while (std::chrono::steady_clock::now() < until) {
+          transport_->progress();
+          prism::checkAbandoned(*transport_, current->fingerprint);
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+      failDeadPeer(q, current->fingerprint);
+    }
+  } catch (const Error& e) {
+    endWith(e, current->fingerprint.seq);
+    throw;
+  }
+}
+
+std::string Communicator::describeWait(const Plan& plan) const {
+  return executor_.describeWait(plan) + watch_->stoppedNote();
+}
+
+void Communicator::failDeadPeer(int q, const OpFingerprint& what) const {
+  throw Error(ncclRemoteError, "rank " + std::to_string(rank_) + ": " + describe(what) +
+                                   " waits on rank " + std::to_string(q) + " (pid " +
+                                   std::to_string(watch_->pid(q)) + "), which died");
+}
+
+void Communicator::endWith(const Error& e, uint64_t seq) {
+  setAsyncError(e.code());
+  // Passed on even when this rank only heard of it from a peer: the rank that failed
+  // first may not have reached a peer whose FIFO toward it was full.
+  announceAbandon(*transport_, seq, e.code(), e.what());
+}
+
+void Communicator::run(std::span<const Operation> ops) {
+  Plan& plan = planner_->planFor(ops, recovering_);
+  PlanRun one{this, &plan};
+  runPlans({&one, 1});
+  planner_->completed(ops);
+}
+
+void Communicator::checkUsable() const {
+  if (aborted()) throw Error(ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");
+  if (recovering_) return;
+  ncclResult_t failed = asyncError();
+  if (!(failed == ncclSuccess || failed == ncclInProgress))
+    throw Error(failed,
+                "communicator " + name_ + " failed earlier; destroy it and create a new one");
+}
+
+}  // namespace prism

@@ -1,0 +1,60 @@
+// The one road: every host or device operation, whether a lone C call (a group of one),
+// the operations of an NCCL group, or a native API call, takes the path this router picks.
+//
+// Paths, in the order they are tried:
+//   Device     device buffers: the device engine (src/device).
+//   Direct     a whole-communicator host collective the direct host path takes
+//              (src/core/direct_host.h): peers read each other's memory.
+//   InNetwork  an AllReduce the in-network aggregation service takes
+//              (src/core/in_network.h), where the cost model or PRISM_ALGO says so.
+//   Plan       everything else: a schedule per collective and per-peer streams for
+//              point-to-point messages, run by the executor over the transport.
+// A path is chosen from what every rank of the call knows alike (the operation, the
+// communicator, the cost model), never from the rest of the group, so all ranks of a call
+// take the same path whatever else they grouped with it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "src/core/executor.h"
+#include "src/core/operation.h"
+
+namespace prism {
+
+class Communicator;
+
+enum class Path : uint8_t { Device, Direct, InNetwork, Plan };
+
+/// "device", "direct", "in-network", "plan".
+const char* pathName(Path path);
+
+/// The path `op` takes on `comm`.
+Path choosePath(Communicator& comm, const Operation& op);
+
+/// One communicator's operations of a group, in issue order.
+struct GroupWork {
+  Communicator* comm;
+  std::span<const Operation> ops;
+};
+
+/// Runs a group to completion, each operation on its path. Per communicator the direct
+/// and in-network operations run first, in issue order; then the remaining host
+/// operations, as one plan per communicator, all plans driven together (runPlans); then
+/// the device operations. Where several communicators of the group have direct or
+/// in-network operations, each communicator's run on a thread of its own, since one
+/// thread may drive ranks that wait for each other. Throws the first error.
+void runGroup(std::span<const GroupWork> group);
+
+/// The entry points of each path. Every operation the router sends down a path is
+/// counted there (Communicator::routedTo), where it runs, not where it is chosen.
+///
+/// Runs `op` on `path` (Direct or InNetwork) to completion: for callers that drive the
+/// plan path themselves (the native API's progress engine).
+void runAlone(Communicator& comm, const Operation& op, Path path);
+/// The plan of operations the router sent to the plan path (Communicator::buildPlan).
+Plan& buildRoutedPlan(Communicator& comm, std::span<const Operation> ops);
+/// Enqueues device operations on the device engine.
+void runOnDevice(Communicator& comm, std::span<const Operation> ops);
+
+}  // namespace prism
