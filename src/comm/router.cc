@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "base/error.h"
-#include "base/log.h"
 #include "src/comm/communicator.h"
 #include "src/comm/concurrent_jobs.h"
 #include "src/comm/progress.h"
@@ -111,9 +110,6 @@ void runGroup(std::span<const GroupWork> group) {
     Communicator& comm = *group[0].comm;
     const Operation& op = group[0].ops[0];
     const Path path = choosePath(comm, op);
-    log::trace(log::kColl, "%s rank %d: %s on the %s path", comm.name().c_str(), comm.rank(),
-               op.kind == OperationKind::Collective ? collectiveName(op.collective) : "message",
-               pathName(path));
     switch (path) {
       case Path::Device:
         return runOnDevice(comm, group[0].ops);
