@@ -1,9 +1,9 @@
 // Collectives, point-to-point and custom reduction ops: validate, record, submit.
 #include "nccl.h"
-#include "src/api/group.h"
 #include "src/api/guard.h"
 #include "src/api/handle.h"
 #include "src/api/validate.h"
+#include "src/comm/router.h"
 
 using namespace prism;
 using namespace prism::api;
@@ -15,8 +15,7 @@ ncclResult_t collective(const char* name, Collective kind, const void* sendbuff,
                         cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
-    group::submit(
-        comm, collectiveOperation(c, kind, sendbuff, recvbuff, count, datatype, op, root, stream));
+    submit(c, collectiveOperation(c, kind, sendbuff, recvbuff, count, datatype, op, root, stream));
   });
 }
 
@@ -24,7 +23,7 @@ ncclResult_t pointToPoint(const char* name, OperationKind kind, const void* buff
                           int datatype, int peer, ncclComm* comm, cudaStream_t stream) {
   return guard(comm, name, [&] {
     Communicator& c = usableComm(comm);
-    group::submit(comm, pointToPointOperation(c, kind, buff, count, datatype, peer, stream));
+    submit(c, pointToPointOperation(c, kind, buff, count, datatype, peer, stream));
   });
 }
 

@@ -9,11 +9,11 @@
 #include "base/log.h"
 #include "base/setup_channel.h"
 #include "nccl.h"
-#include "src/api/group.h"
 #include "src/api/guard.h"
 #include "src/api/handle.h"
 #include "src/api/validate.h"
 #include "src/bootstrap/bootstrap.h"
+#include "src/comm/group.h"
 #include "src/device/device.h"
 
 using namespace prism;

@@ -1,8 +1,8 @@
 // ncclGroupStart / ncclGroupEnd / ncclGroupSimulateEnd.
 #include "nccl.h"
-#include "src/api/group.h"
 #include "src/api/guard.h"
 #include "src/api/validate.h"
+#include "src/comm/group.h"
 
 using namespace prism;
 using namespace prism::api;

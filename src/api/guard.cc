@@ -4,8 +4,8 @@
 #include <string>
 
 #include "base/log.h"
-#include "src/api/group.h"
 #include "src/api/handle.h"
+#include "src/comm/group.h"
 
 namespace prism::api {
 

@@ -18,7 +18,7 @@
 #include "base/log.h"
 #include "base/setup_channel.h"
 #include "kernels/host/copy.h"
-#include "src/comm/progress.h"
+#include "src/comm/router.h"
 #include "src/core/direct_host.h"
 #include "src/core/mismatch.h"
 #include "src/core/peer_watch.h"
@@ -183,16 +183,6 @@ Communicator::~Communicator() {
   for (void* handle : registrations_) forgetRegistration(static_cast<Registration*>(handle));
 }
 
-bool Communicator::progress(Plan& plan) {
-  try {
-    return executor_.progress(plan);
-  } catch (const Error& e) {
-    const Program* current = Executor::currentProgram(plan);
-    endWith(e, current ? current->fingerprint.seq : 0);
-    throw;
-  }
-}
-
 void Communicator::checkPeers(const Plan& plan) {
   const Program* current = Executor::currentProgram(plan);
   if (current == nullptr) return;
@@ -238,12 +228,7 @@ void Communicator::endWith(const Error& e, uint64_t seq) {
   announceAbandon(*transport_, seq, e.code(), e.what());
 }
 
-void Communicator::run(std::span<const Operation> ops) {
-  Plan& plan = planner_->planFor(ops, recovering_);
-  PlanRun one{this, &plan};
-  runPlans({&one, 1});
-  planner_->completed(ops);
-}
+void Communicator::run(std::span<const Operation> ops) { runPlanned(*this, ops); }
 
 void Communicator::checkUsable() const {
   if (aborted()) throw Error(ncclInvalidUsage, "communicator " + name_ + " was aborted or revoked");

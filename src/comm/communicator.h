@@ -86,9 +86,16 @@ class Communicator final : public PathContext {
 
   /// Turns the operations of one group into this communicator's plan (Planner::build).
   Plan& buildPlan(std::span<const Operation> ops) { return planner_->build(ops, recovering_); }
-  /// Advances the plan without blocking; true if anything moved. An error thrown here ends
-  /// the communicator: ncclCommGetAsyncError reports it from then on.
-  bool progress(Plan& plan);
+  /// The plan path's halves: the planner builds plans, the executor advances them (the
+  /// router drives both, router.h).
+  Planner& planner() { return *planner_; }
+  Executor& executor() { return executor_; }
+  /// True while shrink() builds a child on this failed communicator (Planner::build).
+  bool recovering() const { return recovering_; }
+  /// Ends the communicator after `e` ended operation `seq`: records the code for
+  /// ncclCommGetAsyncError and tells every peer (announceAbandon), so none waits for this
+  /// rank until its timeout.
+  void endWith(const Error& e, uint64_t seq);
   /// Throws, ending the communicator, if a peer announced that it gave up on the plan's
   /// current operation while this rank was not reading from it (mismatch.h), or if the
   /// process of a peer the plan waits on has died (ncclRemoteError naming it). For waits,
@@ -164,10 +171,6 @@ class Communicator final : public PathContext {
   void checkUsable() const;
 
  private:
-  /// Ends the communicator after `e` ended operation `seq`: records the code for
-  /// ncclCommGetAsyncError and tells every peer (announceAbandon), so none waits for this
-  /// rank until its timeout.
-  void endWith(const Error& e, uint64_t seq);
   /// Throws ncclRemoteError: rank `q`, which this rank waits on in `what`, has died.
   [[noreturn]] void failDeadPeer(int q, const OpFingerprint& what) const;
   std::unique_ptr<Transport> createTransport(SetupChannel& setup);

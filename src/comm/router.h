@@ -29,6 +29,10 @@ enum class Path : uint8_t { Device, Direct, InNetwork, Plan };
 /// "device", "direct", "in-network", "plan".
 const char* pathName(Path path);
 
+/// Where every call enters: runs `op` on `comm` now, as a group of one, or queues it when
+/// an NCCL group is open (group.h), to run at its ncclGroupEnd.
+void submit(Communicator& comm, const Operation& op);
+
 /// The path `op` takes on `comm`.
 Path choosePath(Communicator& comm, const Operation& op);
 
@@ -56,5 +60,27 @@ void runAlone(Communicator& comm, const Operation& op, Path path);
 Plan& buildRoutedPlan(Communicator& comm, std::span<const Operation> ops);
 /// Enqueues device operations on the device engine.
 void runOnDevice(Communicator& comm, std::span<const Operation> ops);
+
+/// The plan path, driven here so that a call reads from the router to the planner and
+/// the executor without a detour.
+///
+/// Plans `ops` alone (Planner::planFor, which replays a repeated lone call) and drives
+/// the plan to completion.
+void runPlanned(Communicator& comm, std::span<const Operation> ops);
+/// Advances `plan` without blocking; true if anything moved. An error thrown here ends
+/// the communicator (Communicator::endWith): ncclCommGetAsyncError reports it from then on.
+bool progressPlan(Communicator& comm, Plan& plan);
+
+struct PlanRun {
+  Communicator* comm;
+  Plan* plan;
+};
+
+/// Progresses every plan until all are done. Waiting spins for PRISM_SPIN polls, then
+/// yields, then sleeps on the transports' doorbells, so 8 ranks on 2 cores complete. If no
+/// plan moves for PRISM_TIMEOUT_S seconds, or a communicator is aborted, throws an Error
+/// naming the rank, the operation and the peer it waits for, and marks the communicator
+/// failed (ncclCommGetAsyncError reports it).
+void runPlans(std::span<const PlanRun> runs);
 
 }  // namespace prism

@@ -110,7 +110,7 @@ bool advanceHead(CommQueue& q) {
       moved = true;
     }
     if (q.plan != nullptr) {
-      moved |= q.comm.progress(*q.plan);
+      moved |= progressPlan(q.comm, *q.plan);
       finished = q.plan->done();
     }
   }

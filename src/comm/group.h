@@ -8,12 +8,16 @@
 #include "nccl.h"
 #include "src/core/operation.h"
 
+namespace prism {
+class Communicator;
+}
+
 namespace prism::group {
 
 bool active();
 void start();
-/// Runs `op` on `comm` now, or queues it when a group is open.
-void submit(ncclComm* comm, const Operation& op);
+/// Queues `op` on `comm` in the open group (router.h's submit calls it).
+void queue(Communicator& comm, const Operation& op);
 /// Queues a communicator initialization to run at ncclGroupEnd (or runs it now).
 void submitInit(std::function<void()> init);
 /// Remembers that a call inside the open group failed: ncclGroupEnd then drops the whole

@@ -1,11 +1,11 @@
-#include "src/api/group.h"
+#include "src/comm/group.h"
 
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "base/error.h"
-#include "src/api/handle.h"
+#include "src/comm/communicator.h"
 #include "src/comm/concurrent_jobs.h"
 #include "src/comm/router.h"
 
@@ -16,16 +16,16 @@ namespace {
 struct GroupState {
   int depth = 0;
   ncclResult_t error = ncclSuccess;
-  std::vector<std::pair<ncclComm*, Operation>> ops;
+  std::vector<std::pair<Communicator*, Operation>> ops;
   std::vector<std::function<void()>> inits;
 };
 
 thread_local GroupState tGroup;
 
 /// The queued operations, one list per communicator, in first-use order.
-std::vector<std::pair<ncclComm*, std::vector<Operation>>> byCommunicator(
-    std::vector<std::pair<ncclComm*, Operation>>& ops) {
-  std::vector<std::pair<ncclComm*, std::vector<Operation>>> lists;
+std::vector<std::pair<Communicator*, std::vector<Operation>>> byCommunicator(
+    std::vector<std::pair<Communicator*, Operation>>& ops) {
+  std::vector<std::pair<Communicator*, std::vector<Operation>>> lists;
   for (auto& [comm, op] : ops) {
     auto it = std::find_if(lists.begin(), lists.end(), [&](auto& l) { return l.first == comm; });
     if (it == lists.end()) it = lists.insert(lists.end(), {comm, {}});
@@ -51,15 +51,7 @@ bool active() { return tGroup.depth > 0; }
 
 void start() { ++tGroup.depth; }
 
-void submit(ncclComm* comm, const Operation& op) {
-  if (active()) {
-    tGroup.ops.emplace_back(comm, op);
-    return;
-  }
-  // A lone call is a group of one.
-  const GroupWork one{&comm->get(), {&op, 1}};
-  runGroup({&one, 1});
-}
+void queue(Communicator& comm, const Operation& op) { tGroup.ops.emplace_back(&comm, op); }
 
 void submitInit(std::function<void()> init) {
   if (active()) {
@@ -79,7 +71,7 @@ void end() {
   auto lists = byCommunicator(work.ops);
   std::vector<GroupWork> group;
   group.reserve(lists.size());
-  for (auto& [comm, ops] : lists) group.push_back({&comm->get(), ops});
+  for (auto& [comm, ops] : lists) group.push_back({comm, ops});
   runGroup(group);
 }
 
@@ -88,7 +80,7 @@ float simulateEnd() {
   float slowest = 0;
   for (auto& [comm, ops] : byCommunicator(work.ops)) {
     double micros = 0;
-    for (const Operation& op : ops) micros += comm->get().predictMicros(op);
+    for (const Operation& op : ops) micros += comm->predictMicros(op);
     slowest = std::max(slowest, static_cast<float>(micros));
   }
   return slowest;
