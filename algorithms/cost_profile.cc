@@ -55,7 +55,8 @@ CostProfile parseCostProfile(const std::string& text, const std::string& origin)
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Syntax errors, and numbers beyond a double's range (out_of_range), alike.
     throw Error(ncclInvalidArgument, origin + ": not JSON (" + e.what() + ")");
   }
   check(doc.is_object(), ncclInvalidArgument, origin + ": expected a JSON object");

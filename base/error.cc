@@ -6,7 +6,7 @@
 namespace prism {
 
 namespace {
-std::string shortLocation(const std::source_location& where) {
+std::string shortLocation(const SourceLocation& where) {
   std::string file = where.file_name();
   auto slash = file.find_last_of('/');
   if (slash != std::string::npos) file = file.substr(slash + 1);
@@ -14,10 +14,10 @@ std::string shortLocation(const std::source_location& where) {
 }
 }  // namespace
 
-Error::Error(ncclResult_t code, const std::string& reason, std::source_location where)
+Error::Error(ncclResult_t code, const std::string& reason, SourceLocation where)
     : std::runtime_error(reason), code_(code), where_(shortLocation(where)) {}
 
-void throwSystemError(const std::string& what, std::source_location where) {
+void throwSystemError(const std::string& what, SourceLocation where) {
   int err = errno;
   throw Error(ncclSystemError, what + ": " + std::strerror(err), where);
 }

@@ -2,10 +2,10 @@
 // (src/api/guard.h) is the only place that catches, so no exception crosses the ABI.
 #pragma once
 
-#include <source_location>
 #include <stdexcept>
 #include <string>
 
+#include "base/source_location.h"
 #include "nccl.h"
 
 namespace prism {
@@ -15,7 +15,7 @@ namespace prism {
 class Error : public std::runtime_error {
  public:
   Error(ncclResult_t code, const std::string& reason,
-        std::source_location where = std::source_location::current());
+        SourceLocation where = SourceLocation::current());
 
   ncclResult_t code() const { return code_; }
   /// "file.cc:123", where the error was raised.
@@ -28,7 +28,7 @@ class Error : public std::runtime_error {
 
 /// Throws Error(code, reason) unless `ok`. Use for argument and state checks.
 inline void check(bool ok, ncclResult_t code, const std::string& reason,
-                  std::source_location where = std::source_location::current()) {
+                  SourceLocation where = SourceLocation::current()) {
   if (!ok) throw Error(code, reason, where);
 }
 
@@ -36,12 +36,12 @@ inline void check(bool ok, ncclResult_t code, const std::string& reason,
 /// matters on paths that run every call. Checks with a composed reason on such paths are
 /// written `if (!ok) throw Error(code, a + b)` for the same reason.
 inline void check(bool ok, ncclResult_t code, const char* reason,
-                  std::source_location where = std::source_location::current()) {
+                  SourceLocation where = SourceLocation::current()) {
   if (!ok) throw Error(code, reason, where);
 }
 
 /// Throws ncclSystemError naming the failed call and errno's text.
 [[noreturn]] void throwSystemError(const std::string& what,
-                                   std::source_location where = std::source_location::current());
+                                   SourceLocation where = SourceLocation::current());
 
 }  // namespace prism

@@ -163,6 +163,14 @@ TEST(CostProfile, ParsesFormatsAndRejectsBadFiles) {
     EXPECT_NE(std::string(e.what()).find("profile.json"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("step_us"), std::string::npos) << e.what();
   }
+  // A number beyond a double's range is a clear error too (found by tests/fuzz).
+  try {
+    parseCostProfile("{\"step_us\": 1E400}", "huge.json");
+    FAIL() << "an out-of-range number escaped as a JSON library exception or was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ncclInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("huge.json"), std::string::npos) << e.what();
+  }
   // Zero means "none" for the burst and the shared cores, and a field written is read back.
   const CostProfile emulated = parseCostProfile(
       "{\"network_burst_bytes\": 1250000, \"shared_cores\": 2, \"wake_us\": 0}", "x");

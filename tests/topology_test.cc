@@ -347,7 +347,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFile{"unknown_key.json", "hosts.host.gpu: unknown key"},
                       BadFile{"link_bandwidth.json", "links[0].bw"},
                       BadFile{"unclosed.xml", "unclosed.xml:5:"},
-                      BadFile{"nvlink_target.xml", "nvlink_target.xml:5:"}),
+                      BadFile{"nvlink_target.xml", "nvlink_target.xml:5:"},
+                      // Found by tests/fuzz: a number beyond a double's range.
+                      BadFile{"number_overflow.json", "number overflow"}),
     [](const ::testing::TestParamInfo<BadFile>& info) {
       std::string name = info.param.name;
       for (char& c : name) {

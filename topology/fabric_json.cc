@@ -136,6 +136,9 @@ Graph parseFabricJson(const std::string& text, const std::string& source) {
     if (cut != std::string::npos) what = what.substr(cut);
     throw Error(ncclInvalidArgument,
                 source + ":" + std::to_string(lineOf(text, e.byte ? e.byte - 1 : 0)) + ": " + what);
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed text the parser still refuses, such as a number beyond a double's range.
+    throw Error(ncclInvalidArgument, source + ": " + e.what());
   }
   const JsonView top(doc, source, "");
   top.allowKeys({"prism_topology", "description", "hosts", "fabric", "nodes", "switches",
