@@ -10,7 +10,7 @@
 namespace prism::kernels {
 
 /// Destination bytes from which a collective's output no longer stays in cache and
-/// streaming stores pay off (the measured crossover, perf/RESULTS.md).
+/// streaming stores pay off: outputs this large no longer stay in cache.
 constexpr size_t kStreamingCopyBytes = size_t{4} << 20;
 
 /// Pieces from which a sender that streams into FIFO slots does so; smaller ones are

@@ -84,8 +84,6 @@ class Communicator final : public PathContext {
   /// Seconds without progress before a wait fails (PRISM_TIMEOUT_S), read at creation.
   int64_t timeoutSeconds() const override { return timeoutSeconds_; }
 
-  /// Turns the operations of one group into this communicator's plan (Planner::build).
-  Plan& buildPlan(std::span<const Operation> ops) { return planner_->build(ops, recovering_); }
   /// The plan path's halves: the planner builds plans, the executor advances them (the
   /// router drives both, router.h).
   Planner& planner() { return *planner_; }
@@ -135,7 +133,7 @@ class Communicator final : public PathContext {
   /// How many operations the router ran on each path (router.h), for tests and logs.
   /// Counted by the path entry points; read by the driving thread or after a call.
   uint64_t routedTo(Path path) const { return routed_[static_cast<size_t>(path)]; }
-  void countRoute(Path path) { ++routed_[static_cast<size_t>(path)]; }
+  void countRoute(Path path, uint64_t ops = 1) { routed_[static_cast<size_t>(path)] += ops; }
   /// Host AllGather of `bytes` per rank over this communicator's transport (internal
   /// exchanges of the device and direct paths); `serves` as Operation::serves.
   void allGatherBytes(const void* mine, void* all, size_t bytes,

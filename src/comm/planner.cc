@@ -116,7 +116,7 @@ Program Planner::bindCollective(const Operation& op, bool recovering) {
   program.steps = schedule.steps[static_cast<size_t>(me)];
   program.input = layoutFor(op, op.sendbuff, schedule.inputBlocks);
   program.output = layoutFor(op, op.recvbuff, schedule.outputBlocks);
-  // The memory comes later (buildPlan), once every collective of the group is bound.
+  // The memory comes later (build), once every collective of the group is bound.
   program.scratch =
       scratchLayout(program.input, op.collective, scratchBlocksUsed(program.steps), nullptr);
   program.type = op.type;

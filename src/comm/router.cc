@@ -65,10 +65,7 @@ void runDevice(std::vector<Routed>& routed) {
   runConcurrently(jobs);
 }
 
-}  // namespace
-
-// The plan path's driver: the one place where a rank waits.
-namespace {
+// The plan path's driver, the one place where a rank waits: its helpers.
 
 using Clock = std::chrono::steady_clock;
 
@@ -199,8 +196,6 @@ const char* pathName(Path path) {
   return "unknown";
 }
 
-namespace {}  // namespace
-
 void submit(Communicator& comm, const Operation& op) {
   if (group::active()) return group::queue(comm, op);
   const GroupWork one{&comm, {&op, 1}};
@@ -215,13 +210,13 @@ Path choosePath(Communicator& comm, const Operation& op) {
 }
 
 Plan& buildRoutedPlan(Communicator& comm, std::span<const Operation> ops) {
-  for (size_t i = 0; i < ops.size(); ++i) comm.countRoute(Path::Plan);
+  comm.countRoute(Path::Plan, ops.size());
   return comm.planner().build(ops, comm.recovering());
 }
 
-void runOnDevice(Communicator& comm, std::span<const Operation> ops) {
-  for (size_t i = 0; i < ops.size(); ++i) comm.countRoute(Path::Device);
-  comm.deviceEngine().run(ops);
+void runOnDevice(Communicator& comm, std::span<const Operation> ops, device::Launch launch) {
+  comm.countRoute(Path::Device, ops.size());
+  comm.deviceEngine().run(ops, launch);
 }
 
 void runAlone(Communicator& comm, const Operation& op, Path path) {

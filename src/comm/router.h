@@ -19,6 +19,7 @@
 
 #include "src/core/executor.h"
 #include "src/core/operation.h"
+#include "src/device/device.h"
 
 namespace prism {
 
@@ -56,10 +57,11 @@ void runGroup(std::span<const GroupWork> group);
 /// Runs `op` on `path` (Direct or InNetwork) to completion: for callers that drive the
 /// plan path themselves (the native API's progress engine).
 void runAlone(Communicator& comm, const Operation& op, Path path);
-/// The plan of operations the router sent to the plan path (Communicator::buildPlan).
+/// The plan of operations the router sent to the plan path (Planner::build).
 Plan& buildRoutedPlan(Communicator& comm, std::span<const Operation> ops);
-/// Enqueues device operations on the device engine.
-void runOnDevice(Communicator& comm, std::span<const Operation> ops);
+/// Enqueues device operations on the device engine (device::Engine::run).
+void runOnDevice(Communicator& comm, std::span<const Operation> ops,
+                 device::Launch launch = device::Launch::Eager);
 
 /// The plan path, driven here so that a call reads from the router to the planner and
 /// the executor without a detour.

@@ -55,8 +55,7 @@ void startHead(CommQueue& q, PendingOp& head) {
     auto enqueue = [&comm = q.comm, ops = head.ops, stream = q.deviceStream, work = head.work,
                     device] {
       useDevice(device);
-      for (size_t i = 0; i < ops.size(); ++i) comm.countRoute(Path::Device);
-      comm.deviceEngine().run(ops, device::Launch::AfterPeers);
+      runOnDevice(comm, ops, device::Launch::AfterPeers);
       work->markEnqueued(recordEvent(stream));
     };
     if (q.comm.deviceEngine().needsHostRendezvous(head.ops, device::Launch::AfterPeers)) {

@@ -32,8 +32,8 @@ void runDeviceMatrix(Coll coll, int nranks, Mode mode, const DeviceScope& scope)
       nranks, mode, [&](RankContext& ctx) { runCases(ctx, coll, scope, Memory::Device); }, options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[ timing ] %s on %d ranks (%s, device memory): %.2f s\n", collectiveName(coll), nranks,
-              modeName(mode), seconds);
+  std::printf("[ timing ] %s on %d ranks (%s, device memory): %.2f s\n", collectiveName(coll),
+              nranks, modeName(mode), seconds);
 }
 
 }  // namespace prism::test
