@@ -23,6 +23,7 @@
 
 #include "base/error.h"
 #include "nccl.h"
+#include "prism/comm.hpp"
 #include "src/api/handle.h"
 #include "src/bootstrap/bootstrap.h"
 #include "src/comm/communicator.h"
@@ -161,6 +162,7 @@ void drive(RankContext& ctx, Transport& t, Traffic& traffic) {
     if (traffic.step(ctx)) continue;
     uint32_t ticket = t.doorbell().arm();
     if (!traffic.step(ctx) && !traffic.done()) {
+      t.pauseProgress(ProgressPause::Sleep);
       t.doorbell().wait(ticket, std::chrono::milliseconds(20));
     }
     t.doorbell().disarm();
@@ -177,7 +179,10 @@ void pingPong(RankContext& ctx, Transport& t) {
     while (!ready()) {
       t.progress();
       uint32_t ticket = t.doorbell().arm();
-      if (!ready()) t.doorbell().wait(ticket, std::chrono::milliseconds(20));
+      if (!ready()) {
+        t.pauseProgress(ProgressPause::Sleep);
+        t.doorbell().wait(ticket, std::chrono::milliseconds(20));
+      }
       t.doorbell().disarm();
       ctx.require(Clock::now() < deadline, "ping-pong timed out");
     }
@@ -254,6 +259,118 @@ INSTANTIATE_TEST_SUITE_P(Loopback, TcpTransportLevel,
                                            TransportCase{3, Mode::Threads, 3, 256 * 1024},
                                            TransportCase{3, Mode::Processes, 2, 256 * 1024}),
                          caseName);
+
+// ---------------------------------------------------------------- who drives the sockets
+
+/// Rank 0 drives its link (progress), fills its ring while rank 1 reads nothing, so bytes
+/// are still to send when its "call" ends; it then never calls progress() again. Every
+/// message must still arrive: the I/O thread takes the link over at pauseProgress(CallEnd).
+TEST(TcpProgress, BytesLeftToSendAtCallEndStillArrive) {
+  RunOptions options;
+  options.initComm = false;
+  options.timeout = std::chrono::seconds(60);
+  constexpr size_t kSlot = 256 * 1024;
+  test::runRanks(
+      2, Mode::Processes,
+      [&](RankContext& ctx) {
+        auto setup = connectBootstrap(ctx.id, ctx.rank, ctx.nranks);
+        TcpTransportOptions o;
+        o.slotBytes = kSlot;
+        o.slotCount = 4;
+        o.socketsPerPeer = 1;
+        o.name = "progress-test";
+        std::vector<bool> all{ctx.rank != 0, ctx.rank != 1};
+        auto t = createTcpTransport(*setup, o, all);
+        const int peer = 1 - ctx.rank;
+        uint64_t sent = 0;
+        if (ctx.rank == 0) {
+          // Until the ring stays full: the kernel's buffers hold what they can, the rest
+          // waits in the ring.
+          for (int stuck = 0; stuck < 200;) {
+            t->progress();
+            std::span<std::byte> slot = t->sendTo(peer).acquire();
+            if (slot.empty()) {
+              ++stuck;
+              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+              continue;
+            }
+            for (size_t i = 0; i < kSlot; ++i) slot[i] = pattern(0, 1, sent, i);
+            t->sendTo(peer).commit(kSlot, sent++);
+            stuck = 0;
+          }
+          ctx.require(t->sendTo(peer).acquire().empty(), "the ring never filled");
+          t->pauseProgress(ProgressPause::CallEnd);
+        }
+        uint64_t counts[2];
+        setup->allGather(&sent, counts, sizeof(sent));
+        if (ctx.rank == 0) {
+          setup->barrier();  // rank 1 has everything; the test is over
+          return;
+        }
+        sent = counts[0];
+        ctx.require(sent > 4, "rank 0 sent too little to fill its ring");
+        const auto deadline = Clock::now() + std::chrono::seconds(20);
+        for (uint64_t got = 0; got < sent;) {
+          t->progress();
+          std::span<const std::byte> msg = t->recvFrom(peer).peek();
+          if (msg.empty()) {
+            ctx.require(Clock::now() < deadline,
+                        "message " + std::to_string(got) + " of " + std::to_string(sent) +
+                            " never came: nobody sent what rank 0 left in its ring");
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            continue;
+          }
+          ctx.require(msg.size() == kSlot && t->recvFrom(peer).tag() == got,
+                      "message " + std::to_string(got) + " out of order");
+          for (size_t i = 0; i < kSlot; i += 4093) {
+            ctx.require(msg[i] == pattern(0, 1, got, i),
+                        "message " + std::to_string(got) + " corrupt");
+          }
+          t->recvFrom(peer).release();
+          ++got;
+        }
+        setup->barrier();
+      },
+      options);
+}
+
+/// An asynchronous AllReduce over TCP completes while the caller computes and never calls
+/// into Prism: the library's own threads move it.
+TEST(TcpProgress, AsyncAllReduceCompletesWhileTheCallerComputes) {
+  ScopedEnv transport("PRISM_TRANSPORT", "tcp");
+  RunOptions options;
+  options.initComm = false;
+  options.timeout = std::chrono::seconds(60);
+  test::runRanks(
+      2, Mode::Processes,
+      [&](RankContext& ctx) {
+        Comm comm = Comm::fromUniqueId(ctx.id, ctx.nranks, ctx.rank);
+        constexpr size_t kCount = size_t{4} << 20;  // 16 MiB: many slots each way
+        std::vector<float> in(kCount), out(kCount, -1.0f);
+        for (size_t i = 0; i < kCount; ++i) in[i] = static_cast<float>((i + ctx.rank) % 97);
+        comm.synchronize();
+        Work work = comm.allReduce(in.data(), out.data(), kCount, ncclFloat32, ncclSum);
+        // Compute, touching only our own memory, for longer than the call needs.
+        const auto until = Work::Clock::now() + std::chrono::seconds(3);
+        uint64_t sink = 0;
+        while (Work::Clock::now() < until) {
+          for (size_t i = 0; i < kCount; i += 64) sink += static_cast<uint64_t>(in[i]);
+        }
+        const auto computed = Work::Clock::now();
+        ctx.require(work.wait(std::chrono::seconds(30)), "the AllReduce did not complete");
+        ctx.require(work.endTime() < computed,
+                    "the AllReduce completed only once the caller called in again");
+        for (size_t i = 0; i < kCount; ++i) {
+          const float want = static_cast<float>(i % 97 + (i + 1) % 97);
+          if (out[i] != want) {
+            ctx.fail("element " + std::to_string(i) + " is " + std::to_string(out[i]) + ", want " +
+                     std::to_string(want) + " (sink " + std::to_string(sink) + ")");
+            break;
+          }
+        }
+      },
+      options);
+}
 
 TEST(TcpTransportSetup, NoMatchingInterfaceFailsOnEveryRank) {
   RunOptions options;

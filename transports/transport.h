@@ -58,7 +58,10 @@ class RecvConnection {
 
 /// Lets a waiting rank sleep until a peer changes one of its FIFOs, without lost wake-ups:
 ///   auto ticket = doorbell.arm();   // announce that we may sleep
-///   if (!progressMade()) doorbell.wait(ticket, timeout);
+///   if (!progressMade()) {          // progressMade() calls transport.progress()
+///     transport.pauseProgress(ProgressPause::Sleep);
+///     doorbell.wait(ticket, timeout);
+///   }
 ///   doorbell.disarm();
 class Doorbell {
  public:
@@ -67,6 +70,12 @@ class Doorbell {
   /// Sleeps until rung after arm() returned `ticket`, or `timeout` passes.
   virtual void wait(uint32_t ticket, std::chrono::microseconds timeout) = 0;
   virtual void disarm() = 0;
+};
+
+/// Why a thread stops calling Transport::progress() for a while.
+enum class ProgressPause {
+  Sleep,    ///< it is about to sleep on the doorbell
+  CallEnd,  ///< the call it waited in has returned
 };
 
 class Transport {
@@ -83,8 +92,15 @@ class Transport {
   /// The FIFO to or from `peer` (0 <= peer < size(), peer != rank()).
   virtual SendConnection& sendTo(int peer) = 0;
   virtual RecvConnection& recvFrom(int peer) = 0;
-  /// Advances transfers for transports that need a progress engine. Non-blocking.
+  /// Advances transfers for transports that need a progress engine. Non-blocking. A
+  /// transport may do its I/O here, from the waiting thread, rather than on a thread of
+  /// its own; it then takes that I/O back from its own thread on the first call.
   virtual void progress() {}
+  /// The thread that calls progress() stops for a while. A transport that does its I/O in
+  /// progress() hands it to a thread of its own here whenever the doorbell must still ring
+  /// (before a sleep) or bytes are left to move, so transfers never depend on a thread
+  /// that is not in a call. Non-blocking.
+  virtual void pauseProgress(ProgressPause) {}
   virtual Doorbell& doorbell() = 0;
 };
 

@@ -97,14 +97,19 @@ bool pollAll(std::span<const PlanRun> runs, bool& done) {
   throw Error(ncclInternalError, why);
 }
 
-/// Counts this thread as a driver of every communicator in `runs` while it waits.
+/// Counts this thread as a driver of every communicator in `runs` while it waits; when the
+/// wait ends, the transports learn that no thread calls progress() for them any more.
 class DriverScope {
  public:
   explicit DriverScope(std::span<const PlanRun> runs) : runs_(runs) {
     for (const PlanRun& run : runs_) run.comm->drivers().fetch_add(1);
   }
   ~DriverScope() {
+    pause(runs_, ProgressPause::CallEnd);
     for (const PlanRun& run : runs_) run.comm->drivers().fetch_sub(1);
+  }
+  static void pause(std::span<const PlanRun> runs, ProgressPause why) {
+    for (const PlanRun& run : runs) run.comm->transport().pauseProgress(why);
   }
 
  private:
@@ -154,7 +159,11 @@ void runPlans(std::span<const PlanRun> runs) {
     Doorbell& bell = runs.front().comm->transport().doorbell();
     uint32_t ticket = bell.arm();
     bool moved = pollAll(runs, done);
-    if (!moved && !done) bell.wait(ticket, nap);
+    if (!moved && !done) {
+      // Armed first: what the transports' own threads move from here on rings the bell.
+      DriverScope::pause(runs, ProgressPause::Sleep);
+      bell.wait(ticket, nap);
+    }
     bell.disarm();
     if (moved) {
       idle = 0;

@@ -36,7 +36,10 @@ void failAll(CommQueue& q, ncclResult_t code, const std::string& reason) {
     first = false;
   }
   q.pending.clear();
-  if (q.headStarted) q.comm.drivers().fetch_sub(1);
+  if (q.headStarted) {
+    q.comm.transport().pauseProgress(ProgressPause::CallEnd);
+    q.comm.drivers().fetch_sub(1);
+  }
   q.headStarted = false;
   q.aloneRunning = false;
   q.plan = nullptr;
@@ -121,6 +124,7 @@ bool advanceHead(CommQueue& q) {
     q.pending.pop_front();
     q.headStarted = false;
     q.plan = nullptr;
+    q.comm.transport().pauseProgress(ProgressPause::CallEnd);
     q.comm.drivers().fetch_sub(1);
   }
   return true;
@@ -246,6 +250,12 @@ void ProgressEngine::nap() {
   uint32_t ticket = bell->arm();
   bool pending = false;
   if (!sweep(pending) && pending) {
+    // Armed first: what the transports' own threads move from here on rings the bell.
+    for (const std::shared_ptr<CommQueue>& q : snapshot_) {
+      std::lock_guard lock(q->mutex);
+      if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+      q->comm.transport().pauseProgress(ProgressPause::Sleep);
+    }
     bell->wait(ticket,
                active == 1 ? std::chrono::microseconds(1000) : std::chrono::microseconds(200));
   }

@@ -50,6 +50,10 @@ class HybridTransport final : public Transport {
     shm_->progress();
     tcp_->progress();
   }
+  void pauseProgress(ProgressPause why) override {
+    shm_->pauseProgress(why);
+    tcp_->pauseProgress(why);
+  }
   // The TCP threads ring this same doorbell (see createHybridTransport).
   Doorbell& doorbell() override { return shm_->doorbell(); }
 

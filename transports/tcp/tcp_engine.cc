@@ -1,4 +1,5 @@
-// The I/O thread. It pumps every link until nothing moves, then announces that it sleeps
+// The I/O thread, and the hand-over of its links to the rank (tcp_engine.h). While it holds
+// the links, the thread pumps every link until nothing moves, then announces that it sleeps
 // and waits in epoll. Sockets are registered edge-triggered: a pass stops on a socket only
 // when the kernel said EAGAIN (an edge follows when that changes) or when the rank's ring
 // is full or empty (the rank's commit or release then calls wake()). The sleep protocol
@@ -8,6 +9,7 @@
 #include "transports/tcp/tcp_engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -66,6 +68,8 @@ Engine::Engine(std::vector<Link*> links, LinkSet* set, shm::DoorbellBlock* bell)
 
 Engine::~Engine() {
   stop_.store(true, std::memory_order_release);
+  handBack();
+  state_.notify_all();
   uint64_t one = 1;
   (void)!::write(event_, &one, sizeof(one));
   thread_.join();
@@ -81,7 +85,50 @@ void Engine::wake() {
   (void)!::write(event_, &one, sizeof(one));
 }
 
-bool Engine::pumpAll() {
+bool Engine::drive() {
+  if (!rankDrives()) [[unlikely]] {
+    state_.fetch_or(kRankOwns, std::memory_order_acq_rel);
+    // A pass is non-blocking, so this wait is short; the thread may be off its core,
+    // hence the yield.
+    for (int spins = 0; (state_.load(std::memory_order_acquire) & kIoBusy) != 0; ++spins) {
+      if (spins > 64) sched_yield();
+    }
+  }
+  return pumpAll(false);
+}
+
+void Engine::handBack() {
+  if (!rankDrives()) return;
+  const uint32_t old = state_.fetch_and(~kRankOwns, std::memory_order_acq_rel);
+  if ((old & kIoParked) != 0) state_.notify_one();
+}
+
+bool Engine::sendsPending() const {
+  for (const Link* link : links_) {
+    if (!link->drained()) return true;
+  }
+  return false;
+}
+
+bool Engine::beginPass() {
+  const uint32_t old = state_.fetch_or(kIoBusy, std::memory_order_acq_rel);
+  if ((old & kRankOwns) == 0) return true;
+  state_.fetch_and(~kIoBusy, std::memory_order_release);
+  return false;
+}
+
+void Engine::endPass() { state_.fetch_and(~kIoBusy, std::memory_order_release); }
+
+void Engine::park() {
+  uint32_t seen = state_.fetch_or(kIoParked, std::memory_order_acq_rel) | kIoParked;
+  while ((seen & kRankOwns) != 0 && !stop_.load(std::memory_order_acquire)) {
+    state_.wait(seen, std::memory_order_acquire);
+    seen = state_.load(std::memory_order_acquire);
+  }
+  state_.fetch_and(~kIoParked, std::memory_order_acq_rel);
+}
+
+bool Engine::pumpAll(bool ring) {
   bool moved = false;
   bool wake = false;
   bool failed = false;
@@ -95,7 +142,7 @@ bool Engine::pumpAll() {
     set_->failed.store(true, std::memory_order_release);
     wake = true;
   }
-  if (wake) shm::ringDoorbell(*bell_);
+  if (wake && ring) shm::ringDoorbell(*bell_);
   return moved;
 }
 
@@ -120,15 +167,27 @@ void Engine::loop() {
   pthread_setname_np(pthread_self(), "prism-tcp");
   epoll_event events[32];
   int idle = 0;
+  // One pass if the rank does not hold the links; parks until it hands them back if so.
+  auto pass = [&](bool& parked) {
+    if (!beginPass()) {
+      park();
+      parked = true;
+      return false;
+    }
+    bool moved = pumpAll(true);
+    endPass();
+    return moved;
+  };
   while (!stop_.load(std::memory_order_acquire)) {
-    if (pumpAll()) {
+    bool parked = false;
+    if (pass(parked)) {
       idle = 0;
       continue;
     }
-    if (++idle < kIdlePasses) continue;
+    if (parked || ++idle < kIdlePasses) continue;
     sleeping_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (!pumpAll() && !stop_.load(std::memory_order_acquire)) {
+    if (!pass(parked) && !parked && !stop_.load(std::memory_order_acquire)) {
       int n = ::epoll_wait(epoll_, events, 32, kSleepMillis);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.fd != event_) continue;

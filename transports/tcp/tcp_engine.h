@@ -1,8 +1,15 @@
-// One I/O thread of the TCP transport: drives the sockets of its links with epoll and
-// rings the rank's doorbell when a message arrives, a send slot frees or a link fails.
+// One I/O thread of the TCP transport and the hand-over of its links between that thread and
+// the rank. While a thread of the rank waits in a call, it drives the links itself (drive()):
+// non-blocking send and recv from the waiting thread, with no crossing to another thread and
+// no wake-up. When the rank sleeps, or returns with bytes still to send, it hands the links
+// back (handBack()) and the I/O thread drives them: it pumps until nothing moves, waits in
+// epoll, and rings the rank's doorbell when a message arrives, a send slot frees or a link
+// fails. Between calls the links stay with the rank unless something is left to send:
+// incoming bytes wait in the kernel's buffers, so a rank that computes pays nothing.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -24,13 +31,39 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Called by the rank after it committed or released a slot: wakes the thread if it
-  /// sleeps. Costs one fence and one load otherwise.
+  /// The rank's side: takes the links from the I/O thread if the rank does not hold them
+  /// (waiting for a pass in flight to end), then moves whatever can move without blocking.
+  /// Returns whether anything moved. One thread of the rank at a time, as for every
+  /// transport call.
+  bool drive();
+  /// The rank's side: gives the links to the I/O thread, which wakes if it waits for them.
+  /// Does nothing when the rank does not hold them.
+  void handBack();
+  /// True while the rank holds the links. Read by the rank only, which alone changes it.
+  bool rankDrives() const { return (state_.load(std::memory_order_relaxed) & kRankOwns) != 0; }
+  /// True when some link of this engine holds committed bytes not yet in the kernel.
+  bool sendsPending() const;
+
+  /// Called by the rank after it committed or released a slot while the I/O thread holds
+  /// the links: wakes the thread if it sleeps. Costs one fence and one load otherwise.
   void wake();
 
  private:
+  // Bits of state_. Every change is a read-modify-write of the one word, so the rank's
+  // claim and the thread's start of a pass are ordered: one of them sees the other.
+  static constexpr uint32_t kRankOwns = 1;  ///< the rank holds the links
+  static constexpr uint32_t kIoBusy = 2;    ///< the I/O thread is inside a pass
+  static constexpr uint32_t kIoParked = 4;  ///< the I/O thread waits for handBack()
+
   void loop();
-  bool pumpAll();
+  /// The I/O thread: starts a pass unless the rank holds the links.
+  bool beginPass();
+  void endPass();
+  /// The I/O thread: waits until the rank hands the links back (or the engine stops).
+  void park();
+  /// One pass over every link; `ring` rings the rank's doorbell when the rank may wait
+  /// for what moved.
+  bool pumpAll(bool ring);
   void awaitRelatedFailures();
 
   std::vector<Link*> links_;
@@ -38,6 +71,7 @@ class Engine {
   shm::DoorbellBlock* bell_;
   int epoll_ = -1;
   int event_ = -1;
+  alignas(64) std::atomic<uint32_t> state_{0};
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;

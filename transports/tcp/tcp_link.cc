@@ -89,7 +89,14 @@ void Link::commit(size_t bytes, uint64_t tag) {
   sendBytes_[c % slots_] = static_cast<uint32_t>(bytes);
   sendTags_[c % slots_] = tag;
   committed_.store(c + 1, std::memory_order_release);
-  engine_->wake();
+  if (engine_->rankDrives()) {
+    // The waiting thread drives the link: the bytes go to the kernel now, not on the next
+    // poll (the I/O thread would have been woken for them).
+    bool wake = false;
+    pump(wake);
+  } else {
+    engine_->wake();
+  }
 }
 
 std::span<const std::byte> Link::peek() {
@@ -108,7 +115,8 @@ uint64_t Link::tag() const { return recvTags_[released_.load(std::memory_order_r
 
 void Link::release() {
   released_.store(released_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  engine_->wake();
+  // A rank that drives the link reads into the freed slot on its next poll.
+  if (!engine_->rankDrives()) engine_->wake();
 }
 
 void Link::fail(const std::string& why) {

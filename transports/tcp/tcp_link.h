@@ -2,10 +2,14 @@
 // sockets a message's bytes are striped across.
 //
 // Rings. Both are single-producer/single-consumer with 64-bit counters that never wrap:
-//   send: the rank commits (committed_), the I/O thread frees a slot once every stripe of
-//         it is in the kernel (sent_). acquire() succeeds while committed_ - sent_ < slots.
-//   recv: the I/O thread publishes a message once all its stripes arrived (arrived_), the
-//         rank releases it (released_). A socket reads a message for sequence number s only
+//   send: the rank commits (committed_), the driver frees a slot once every stripe of it
+//         is in the kernel (sent_). acquire() succeeds while committed_ - sent_ < slots.
+//   recv: the driver publishes a message once all its stripes arrived (arrived_), the rank
+//         releases it (released_).
+// The driver, which moves bytes between rings and sockets (pump), is the rank's waiting
+// thread or the I/O thread, one at a time (tcp_engine.h); the hand-over between them
+// orders their accesses, so the driver's fields below need no atomics. A socket reads a message for
+// sequence number s only
 //         once s < released_ + slots; until then it is left unread, so TCP flow control,
 //         not a credit protocol, holds the sender back.
 // Wire format per socket: a 16-byte frame header (u32 sequence number, u32 message bytes,
@@ -71,7 +75,8 @@ class Link final : public SendConnection, public RecvConnection {
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
-  /// The I/O thread that drives this link; set once before any traffic.
+  /// The engine whose I/O thread drives this link when the rank does not; set once before
+  /// any traffic.
   void attach(Engine* engine) { engine_ = engine; }
 
   // The rank's side (transport.h).
@@ -81,7 +86,7 @@ class Link final : public SendConnection, public RecvConnection {
   uint64_t tag() const override;
   void release() override;
 
-  // The I/O thread's side.
+  // The driver's side.
   /// Moves whatever can move without blocking. Returns whether anything did; sets
   /// `wake` when the rank may have been waiting for it. Records errors (failed()).
   bool pump(bool& wake);
@@ -138,24 +143,24 @@ class Link final : public SendConnection, public RecvConnection {
   std::vector<uint64_t> sendTags_;   ///< per slot, written by the rank before committed_
   alignas(64) std::atomic<uint64_t> committed_{0};
   alignas(64) std::atomic<uint64_t> sent_{0};
-  std::vector<SendCursor> sendCursors_;  ///< I/O thread only
+  std::vector<SendCursor> sendCursors_;  ///< driver only
 
   // Receive ring.
   std::vector<std::byte> recvSlots_;
-  std::vector<uint32_t> recvBytes_;  ///< per slot, written by the I/O thread before arrived_
-  std::vector<uint64_t> recvTags_;   ///< per slot, written by the I/O thread before arrived_
+  std::vector<uint32_t> recvBytes_;  ///< per slot, written by the driver before arrived_
+  std::vector<uint64_t> recvTags_;   ///< per slot, written by the driver before arrived_
   alignas(64) std::atomic<uint64_t> arrived_{0};
   alignas(64) std::atomic<uint64_t> released_{0};
-  std::vector<RecvCursor> recvCursors_;  ///< I/O thread only
+  std::vector<RecvCursor> recvCursors_;  ///< driver only
   std::vector<int64_t> expected_;        ///< per slot: message bytes, -1 before a header
   std::vector<uint64_t> expectedTags_;   ///< per slot: the tag the message's frames carry
   std::vector<size_t> got_;              ///< per slot: stripe bytes arrived
 
   // Caches of the other side's counters, so each side touches the shared line only when
   // its ring looks full or empty.
-  uint64_t sentLocal_ = 0;     ///< I/O thread: its own sent_
-  uint64_t arrivedLocal_ = 0;  ///< I/O thread: its own arrived_
-  uint64_t releasedSeen_ = 0;  ///< I/O thread: released_ when last read
+  uint64_t sentLocal_ = 0;     ///< driver: its own sent_
+  uint64_t arrivedLocal_ = 0;  ///< driver: its own arrived_
+  uint64_t releasedSeen_ = 0;  ///< driver: released_ when last read
   uint64_t sentSeen_ = 0;      ///< rank: sent_ when last read
   uint64_t arrivedSeen_ = 0;   ///< rank: arrived_ when last read
   const LinkSet* set_;

@@ -1,6 +1,7 @@
 // The TCP transport: one Link (slot rings and sockets) per connected peer, divided among
-// a few I/O threads (Engine). The rank's side of a link never makes a system call unless
-// the I/O thread sleeps; the I/O thread rings the rank's doorbell when something arrives.
+// a few Engines. A rank waiting in a call moves its links' bytes itself in progress(); an
+// Engine's I/O thread moves them while the rank sleeps or computes with bytes still to
+// send, and rings the rank's doorbell when something arrives.
 #include "transports/tcp/tcp_transport.h"
 
 #include <algorithm>
@@ -58,6 +59,7 @@ class TcpTransport final : public Transport {
   }
 
   ~TcpTransport() override {
+    for (auto& engine : engines_) engine->handBack();
     // Messages the rank committed may still sit in a ring: let the threads finish them,
     // then close each connection with a goodbye so the peer knows it was orderly.
     auto deadline = net::Clock::now() + kDrainTimeout;
@@ -87,11 +89,23 @@ class TcpTransport final : public Transport {
   Doorbell& doorbell() override { return doorbell_; }
 
   void progress() override {
+    throwIfFailed();
+    for (auto& engine : engines_) engine->drive();
+    throwIfFailed();
+  }
+
+  void pauseProgress(ProgressPause why) override {
+    for (auto& engine : engines_) {
+      if (why == ProgressPause::Sleep || engine->sendsPending()) engine->handBack();
+    }
+  }
+
+ private:
+  void throwIfFailed() const {
     if (links_.failed.load(std::memory_order_acquire)) [[unlikely]]
       links_.throwFailure(rank_);
   }
 
- private:
   tcp::Link& link(int peer) {
     if (peer < 0 || peer >= size_ || !links_.byPeer[static_cast<size_t>(peer)]) [[unlikely]] {
       throw Error(ncclInvalidArgument, "tcp transport of rank " + std::to_string(rank_) +

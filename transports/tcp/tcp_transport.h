@@ -1,8 +1,9 @@
 // The TCP socket transport: the slot FIFOs of transport.h carried over TCP connections, so
 // ranks on different hosts (or in different network namespaces) can talk. Each peer gets
-// one or more sockets; a message's bytes are striped across them. Background I/O threads
-// (one per transport by default, never one per peer) move bytes between sockets and
-// per-peer slot rings and ring the owner's doorbell when something arrives.
+// one or more sockets; a message's bytes are striped across them. The rank's waiting thread
+// moves bytes between sockets and per-peer slot rings in progress(); background I/O threads
+// (one per transport by default, never one per peer) take over while it sleeps or computes
+// with bytes still to send, and ring its doorbell when something arrives.
 #pragma once
 
 #include <chrono>
