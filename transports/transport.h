@@ -54,6 +54,14 @@ class RecvConnection {
   virtual uint64_t tag() const = 0;
   /// Gives the slot returned by peek() back to the sender.
   virtual void release() = 0;
+  /// A hint: the next messages from this peer that carry `tag`, `bytes` in all, belong at
+  /// `dst` one after the other (every one a full slot but the last), and `dst` stays valid
+  /// until they were released or the call ends (Transport::pauseProgress(CallEnd), which
+  /// drops the hint and places nothing more there). A transport that can place
+  /// their bytes there itself, saving the copy out of a slot; peek() then returns the span
+  /// inside `dst` where the message belongs. Messages that arrived before the hint stay in
+  /// slots. Given only by the thread that drives progress(), before it releases any of them.
+  virtual void receiveInto(std::byte* dst, size_t bytes, uint64_t tag) {}
 };
 
 /// Lets a waiting rank sleep until a peer changes one of its FIFOs, without lost wake-ups:

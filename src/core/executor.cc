@@ -104,6 +104,18 @@ void combine(const Program& program, const Step& step, std::byte* dst, const std
   if (step.finalize && r.average) kernels::divide(program.type, dst, dst, program.nranks, count);
 }
 
+bool overlaps(const Region& a, const Region& b) {
+  return a.data < b.data + b.bytes && b.data < a.data + a.bytes;
+}
+
+/// Tells the transport once per step where the step's incoming bytes belong, so it may
+/// receive them there rather than into slots the executor then copies out of.
+void hintPlacement(Stream& s, RecvConnection& in, const Region& dst, const Program& program) {
+  if (s.hinted || s.received != 0 || dst.data == nullptr) return;
+  s.hinted = true;
+  in.receiveInto(dst.data, dst.bytes, program.tag);
+}
+
 }  // namespace
 
 /// Phases kept for reuse: enough for the largest group of collectives seen in practice.
@@ -120,7 +132,10 @@ void Plan::clear() {
 
 Plan& Plan::rewind() {
   for (auto& streams : phases) {
-    for (Stream& s : streams) s.program = s.round = s.step = s.sent = s.received = 0;
+    for (Stream& s : streams) {
+      s.program = s.round = s.step = s.sent = s.received = 0;
+      s.hinted = false;
+    }
   }
   phase = 0;
   return *this;
@@ -171,6 +186,7 @@ bool Executor::progressStream(Stream& stream) {
     if (stream.round < program.rounds && stream.step < program.steps.size()) {
       if (!runStep(stream, program, program.steps[stream.step], moved)) return moved;
       stream.sent = stream.received = 0;
+      stream.hinted = false;
       stream.step += sendCarriesNextCopy(program, stream.step, stream.round) ? 2 : 1;
       continue;
     }
@@ -211,6 +227,8 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       if (total == 0) return true;
       RecvConnection& in = transport_->recvFrom(peerOf(program, step.recvPeer));
       SendConnection& out = transport_->sendTo(peerOf(program, step.sendPeer));
+      if (step.kind == StepKind::RecvSend && dst.data != nullptr)
+        hintPlacement(s, in, dst, program);
       while (s.received < total) {
         std::span<const std::byte> msg = in.peek();
         if (msg.empty()) return false;
@@ -285,6 +303,10 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
   }
   if (receives && s.received < recvTotal) {
     RecvConnection& in = transport_->recvFrom(peerOf(program, step.recvPeer));
+    // Not where the step sends from the same bytes: those must leave before they are
+    // overwritten (see above).
+    if (!stepReduces(step.kind) && !(sends && overlaps(src, dst)))
+      hintPlacement(s, in, dst, program);
     while (s.received < recvTotal) {
       std::span<const std::byte> msg = in.peek();
       if (msg.empty()) break;

@@ -52,11 +52,13 @@ struct Stream {
   size_t step = 0;
   size_t sent = 0;      ///< bytes of the current step already sent
   size_t received = 0;  ///< bytes of the current step already received
+  bool hinted = false;  ///< the current step told its transport where its bytes belong
   bool done() const { return program == programs.size(); }
   /// Empties the stream for reuse, keeping its storage.
   void reset() {
     programs.clear();
     program = round = step = sent = received = 0;
+    hinted = false;
   }
 };
 

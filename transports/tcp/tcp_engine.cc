@@ -85,16 +85,24 @@ void Engine::wake() {
   (void)!::write(event_, &one, sizeof(one));
 }
 
-bool Engine::drive() {
-  if (!rankDrives()) [[unlikely]] {
-    state_.fetch_or(kRankOwns, std::memory_order_acq_rel);
-    // A pass is non-blocking, so this wait is short; the thread may be off its core,
-    // hence the yield.
-    for (int spins = 0; (state_.load(std::memory_order_acquire) & kIoBusy) != 0; ++spins) {
-      if (spins > 64) sched_yield();
-    }
+void Engine::claim() {
+  if (rankDrives()) return;
+  state_.fetch_or(kRankOwns, std::memory_order_acq_rel);
+  // A pass is non-blocking, so this wait is short; the thread may be off its core, hence
+  // the yield.
+  for (int spins = 0; (state_.load(std::memory_order_acquire) & kIoBusy) != 0; ++spins) {
+    if (spins > 64) sched_yield();
   }
+}
+
+bool Engine::drive() {
+  claim();
   return pumpAll(false);
+}
+
+void Engine::endCall() {
+  claim();
+  for (Link* link : links_) link->forgetPlacement();
 }
 
 void Engine::handBack() {

@@ -39,6 +39,9 @@ class Engine {
   /// The rank's side: gives the links to the I/O thread, which wakes if it waits for them.
   /// Does nothing when the rank does not hold them.
   void handBack();
+  /// The rank's side, when its call ends: takes the links if needed and drops their
+  /// receiveInto() hints, so nothing more is placed in the caller's buffers.
+  void endCall();
   /// True while the rank holds the links. Read by the rank only, which alone changes it.
   bool rankDrives() const { return (state_.load(std::memory_order_relaxed) & kRankOwns) != 0; }
   /// True when some link of this engine holds committed bytes not yet in the kernel.
@@ -55,6 +58,8 @@ class Engine {
   static constexpr uint32_t kIoBusy = 2;    ///< the I/O thread is inside a pass
   static constexpr uint32_t kIoParked = 4;  ///< the I/O thread waits for handBack()
 
+  /// The rank's side: takes the links from the I/O thread if the rank does not hold them.
+  void claim();
   void loop();
   /// The I/O thread: starts a pass unless the rank holds the links.
   bool beginPass();

@@ -39,12 +39,14 @@ Link::Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net:
       sendTags_(slots_, 0),
       sendCursors_(sockets_.size()),
       recvSlots_(slotBytes * slots_),
+      recvData_(slots_, nullptr),
       recvBytes_(slots_, 0),
       recvTags_(slots_, 0),
       recvCursors_(sockets_.size()),
       expected_(slots_, -1),
       expectedTags_(slots_, 0),
       got_(slots_, 0),
+      placedAt_(slots_, nullptr),
       set_(set) {}
 
 void LinkSet::throwFailure(int rank) const {
@@ -108,7 +110,32 @@ std::span<const std::byte> Link::peek() {
       return {};
     }
   }
-  return {recvSlot(r), recvBytes_[r % slots_]};
+  return {recvData_[r % slots_], recvBytes_[r % slots_]};
+}
+
+void Link::receiveInto(std::byte* dst, size_t bytes, uint64_t tag) {
+  if (sockets_.size() != 1 || !engine_->rankDrives()) return;
+  // The hint's messages that already arrived, or are being read, stay in their slots: the
+  // new ones go after them.
+  size_t before = 0;
+  for (uint64_t s = released_.load(std::memory_order_relaxed); s < arrivedLocal_; ++s) {
+    if (recvTags_[s % slots_] == tag) before += recvBytes_[s % slots_];
+  }
+  const RecvCursor& cursor = recvCursors_[0];
+  // A message being read whose place is decided went to its slot (the last hint is spent);
+  // one still undecided takes the new hint, as its first message.
+  if (cursor.inBody && cursor.placed && cursor.header.tag == tag) before += cursor.header.bytes;
+  if (before >= bytes) {
+    placement_ = {};
+    return;
+  }
+  placement_ = {dst, bytes, before, tag};
+}
+
+void Link::forgetPlacement() {
+  placement_ = {};
+  const RecvCursor& cursor = recvCursors_[0];
+  if (cursor.inBody && cursor.placed) placedAt_[cursor.seq % slots_] = nullptr;
 }
 
 uint64_t Link::tag() const { return recvTags_[released_.load(std::memory_order_relaxed) % slots_]; }
@@ -185,7 +212,15 @@ bool Link::pumpRecv(int index) {
         releasedSeen_ = released_.load(std::memory_order_acquire);
         if (cursor.seq >= releasedSeen_ + slots_) return moved;
       }
-      into = recvSlot(cursor.seq) + cursor.stripe.offset + cursor.bodyGot;
+      // Decided only now, with the slot free: its entry may still describe the message
+      // `slots` earlier, unpublished until this pass ends.
+      if (!cursor.placed) {
+        place(cursor.seq, cursor.header);
+        cursor.placed = true;
+      }
+      std::byte* placed = placedAt_[cursor.seq % slots_];
+      into = (placed != nullptr ? placed : recvSlot(cursor.seq)) + cursor.stripe.offset +
+             cursor.bodyGot;
       want = cursor.stripe.bytes - cursor.bodyGot;
     }
     if (want > 0) {
@@ -225,6 +260,7 @@ bool Link::pumpRecv(int index) {
         }
         cursor.inBody = true;
         cursor.bodyGot = 0;
+        cursor.placed = false;
         continue;
       }
       cursor.bodyGot += static_cast<size_t>(got);
@@ -239,6 +275,15 @@ bool Link::pumpRecv(int index) {
     }
   }
   return moved;
+}
+
+void Link::place(uint64_t seq, const FrameHeader& header) {
+  std::byte*& at = placedAt_[seq % slots_];
+  at = nullptr;
+  Placement& p = placement_;
+  if (p.placed >= p.bytes || header.tag != p.tag || header.bytes > p.bytes - p.placed) return;
+  at = p.base + p.placed;
+  p.placed += header.bytes;
 }
 
 void Link::finishStripe(uint64_t seq, const FrameHeader& header, size_t stripeBytes) {
@@ -266,6 +311,8 @@ bool Link::pump(bool& wake) {
   while (true) {
     size_t slot = arrived % slots_;
     if (expected_[slot] < 0 || got_[slot] != static_cast<size_t>(expected_[slot])) break;
+    recvData_[slot] = placedAt_[slot] != nullptr ? placedAt_[slot] : recvSlot(arrived);
+    placedAt_[slot] = nullptr;
     recvBytes_[slot] = static_cast<uint32_t>(expected_[slot]);
     recvTags_[slot] = expectedTags_[slot];
     expected_[slot] = -1;

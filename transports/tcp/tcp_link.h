@@ -85,6 +85,12 @@ class Link final : public SendConnection, public RecvConnection {
   std::span<const std::byte> peek() override;
   uint64_t tag() const override;
   void release() override;
+  /// With one socket, and while the rank drives the link (else ignored): the body of each
+  /// later message carrying `tag` is read straight into `dst` until `bytes` are placed.
+  void receiveInto(std::byte* dst, size_t bytes, uint64_t tag) override;
+  /// Drops the receiveInto() hint; the rest of a message being read there goes to its slot
+  /// instead. The rank only, while it drives the link.
+  void forgetPlacement();
 
   // The driver's side.
   /// Moves whatever can move without blocking. Returns whether anything did; sets
@@ -119,11 +125,14 @@ class Link final : public SendConnection, public RecvConnection {
     uint64_t seq = 0;  ///< the header's sequence number, widened
     Stripe stripe{};
     size_t bodyGot = 0;
+    bool placed = false;  ///< where the body goes is decided (place())
     bool goodbye = false;
   };
 
   bool pumpSend(int index);
   bool pumpRecv(int index);
+  /// Decides where the body of message `seq` goes, once its header is read.
+  void place(uint64_t seq, const FrameHeader& header);
   void finishStripe(uint64_t seq, const FrameHeader& header, size_t stripeBytes);
   void fail(const std::string& why);
   void throwIfFailed() const;
@@ -147,14 +156,23 @@ class Link final : public SendConnection, public RecvConnection {
 
   // Receive ring.
   std::vector<std::byte> recvSlots_;
-  std::vector<uint32_t> recvBytes_;  ///< per slot, written by the driver before arrived_
-  std::vector<uint64_t> recvTags_;   ///< per slot, written by the driver before arrived_
+  std::vector<std::byte*> recvData_;  ///< per slot: the message's bytes (its slot or placed)
+  std::vector<uint32_t> recvBytes_;   ///< per slot, written by the driver before arrived_
+  std::vector<uint64_t> recvTags_;    ///< per slot, written by the driver before arrived_
   alignas(64) std::atomic<uint64_t> arrived_{0};
   alignas(64) std::atomic<uint64_t> released_{0};
   std::vector<RecvCursor> recvCursors_;  ///< driver only
   std::vector<int64_t> expected_;        ///< per slot: message bytes, -1 before a header
   std::vector<uint64_t> expectedTags_;   ///< per slot: the tag the message's frames carry
   std::vector<size_t> got_;              ///< per slot: stripe bytes arrived
+  std::vector<std::byte*> placedAt_;     ///< per slot: where the body goes (null: the slot)
+  /// The receiveInto() hint: written by the rank while it drives, read by the driver.
+  struct Placement {
+    std::byte* base = nullptr;
+    size_t bytes = 0;
+    size_t placed = 0;  ///< bytes of the hint's messages seen so far, in order
+    uint64_t tag = 0;
+  } placement_;
 
   // Caches of the other side's counters, so each side touches the shared line only when
   // its ring looks full or empty.

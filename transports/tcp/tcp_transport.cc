@@ -96,6 +96,7 @@ class TcpTransport final : public Transport {
 
   void pauseProgress(ProgressPause why) override {
     for (auto& engine : engines_) {
+      if (why == ProgressPause::CallEnd) engine->endCall();
       if (why == ProgressPause::Sleep || engine->sendsPending()) engine->handBack();
     }
   }
