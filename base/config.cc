@@ -67,6 +67,10 @@ constexpr std::array<Entry, kCount> kTable = {{
      "helper threads per TCP peer connection; 0 picks from the link speed"},
     {Setting::NsocksPerThread, "PRISM_NSOCKS_PERTHREAD", "NCCL_NSOCKS_PERTHREAD", "0",
      "sockets each TCP helper thread drives; 0 picks from the link speed"},
+    {Setting::TcpPlacement, "PRISM_TCP_PLACEMENT", nullptr, "0",
+     "1: a TCP link with one socket reads the messages of a data-moving step straight into "
+     "the caller's buffer instead of a slot; off by default, as it measured no gain between "
+     "emulated hosts (perf/RESULTS.md)"},
     {Setting::TransportKind, "PRISM_TRANSPORT", nullptr, "auto",
      "transport between ranks: auto (shared memory on one host, TCP between hosts), shm, or "
      "tcp for every peer"},

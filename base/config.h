@@ -26,6 +26,7 @@ enum class Setting {
   TuningFile,        ///< PRISM_TUNING_FILE: cost-model profile from prism-bench --calibrate
   SocketNthreads,    ///< PRISM_SOCKET_NTHREADS / NCCL_SOCKET_NTHREADS: TCP helper threads
   NsocksPerThread,   ///< PRISM_NSOCKS_PERTHREAD / NCCL_NSOCKS_PERTHREAD: sockets per thread
+  TcpPlacement,      ///< PRISM_TCP_PLACEMENT: read hinted messages straight into place
   TransportKind,     ///< PRISM_TRANSPORT: auto, shm or tcp (force one for all peers)
   InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
   DeviceSync,        ///< PRISM_DEVICE_SYNC: auto, or events (no in-kernel waits for thread ranks)

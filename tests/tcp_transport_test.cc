@@ -352,6 +352,7 @@ TEST(TcpProgress, HintedMessagesAreReadStraightIntoPlace) {
         o.slotCount = 8;
         o.socketsPerPeer = 1;
         o.name = "placement-test";
+        o.placement = true;
         std::vector<bool> all{ctx.rank != 0, ctx.rank != 1};
         auto t = createTcpTransport(*setup, o, all);
         const int peer = 1 - ctx.rank;
@@ -446,6 +447,7 @@ TEST(TcpProgress, MoreHintedMessagesThanSlotsKeepTheirPlaces) {
         o.slotCount = kSlots;
         o.socketsPerPeer = 1;
         o.name = "placement-test";
+        o.placement = true;
         std::vector<bool> all{ctx.rank != 0, ctx.rank != 1};
         auto t = createTcpTransport(*setup, o, all);
         const int peer = 1 - ctx.rank;
@@ -595,6 +597,30 @@ TEST(TcpCollectives, ThreadsMixOfCollectives) {
         }
       },
       options);
+}
+
+/// Collectives whose steps move data, over TCP links that read hinted messages straight
+/// into the output (PRISM_TCP_PLACEMENT=1), with the algorithms that cut them into many
+/// small messages (the double binary tree) and into slot-sized ones (ring).
+TEST(TcpCollectives, PlacementIntoTheOutputAsProcesses) {
+  ScopedEnv transport("PRISM_TRANSPORT", "tcp");
+  ScopedEnv placement("PRISM_TCP_PLACEMENT", "1");
+  const test::MatrixScope scope{{ncclFloat32, ncclInt8}, {test::RefOp::Sum}, {0, 7, 4099, 100003}};
+  const Coll colls[] = {Coll::AllGather, Coll::Broadcast, Coll::AllReduce, Coll::SendRecv};
+  RunOptions options;
+  for (Coll c : colls) {
+    options.sharedBytes = std::max(options.sharedBytes, test::checkerSharedBytes(c, 3, 100003));
+  }
+  options.timeout = std::chrono::seconds(120);
+  for (const char* algo : {"ring", "double_binary_tree"}) {
+    ScopedEnv forced("PRISM_ALGO", algo);
+    test::runRanks(
+        3, Mode::Processes,
+        [&](RankContext& ctx) {
+          for (Coll c : colls) test::runCases(ctx, c, scope);
+        },
+        options);
+  }
 }
 
 TEST(TransportChoice, UnknownKindIsRejected) {

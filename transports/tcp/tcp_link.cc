@@ -27,7 +27,7 @@ Stripe stripeOf(uint64_t seq, size_t bytes, int index, int count) {
 }
 
 Link::Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net::Socket> sockets,
-           const LinkSet* set)
+           const LinkSet* set, bool placement)
     : rank_(rank),
       peer_(peer),
       slotBytes_(slotBytes),
@@ -47,7 +47,8 @@ Link::Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net:
       expectedTags_(slots_, 0),
       got_(slots_, 0),
       placedAt_(slots_, nullptr),
-      set_(set) {}
+      set_(set),
+      placementEnabled_(placement) {}
 
 void LinkSet::throwFailure(int rank) const {
   std::vector<const Link*> failedLinks;
@@ -114,7 +115,7 @@ std::span<const std::byte> Link::peek() {
 }
 
 void Link::receiveInto(std::byte* dst, size_t bytes, uint64_t tag) {
-  if (sockets_.size() != 1 || !engine_->rankDrives()) return;
+  if (!placementEnabled_ || sockets_.size() != 1 || !engine_->rankDrives()) return;
   // The hint's messages that already arrived, or are being read, stay in their slots: the
   // new ones go after them.
   size_t before = 0;

@@ -70,8 +70,9 @@ Stripe stripeOf(uint64_t seq, size_t bytes, int index, int count);
 class Link final : public SendConnection, public RecvConnection {
  public:
   /// `set` is the transport's set of links this one belongs to (for failure reports).
+  /// `placement`: honour receiveInto() (with one socket).
   Link(int rank, int peer, size_t slotBytes, int slotCount, std::vector<net::Socket> sockets,
-       const LinkSet* set);
+       const LinkSet* set, bool placement);
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
@@ -85,8 +86,8 @@ class Link final : public SendConnection, public RecvConnection {
   std::span<const std::byte> peek() override;
   uint64_t tag() const override;
   void release() override;
-  /// With one socket, and while the rank drives the link (else ignored): the body of each
-  /// later message carrying `tag` is read straight into `dst` until `bytes` are placed.
+  /// With placement on, one socket, and while the rank drives the link (else ignored): the body of
+  /// each later message carrying `tag` is read straight into `dst` until `bytes` are placed.
   void receiveInto(std::byte* dst, size_t bytes, uint64_t tag) override;
   /// Drops the receiveInto() hint; the rest of a message being read there goes to its slot
   /// instead. The rank only, while it drives the link.
@@ -182,6 +183,7 @@ class Link final : public SendConnection, public RecvConnection {
   uint64_t sentSeen_ = 0;      ///< rank: sent_ when last read
   uint64_t arrivedSeen_ = 0;   ///< rank: arrived_ when last read
   const LinkSet* set_;
+  const bool placementEnabled_;
 
   std::atomic<bool> failed_{false};
   std::string failure_;         ///< written once, before failed_ turns true

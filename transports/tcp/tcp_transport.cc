@@ -43,7 +43,7 @@ class TcpTransport final : public Transport {
       if (peerSockets.empty()) continue;
       auto& link = links_.byPeer[static_cast<size_t>(peer)];
       link = std::make_unique<tcp::Link>(rank, peer, slotBytes_, slotCount_, std::move(peerSockets),
-                                         &links_);
+                                         &links_, options.placement);
       connected.push_back(link.get());
     }
     // Peers are dealt to the threads round robin; each link belongs to one thread only.
@@ -138,6 +138,10 @@ int settingInRange(config::Setting setting) {
 void readTcpSettings(TcpTransportOptions& options) {
   options.threads = settingInRange(config::Setting::SocketNthreads);
   options.socketsPerPeer = settingInRange(config::Setting::NsocksPerThread);
+  const int64_t placement = config::getInt(config::Setting::TcpPlacement);
+  check(placement == 0 || placement == 1, ncclInvalidArgument,
+        "PRISM_TCP_PLACEMENT must be 0 or 1");
+  options.placement = placement == 1;
 }
 
 std::unique_ptr<Transport> createTcpTransport(SetupChannel& setup,

@@ -27,6 +27,8 @@ struct TcpTransportOptions {
   int socketsPerPeer = 0;
   /// I/O threads of the transport; peers are divided among them (0: one).
   int threads = 0;
+  /// Whether a link with one socket honours RecvConnection::receiveInto (PRISM_TCP_PLACEMENT).
+  bool placement = false;
   /// How long connection set-up may take before it fails.
   std::chrono::seconds connectTimeout{30};
   /// For log lines and error messages.
@@ -37,7 +39,8 @@ struct TcpTransportOptions {
 };
 
 /// Reads PRISM_SOCKET_NTHREADS and PRISM_NSOCKS_PERTHREAD (and their NCCL aliases) into
-/// `options`; throws ncclInvalidArgument for values outside [0, 16].
+/// `options`, throwing ncclInvalidArgument for values outside [0, 16], and
+/// PRISM_TCP_PLACEMENT (0 or 1).
 void readTcpSettings(TcpTransportOptions& options);
 
 /// Collective over `setup`: every rank listens on the interface PRISM_SOCKET_IFNAME selects,
