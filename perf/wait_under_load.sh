@@ -13,9 +13,11 @@ iters="${ITERS:-2000}" warmup="${WARMUP:-200}"
 
 spinners=()
 stop_spinners() {
-  ((${#spinners[@]})) && kill "${spinners[@]}" 2>/dev/null && wait "${spinners[@]}" 2>/dev/null
+  if ((${#spinners[@]})); then
+    kill "${spinners[@]}" 2>/dev/null || true
+    wait "${spinners[@]}" 2>/dev/null || true  # a killed spinner's status is not a failure
+  fi
   spinners=()
-  return 0
 }
 trap stop_spinners EXIT
 

@@ -30,36 +30,11 @@ constexpr int kSlots = 8;
   std::exit(1);
 }
 
-void sendAll(int fd, const void* data, size_t bytes, int flags) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    ssize_t n = ::send(fd, p, bytes, flags);
-    if (n < 0 && errno == ENOBUFS) {  // zerocopy notifications not yet reaped
-      pollfd w{fd, POLLOUT, 0};
-      ::poll(&w, 1, 10);
-      continue;
-    }
-    if (n < 0) die("send");
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-
-void recvAll(int fd, void* data, size_t bytes) {
-  char* p = static_cast<char*>(data);
-  while (bytes > 0) {
-    ssize_t n = ::recv(fd, p, bytes, 0);
-    if (n <= 0) die("recv");
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-
 /// Reaps zerocopy completions; returns the highest completed send number + 1 seen so far.
 uint32_t reap(int fd, uint32_t done, bool block) {
   while (true) {
     if (block) {
-      pollfd p{fd, 0, 1000};  // error-queue events are always reported
+      pollfd p{fd, 0, 0};  // error-queue events are always reported
       ::poll(&p, 1, 1000);
     }
     char control[128];
@@ -78,30 +53,71 @@ uint32_t reap(int fd, uint32_t done, bool block) {
   }
 }
 
-double sendOnce(int fd, size_t total, bool zerocopy, std::vector<char>& ring) {
-  uint32_t issued = 0, completed = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (size_t sent = 0; sent < total; sent += kSlot) {
-    if (zerocopy) {
-      // A slot may be refilled only once the kernel let go of its previous send.
-      while (issued - completed >= kSlots) completed = reap(fd, completed, true);
+void recvAll(int fd, void* data, size_t bytes) {
+  char* p = static_cast<char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::recv(fd, p, bytes, 0);
+    if (n <= 0) die("recv");
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+}
+
+/// Zerocopy sends are numbered by the kernel per successful send() call, partial ones too.
+struct ZeroCopyCounts {
+  uint32_t issued = 0;     ///< send() calls with MSG_ZEROCOPY that sent something
+  uint32_t completed = 0;  ///< completions reaped: calls [0, completed) let go of their pages
+};
+
+/// Sends all of `data`; with `zc`, as zerocopy sends. Returns the number of the last call.
+uint32_t sendAll(int fd, const void* data, size_t bytes, ZeroCopyCounts* zc) {
+  const char* p = static_cast<const char*>(data);
+  uint32_t last = 0;
+  while (bytes > 0) {
+    ssize_t n = ::send(fd, p, bytes, zc != nullptr ? MSG_ZEROCOPY : 0);
+    if (n < 0 && errno == ENOBUFS && zc != nullptr) {
+      // The socket's notification memory is full until completions are reaped.
+      zc->completed = reap(fd, zc->completed, true);
+      continue;
     }
-    char* slot = ring.data() + (issued % kSlots) * kSlot;
-    slot[0] = static_cast<char>(issued);
-    sendAll(fd, slot, kSlot, zerocopy ? MSG_ZEROCOPY : 0);
-    ++issued;
-    if (zerocopy) completed = reap(fd, completed, false);
+    if (n < 0) die("send");
+    if (zc != nullptr) last = zc->issued++;
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+  return last;
+}
+
+double sendOnce(int fd, size_t total, ZeroCopyCounts* zc, std::vector<char>& ring) {
+  // Per slot: the number of the last zerocopy call that read it (+1; 0: none pending).
+  std::vector<uint32_t> lastCall(kSlots, 0);
+  auto start = std::chrono::steady_clock::now();
+  size_t piece = 0;
+  for (size_t sent = 0; sent < total; sent += kSlot, ++piece) {
+    const size_t slot = piece % kSlots;
+    // A slot may be refilled only once the kernel let go of its previous send.
+    while (zc != nullptr && lastCall[slot] > zc->completed) {
+      zc->completed = reap(fd, zc->completed, true);
+    }
+    char* data = ring.data() + slot * kSlot;
+    data[0] = static_cast<char>(piece);
+    const uint32_t last = sendAll(fd, data, kSlot, zc);
+    if (zc != nullptr) {
+      lastCall[slot] = last + 1;
+      zc->completed = reap(fd, zc->completed, false);
+    }
   }
   char ack;
   recvAll(fd, &ack, 1);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  while (zerocopy && completed < issued) completed = reap(fd, completed, true);
+  while (zc != nullptr && zc->completed < zc->issued) zc->completed = reap(fd, zc->completed, true);
   return static_cast<double>(total) / seconds / 1e9;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 256;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   const size_t total = mib << 20;
@@ -131,7 +147,7 @@ int main(int argc, char** argv) {
     std::vector<char> buffer(kSlot);
     for (int r = 0; r < 2 * rounds; ++r) {
       for (size_t got = 0; got < total; got += kSlot) recvAll(fd, buffer.data(), kSlot);
-      sendAll(fd, "k", 1, 0);
+      sendAll(fd, "k", 1, nullptr);
     }
     return 0;
   }
@@ -148,10 +164,11 @@ int main(int argc, char** argv) {
   if (::setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) != 0) die("SO_ZEROCOPY");
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   std::vector<char> ring(kSlot * kSlots, 1);
+  ZeroCopyCounts zc;
   std::printf("# %zu MiB per run, %zu KiB sends from %d slots\n", mib, kSlot / 1024, kSlots);
   for (int r = 0; r < rounds; ++r) {
-    double copy = sendOnce(fd, total, false, ring);
-    double zero = sendOnce(fd, total, true, ring);
+    double copy = sendOnce(fd, total, nullptr, ring);
+    double zero = sendOnce(fd, total, &zc, ring);
     std::printf("round %d: copy %.2f GB/s, MSG_ZEROCOPY %.2f GB/s\n", r, copy, zero);
   }
   return 0;
