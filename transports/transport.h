@@ -55,12 +55,12 @@ class RecvConnection {
   /// Gives the slot returned by peek() back to the sender.
   virtual void release() = 0;
   /// A hint: the next messages from this peer that carry `tag`, `bytes` in all, belong at
-  /// `dst` one after the other (every one a full slot but the last), and `dst` stays valid
-  /// until they were released or the call ends (Transport::pauseProgress(CallEnd), which
-  /// drops the hint and places nothing more there). A transport that can place
-  /// their bytes there itself, saving the copy out of a slot; peek() then returns the span
-  /// inside `dst` where the message belongs. Messages that arrived before the hint stay in
-  /// slots. Given only by the thread that drives progress(), before it releases any of them.
+  /// `dst` one after the other, and `dst` stays valid until they were released or the call
+  /// ends (Transport::pauseProgress(CallEnd), which drops the hint). A transport may then
+  /// read their bytes straight into `dst`, saving the copy out of a slot; peek() returns the
+  /// span inside `dst` where such a message belongs. Messages that arrived before the hint
+  /// stay in slots. Given only by the thread that drives progress(), before it releases
+  /// any of them.
   virtual void receiveInto(std::byte* dst, size_t bytes, uint64_t tag) {}
 };
 

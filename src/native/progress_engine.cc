@@ -45,6 +45,9 @@ void failAll(CommQueue& q, ncclResult_t code, const std::string& reason) {
   q.plan = nullptr;
 }
 
+/// True when `q` is open and its head runs a plan on the host (q.mutex held).
+bool runsPlan(const CommQueue& q) { return !q.closed && q.headStarted && q.plan != nullptr; }
+
 void startHead(CommQueue& q, PendingOp& head) {
   q.comm.checkUsable();
   Clock::time_point now = Clock::now();
@@ -215,7 +218,7 @@ void ProgressEngine::checkStuck() {
   Clock::time_point now = Clock::now();
   for (const std::shared_ptr<CommQueue>& q : snapshot_) {
     std::lock_guard lock(q->mutex);
-    if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+    if (!runsPlan(*q)) continue;
     // A peer that gave up, or the process of a peer the plan waits on died: fail now.
     try {
       q->comm.checkPeers(*q->plan);
@@ -236,7 +239,7 @@ void ProgressEngine::nap() {
   int active = 0;
   for (const std::shared_ptr<CommQueue>& q : snapshot_) {
     std::lock_guard lock(q->mutex);
-    if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+    if (!runsPlan(*q)) continue;
     if (bell == nullptr) bell = &q->comm.transport().doorbell();
     ++active;
   }
@@ -253,7 +256,7 @@ void ProgressEngine::nap() {
     // Armed first: what the transports' own threads move from here on rings the bell.
     for (const std::shared_ptr<CommQueue>& q : snapshot_) {
       std::lock_guard lock(q->mutex);
-      if (q->closed || !q->headStarted || q->plan == nullptr) continue;
+      if (!runsPlan(*q)) continue;
       q->comm.transport().pauseProgress(ProgressPause::Sleep);
     }
     bell->wait(ticket,

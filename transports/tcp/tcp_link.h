@@ -5,13 +5,12 @@
 //   send: the rank commits (committed_), the driver frees a slot once every stripe of it
 //         is in the kernel (sent_). acquire() succeeds while committed_ - sent_ < slots.
 //   recv: the driver publishes a message once all its stripes arrived (arrived_), the rank
-//         releases it (released_).
-// The driver, which moves bytes between rings and sockets (pump), is the rank's waiting
-// thread or the I/O thread, one at a time (tcp_engine.h); the hand-over between them
-// orders their accesses, so the driver's fields below need no atomics. A socket reads a message for
-// sequence number s only
+//         releases it (released_). A socket reads a message for sequence number s only
 //         once s < released_ + slots; until then it is left unread, so TCP flow control,
 //         not a credit protocol, holds the sender back.
+// The driver, which moves bytes between rings and sockets (pump), is the rank's waiting
+// thread or the I/O thread, one at a time (tcp_engine.h); the hand-over between them orders
+// their accesses, so the driver's fields below need no atomics.
 // Wire format per socket: a 16-byte frame header (u32 sequence number, u32 message bytes,
 // u64 message tag), then the socket's stripe of the message. Sockets without a stripe send nothing
 // for that message. kGoodbye as the length announces an orderly close.
@@ -132,7 +131,7 @@ class Link final : public SendConnection, public RecvConnection {
 
   bool pumpSend(int index);
   bool pumpRecv(int index);
-  /// Decides where the body of message `seq` goes, once its header is read.
+  /// Decides where the body of message `seq` goes, when its body starts (its slot free).
   void place(uint64_t seq, const FrameHeader& header);
   void finishStripe(uint64_t seq, const FrameHeader& header, size_t stripeBytes);
   void fail(const std::string& why);
