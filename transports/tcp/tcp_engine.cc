@@ -68,8 +68,8 @@ Engine::Engine(std::vector<Link*> links, LinkSet* set, shm::DoorbellBlock* bell)
 
 Engine::~Engine() {
   stop_.store(true, std::memory_order_release);
-  handBack();
-  state_.notify_all();
+  owner_.handBack();
+  owner_.wakeParked();
   uint64_t one = 1;
   (void)!::write(event_, &one, sizeof(one));
   thread_.join();
@@ -85,55 +85,23 @@ void Engine::wake() {
   (void)!::write(event_, &one, sizeof(one));
 }
 
-void Engine::claim() {
-  if (rankDrives()) return;
-  state_.fetch_or(kRankOwns, std::memory_order_acq_rel);
-  // A pass is non-blocking, so this wait is short; the thread may be off its core, hence
-  // the yield.
-  for (int spins = 0; (state_.load(std::memory_order_acquire) & kIoBusy) != 0; ++spins) {
-    if (spins > 64) sched_yield();
-  }
-}
-
 bool Engine::drive() {
-  claim();
+  owner_.claim();
   return pumpAll(false);
 }
 
 void Engine::endCall() {
-  claim();
+  owner_.claim();
   for (Link* link : links_) link->forgetPlacement();
 }
 
-void Engine::handBack() {
-  if (!rankDrives()) return;
-  const uint32_t old = state_.fetch_and(~kRankOwns, std::memory_order_acq_rel);
-  if ((old & kIoParked) != 0) state_.notify_one();
-}
+void Engine::handBack() { owner_.handBack(); }
 
 bool Engine::sendsPending() const {
   for (const Link* link : links_) {
     if (!link->drained()) return true;
   }
   return false;
-}
-
-bool Engine::beginPass() {
-  const uint32_t old = state_.fetch_or(kIoBusy, std::memory_order_acq_rel);
-  if ((old & kRankOwns) == 0) return true;
-  state_.fetch_and(~kIoBusy, std::memory_order_release);
-  return false;
-}
-
-void Engine::endPass() { state_.fetch_and(~kIoBusy, std::memory_order_release); }
-
-void Engine::park() {
-  uint32_t seen = state_.fetch_or(kIoParked, std::memory_order_acq_rel) | kIoParked;
-  while ((seen & kRankOwns) != 0 && !stop_.load(std::memory_order_acquire)) {
-    state_.wait(seen, std::memory_order_acquire);
-    seen = state_.load(std::memory_order_acquire);
-  }
-  state_.fetch_and(~kIoParked, std::memory_order_acq_rel);
 }
 
 bool Engine::pumpAll(bool ring) {
@@ -177,13 +145,13 @@ void Engine::loop() {
   int idle = 0;
   // One pass if the rank does not hold the links; parks until it hands them back if so.
   auto pass = [&](bool& parked) {
-    if (!beginPass()) {
-      park();
+    if (!owner_.beginPass()) {
+      owner_.park(stop_);
       parked = true;
       return false;
     }
     bool moved = pumpAll(true);
-    endPass();
+    owner_.endPass();
     return moved;
   };
   while (!stop_.load(std::memory_order_acquire)) {

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "transports/common/progress_owner.h"
+
 namespace prism::shm {
 struct DoorbellBlock;
 }
@@ -43,7 +45,7 @@ class Engine {
   /// receiveInto() hints, so nothing more is placed in the caller's buffers.
   void endCall();
   /// True while the rank holds the links. Read by the rank only, which alone changes it.
-  bool rankDrives() const { return (state_.load(std::memory_order_relaxed) & kRankOwns) != 0; }
+  bool rankDrives() const { return owner_.rankDrives(); }
   /// True when some link of this engine holds committed bytes not yet in the kernel.
   bool sendsPending() const;
 
@@ -52,20 +54,7 @@ class Engine {
   void wake();
 
  private:
-  // Bits of state_. Every change is a read-modify-write of the one word, so the rank's
-  // claim and the thread's start of a pass are ordered: one of them sees the other.
-  static constexpr uint32_t kRankOwns = 1;  ///< the rank holds the links
-  static constexpr uint32_t kIoBusy = 2;    ///< the I/O thread is inside a pass
-  static constexpr uint32_t kIoParked = 4;  ///< the I/O thread waits for handBack()
-
-  /// The rank's side: takes the links from the I/O thread if the rank does not hold them.
-  void claim();
   void loop();
-  /// The I/O thread: starts a pass unless the rank holds the links.
-  bool beginPass();
-  void endPass();
-  /// The I/O thread: waits until the rank hands the links back (or the engine stops).
-  void park();
   /// One pass over every link; `ring` rings the rank's doorbell when the rank may wait
   /// for what moved.
   bool pumpAll(bool ring);
@@ -76,7 +65,7 @@ class Engine {
   shm::DoorbellBlock* bell_;
   int epoll_ = -1;
   int event_ = -1;
-  alignas(64) std::atomic<uint32_t> state_{0};
+  ProgressOwner owner_;
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
