@@ -72,8 +72,8 @@ constexpr std::array<Entry, kCount> kTable = {{
      "the caller's buffer instead of a slot; off by default, as it measured no gain between "
      "emulated hosts (perf/RESULTS.md)"},
     {Setting::TransportKind, "PRISM_TRANSPORT", nullptr, "auto",
-     "transport between ranks: auto (shared memory on one host, TCP between hosts), shm, or "
-     "tcp for every peer"},
+     "transport between ranks: auto (shared memory on one host; between hosts UCX where it "
+     "reaches every peer over RDMA, else TCP), shm, or tcp or ucx for every peer"},
     {Setting::InnetAddr, "PRISM_INNET_ADDR", nullptr, "",
      "host:port of a prism-innet aggregation service; overrides the topology file's"},
     {Setting::DeviceSync, "PRISM_DEVICE_SYNC", nullptr, "auto",

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build g++ pkg-config python3 clang-format
   libgtest-dev googletest libbenchmark-dev
-  libcli11-dev nlohmann-json3-dev libhwloc-dev
+  libcli11-dev nlohmann-json3-dev libhwloc-dev libucx-dev
   iproute2 graphviz
 )
 

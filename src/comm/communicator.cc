@@ -17,15 +17,13 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/setup_channel.h"
-#include "kernels/host/copy.h"
 #include "src/comm/router.h"
 #include "src/core/direct_host.h"
 #include "src/core/mismatch.h"
 #include "src/core/peer_watch.h"
 #include "topology/system.h"
 #include "topology/system_gather.h"
-#include "transports/hybrid/hybrid_transport.h"
-#include "transports/tcp/tcp_transport.h"
+#include "src/comm/transport_choice.h"
 #include "transports/transport.h"
 
 namespace prism {
@@ -35,36 +33,6 @@ namespace {
 /// How long a rank that found a waited-on peer dead still looks for a notice from a peer
 /// that gave up before exiting (checkPeers).
 constexpr auto kNoticeGrace = std::chrono::milliseconds(50);
-
-ShmTransportOptions shmOptions(const std::string& name) {
-  ShmTransportOptions options;
-  int64_t slots = config::getInt(config::Setting::SlotCount);
-  int64_t bytes = config::getInt(config::Setting::BuffSize);
-  check(slots >= 2 && slots <= 1024, ncclInvalidArgument, "PRISM_SLOTS must be in [2, 1024]");
-  check(bytes >= slots * 4096 && bytes <= (int64_t{1} << 32), ncclInvalidArgument,
-        "PRISM_BUFFSIZE must be at least 4 KiB per slot and at most 4 GiB");
-  options.slotCount = static_cast<int>(slots);
-  // Slots hold whole cache lines and whole elements of every type.
-  options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
-  const std::string stores = config::getString(config::Setting::SlotStores);
-  check(stores == "auto" || stores == "plain" || stores == "streaming", ncclInvalidArgument,
-        "PRISM_SLOT_STORES must be auto, plain or streaming, not '" + stores + "'");
-  options.streamingSlots =
-      stores == "streaming" || (stores == "auto" && kernels::streamingSlotsPay());
-  options.name = name;
-  return options;
-}
-
-TcpTransportOptions tcpOptions(const std::string& name) {
-  ShmTransportOptions slots = shmOptions(name);
-  TcpTransportOptions options;
-  options.slotBytes = slots.slotBytes;
-  options.slotCount = slots.slotCount;
-  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
-  options.name = name;
-  readTcpSettings(options);
-  return options;
-}
 
 /// Polls before yielding when ranks outnumber cores: none. A polling rank holds the core
 /// its peer needs; yielding at once measured fastest (perf/RESULTS.md, oversubscribed
@@ -111,7 +79,7 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   oversubscribed_ = size_ > usableCpus();
   if (oversubscribed_) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
-  transport_ = createTransport(setup);
+  transport_ = chooseTransport(setup, name_, hostOf_);
   executor_ = Executor(transport_.get());
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
@@ -121,27 +89,6 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
   direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);
-}
-
-std::unique_ptr<Transport> Communicator::createTransport(SetupChannel& setup) {
-  const std::string kind = config::getString(config::Setting::TransportKind);
-  const int hosts = *std::max_element(hostOf_.begin(), hostOf_.end()) + 1;
-  if (kind == "tcp") {
-    std::vector<bool> everyone(static_cast<size_t>(size_), true);
-    everyone[static_cast<size_t>(rank_)] = false;
-    return createTcpTransport(setup, tcpOptions(name_), everyone);
-  }
-  check(kind == "auto" || kind == "shm", ncclInvalidArgument,
-        "PRISM_TRANSPORT must be auto, shm or tcp, not '" + kind + "'");
-  if (hosts == 1) return createShmTransport(setup, shmOptions(name_));
-  if (kind == "shm") {
-    int other = static_cast<int>(std::find(hostOf_.begin(), hostOf_.end(), 1) - hostOf_.begin());
-    throw Error(ncclInvalidUsage, "PRISM_TRANSPORT=shm, but the ranks span " +
-                                      std::to_string(hosts) + " hosts (rank " +
-                                      std::to_string(other) +
-                                      " is on another host or network namespace than rank 0)");
-  }
-  return createHybridTransport(setup, shmOptions(name_), tcpOptions(name_), hostOf_);
 }
 
 bool Communicator::directEligible(const Operation& op) const { return direct_->eligible(op); }

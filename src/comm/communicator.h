@@ -57,9 +57,8 @@ struct CustomOp {
 class Communicator final : public PathContext {
  public:
   /// Collective over `setup`: finds which ranks share a host (hostname, boot id, network
-  /// namespace) and builds the transport PRISM_TRANSPORT asks for: shared memory on one
-  /// host, shared memory plus TCP across hosts, or TCP for every peer. `name` must be
-  /// unique among live communicators on the host.
+  /// namespace) and builds the transport chooseTransport picks (transport_choice.h).
+  /// `name` must be unique among live communicators on the host.
   Communicator(SetupChannel& setup, std::string name, CommOptions options);
   ~Communicator() override;
   Communicator(const Communicator&) = delete;
@@ -171,7 +170,6 @@ class Communicator final : public PathContext {
  private:
   /// Throws ncclRemoteError: rank `q`, which this rank waits on in `what`, has died.
   [[noreturn]] void failDeadPeer(int q, const OpFingerprint& what) const;
-  std::unique_ptr<Transport> createTransport(SetupChannel& setup);
   std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
   /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private.
   struct Registration {

@@ -16,12 +16,13 @@ namespace {
 
 class HybridTransport final : public Transport {
  public:
-  HybridTransport(int rank, std::unique_ptr<Transport> shm, std::unique_ptr<Transport> tcp,
+  HybridTransport(int rank, std::unique_ptr<Transport> shm, std::unique_ptr<Transport> net,
                   const std::vector<int>& hostOf)
       : rank_(rank),
         size_(static_cast<int>(hostOf.size())),
+        name_(std::string("shm+") + net->name()),
         shm_(std::move(shm)),
-        tcp_(std::move(tcp)),
+        net_(std::move(net)),
         sends_(hostOf.size(), nullptr),
         recvs_(hostOf.size(), nullptr) {
     int local = 0;  // subset rank of each same-host peer, in ascending rank order
@@ -31,14 +32,14 @@ class HybridTransport final : public Transport {
         ++local;
         continue;
       }
-      Transport& via = sameHost ? *shm_ : *tcp_;
+      Transport& via = sameHost ? *shm_ : *net_;
       int index = sameHost ? local++ : peer;
       sends_[static_cast<size_t>(peer)] = &via.sendTo(index);
       recvs_[static_cast<size_t>(peer)] = &via.recvFrom(index);
     }
   }
 
-  const char* name() const override { return "shm+tcp"; }
+  const char* name() const override { return name_.c_str(); }
   uint32_t caps() const override { return kCapNone; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -48,13 +49,13 @@ class HybridTransport final : public Transport {
   RecvConnection& recvFrom(int peer) override { return *checked(recvs_, peer); }
   void progress() override {
     shm_->progress();
-    tcp_->progress();
+    net_->progress();
   }
   void pauseProgress(ProgressPause why) override {
     shm_->pauseProgress(why);
-    tcp_->pauseProgress(why);
+    net_->pauseProgress(why);
   }
-  // The TCP threads ring this same doorbell (see createHybridTransport).
+  // The network transport's threads ring this same doorbell (see createHybridTransport).
   Doorbell& doorbell() override { return shm_->doorbell(); }
 
  private:
@@ -69,8 +70,9 @@ class HybridTransport final : public Transport {
 
   int rank_;
   int size_;
-  std::unique_ptr<Transport> shm_;  // owns the doorbell the TCP threads ring: destroyed last
-  std::unique_ptr<Transport> tcp_;
+  std::string name_;
+  std::unique_ptr<Transport> shm_;  // owns the doorbell the network threads ring: destroyed last
+  std::unique_ptr<Transport> net_;
   std::vector<SendConnection*> sends_;
   std::vector<RecvConnection*> recvs_;
 };
@@ -79,7 +81,7 @@ class HybridTransport final : public Transport {
 
 std::unique_ptr<Transport> createHybridTransport(SetupChannel& setup,
                                                  const ShmTransportOptions& shmOptions,
-                                                 TcpTransportOptions tcpOptions,
+                                                 const RemoteTransportFactory& remoteFactory,
                                                  const std::vector<int>& hostOf) {
   check(hostOf.size() == static_cast<size_t>(setup.size()), ncclInternalError,
         "hybrid transport: host table has the wrong size");
@@ -97,11 +99,10 @@ std::unique_ptr<Transport> createHybridTransport(SetupChannel& setup,
   perHost.name += "-h" + std::to_string(myHost);
   std::unique_ptr<Transport> shm = createShmTransport(local, perHost);
 
-  tcpOptions.slotBytes = shmOptions.slotBytes;
-  tcpOptions.slotCount = shmOptions.slotCount;
-  tcpOptions.doorbell = shm::ownDoorbellBlock(*shm);
-  std::unique_ptr<Transport> tcp = createTcpTransport(setup, tcpOptions, remote);
-  return std::make_unique<HybridTransport>(setup.rank(), std::move(shm), std::move(tcp), hostOf);
+  std::unique_ptr<Transport> net = remoteFactory(setup, shm::ownDoorbellBlock(*shm), remote);
+  check(net->slotBytes() == shm->slotBytes() && net->slotCount() == shm->slotCount(),
+        ncclInternalError, "hybrid transport: the two transports' slots differ");
+  return std::make_unique<HybridTransport>(setup.rank(), std::move(shm), std::move(net), hostOf);
 }
 
 }  // namespace prism

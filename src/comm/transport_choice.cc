@@ -1,0 +1,139 @@
+#include "src/comm/transport_choice.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/setup_channel.h"
+#include "kernels/host/copy.h"
+#include "transports/hybrid/hybrid_transport.h"
+#include "transports/tcp/tcp_transport.h"
+#include "transports/ucx/ucx_transport.h"
+
+namespace prism {
+
+namespace {
+
+ShmTransportOptions shmOptions(const std::string& name) {
+  ShmTransportOptions options;
+  int64_t slots = config::getInt(config::Setting::SlotCount);
+  int64_t bytes = config::getInt(config::Setting::BuffSize);
+  check(slots >= 2 && slots <= 1024, ncclInvalidArgument, "PRISM_SLOTS must be in [2, 1024]");
+  check(bytes >= slots * 4096 && bytes <= (int64_t{1} << 32), ncclInvalidArgument,
+        "PRISM_BUFFSIZE must be at least 4 KiB per slot and at most 4 GiB");
+  options.slotCount = static_cast<int>(slots);
+  // Slots hold whole cache lines and whole elements of every type.
+  options.slotBytes = static_cast<size_t>(bytes / slots) & ~size_t{63};
+  const std::string stores = config::getString(config::Setting::SlotStores);
+  check(stores == "auto" || stores == "plain" || stores == "streaming", ncclInvalidArgument,
+        "PRISM_SLOT_STORES must be auto, plain or streaming, not '" + stores + "'");
+  options.streamingSlots =
+      stores == "streaming" || (stores == "auto" && kernels::streamingSlotsPay());
+  options.name = name;
+  return options;
+}
+
+TcpTransportOptions tcpOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
+  const ShmTransportOptions slots = shmOptions(name);
+  TcpTransportOptions options;
+  options.slotBytes = slots.slotBytes;
+  options.slotCount = slots.slotCount;
+  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
+  options.name = name;
+  options.doorbell = doorbell;
+  readTcpSettings(options);
+  return options;
+}
+
+UcxTransportOptions ucxOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
+  const ShmTransportOptions slots = shmOptions(name);
+  UcxTransportOptions options;
+  options.slotBytes = slots.slotBytes;
+  options.slotCount = slots.slotCount;
+  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
+  options.name = name;
+  options.doorbell = doorbell;
+  return options;
+}
+
+/// Whether every rank says yes; `why` gets the first refusing rank's reason.
+bool everyRankAgrees(SetupChannel& setup, bool mine, const std::string& myReason,
+                     std::string& why) {
+  constexpr size_t kReason = 160;
+  std::vector<char> vote(kReason, '\0');
+  vote[0] = mine ? 'y' : 'n';
+  std::memcpy(vote.data() + 1, myReason.data(), std::min(myReason.size(), kReason - 2));
+  std::vector<char> all(kReason * static_cast<size_t>(setup.size()));
+  setup.allGather(vote.data(), all.data(), kReason);
+  for (int r = 0; r < setup.size(); ++r) {
+    const char* v = all.data() + static_cast<size_t>(r) * kReason;
+    if (v[0] == 'y') continue;
+    why = "rank " + std::to_string(r) + ": " + std::string(v + 1);
+    return false;
+  }
+  return true;
+}
+
+/// Between hosts under auto: UCX when every rank's UCX reaches its remote peers over RDMA,
+/// else TCP. Collective over `setup`.
+std::unique_ptr<Transport> betweenHosts(SetupChannel& setup, const std::string& name,
+                                        shm::DoorbellBlock* doorbell,
+                                        const std::vector<bool>& remote) {
+  std::string why;
+  std::string mine;
+  if (!ucxBuilt()) {
+    mine = "built without UCX";
+  } else if (!rdmaDevicesPresent()) {
+    mine = "no RDMA device (/sys/class/infiniband is empty)";
+  }
+  if (everyRankAgrees(setup, mine.empty(), mine, why)) {
+    std::unique_ptr<Transport> ucx = createUcxTransport(setup, ucxOptions(name, doorbell), remote);
+    const UcxReach reach = ucxReach(*ucx);
+    if (everyRankAgrees(setup, reach.rdma, "UCX reaches a peer without RDMA: " + reach.summary,
+                        why)) {
+      log::info(log::kNet, "comm %s rank %d: ucx between hosts (%s)", name.c_str(), setup.rank(),
+                reach.summary.c_str());
+      return ucx;
+    }
+  }
+  log::info(log::kNet, "comm %s rank %d: tcp between hosts, not ucx (%s)", name.c_str(),
+            setup.rank(), why.c_str());
+  return createTcpTransport(setup, tcpOptions(name, doorbell), remote);
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> chooseTransport(SetupChannel& setup, const std::string& name,
+                                           const std::vector<int>& hostOf) {
+  const std::string kind = config::getString(config::Setting::TransportKind);
+  const int hosts = *std::max_element(hostOf.begin(), hostOf.end()) + 1;
+  std::vector<bool> everyone(static_cast<size_t>(setup.size()), true);
+  everyone[static_cast<size_t>(setup.rank())] = false;
+  if (kind == "tcp" || kind == "ucx") {
+    log::info(log::kNet, "comm %s rank %d: %s to every peer, as PRISM_TRANSPORT asks", name.c_str(),
+              setup.rank(), kind.c_str());
+    if (kind == "tcp") return createTcpTransport(setup, tcpOptions(name, nullptr), everyone);
+    return createUcxTransport(setup, ucxOptions(name, nullptr), everyone);
+  }
+  check(kind == "auto" || kind == "shm", ncclInvalidArgument,
+        "PRISM_TRANSPORT must be auto, shm, tcp or ucx, not '" + kind + "'");
+  if (hosts == 1) return createShmTransport(setup, shmOptions(name));
+  if (kind == "shm") {
+    int other = static_cast<int>(std::find(hostOf.begin(), hostOf.end(), 1) - hostOf.begin());
+    throw Error(ncclInvalidUsage, "PRISM_TRANSPORT=shm, but the ranks span " +
+                                      std::to_string(hosts) + " hosts (rank " +
+                                      std::to_string(other) +
+                                      " is on another host or network namespace than rank 0)");
+  }
+  return createHybridTransport(
+      setup, shmOptions(name),
+      [&](SetupChannel& all, shm::DoorbellBlock* doorbell, const std::vector<bool>& remote) {
+        return betweenHosts(all, name, doorbell, remote);
+      },
+      hostOf);
+}
+
+}  // namespace prism

@@ -1,0 +1,235 @@
+#include "transports/ucx/ucx_link.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/error.h"
+#include "transports/ucx/ucx_engine.h"
+#include "transports/ucx/ucx_worker.h"
+
+namespace prism::ucx {
+
+void LinkSet::throwFailure(int rank) const {
+  std::vector<const Link*> failedLinks;
+  for (const auto& link : byPeer) {
+    if (link && link->failed()) failedLinks.push_back(link.get());
+  }
+  std::sort(failedLinks.begin(), failedLinks.end(),
+            [](const Link* a, const Link* b) { return a->failureNumber() < b->failureNumber(); });
+  std::string report = "rank " + std::to_string(rank) + ": ";
+  for (size_t i = 0; i < failedLinks.size(); ++i) {
+    report += (i == 0 ? "ucx connection to rank " : "; ucx connection to rank ") +
+              std::to_string(failedLinks[i]->peer()) + " lost: " + failedLinks[i]->failure();
+  }
+  throw Error(ncclRemoteError, report);
+}
+
+Link::Link(int rank, int peer, size_t slotBytes, int slots, std::byte* sendSlots,
+           std::byte* recvSlots, Worker& worker, Engine& engine, LinkSet& set)
+    : rank_(rank),
+      peer_(peer),
+      slotBytes_(slotBytes),
+      slots_(static_cast<uint64_t>(slots)),
+      sendSlots_(sendSlots),
+      recvSlots_(recvSlots),
+      worker_(worker),
+      engine_(engine),
+      set_(set),
+      sendHeaders_(slots_),
+      sendReqs_(slots_, nullptr),
+      arrived_(new std::atomic<uint64_t>[slots_]),
+      recvBytes_(slots_, 0),
+      recvTags_(slots_, 0),
+      arrivals_(slots_),
+      creditHeaders_(slots_),
+      creditReqs_(slots_, nullptr) {
+  for (uint64_t i = 0; i < slots_; ++i) arrived_[i].store(0, std::memory_order_relaxed);
+}
+
+Link::~Link() {
+  // UCX releases each request once it completes (or when the worker is destroyed).
+  for (ucs_status_ptr_t r : sendReqs_) {
+    if (r != nullptr) ucp_request_free(r);
+  }
+  for (ucs_status_ptr_t r : creditReqs_) {
+    if (r != nullptr) ucp_request_free(r);
+  }
+  if (goodbyeReq_ != nullptr) ucp_request_free(goodbyeReq_);
+}
+
+bool Link::connected() const { return worker_.endpoint(peer_) != nullptr; }
+
+bool Link::sendSlotIdle(size_t slot) {
+  ucs_status_ptr_t& request = sendReqs_[slot];
+  if (request == nullptr) return true;
+  const ucs_status_t status = ucp_request_check_status(request);
+  if (status == UCS_INPROGRESS) return false;
+  ucp_request_free(request);
+  request = nullptr;
+  if (status != UCS_OK) fail(std::string("send failed: ") + ucs_status_string(status));
+  return true;
+}
+
+bool Link::sendsPending() {
+  for (size_t slot = 0; slot < slots_; ++slot) {
+    if (!sendSlotIdle(slot)) return true;
+    ucs_status_ptr_t& credit = creditReqs_[slot];
+    if (credit == nullptr) continue;
+    if (ucp_request_check_status(credit) == UCS_INPROGRESS) return true;
+    ucp_request_free(credit);
+    credit = nullptr;
+  }
+  return false;
+}
+
+std::span<std::byte> Link::acquire() {
+  // Only this link's own failure stops a send: a rank that gives up after another peer
+  // died must still reach the healthy peers with its notice. Receives report the whole
+  // set's failures (peek).
+  if (failed()) [[unlikely]]
+    set_.throwFailure(rank_);
+  const uint64_t c = committed_;
+  if (c - credited_.load(std::memory_order_acquire) >= slots_) return {};
+  engine_.claim();
+  if (!sendSlotIdle(c % slots_)) return {};
+  if (failed()) [[unlikely]]
+    set_.throwFailure(rank_);
+  return {sendSlot(c), slotBytes_};
+}
+
+void Link::commit(size_t bytes, uint64_t tag) {
+  if (bytes == 0 || bytes > slotBytes_) [[unlikely]] {
+    throw Error(ncclInternalError, "ucx transport: message of " + std::to_string(bytes) +
+                                       " bytes does not fit a slot");
+  }
+  engine_.claim();
+  const uint64_t c = committed_;
+  const size_t slot = c % slots_;
+  sendHeaders_[slot] = {static_cast<uint32_t>(rank_), static_cast<uint32_t>(c), tag};
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH;
+  param.memh = worker_.memory();
+  ucs_status_ptr_t request =
+      ucp_am_send_nbx(worker_.endpoint(peer_), kDataMessage, &sendHeaders_[slot],
+                      sizeof(DataHeader), sendSlot(c), bytes, &param);
+  if (UCS_PTR_IS_ERR(request)) [[unlikely]] {
+    fail(std::string("send failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+    set_.throwFailure(rank_);
+  }
+  sendReqs_[slot] = request;
+  committed_ = c + 1;
+}
+
+std::span<const std::byte> Link::peek() {
+  if (set_.failed.load(std::memory_order_acquire)) [[unlikely]]
+    set_.throwFailure(rank_);
+  const uint64_t n = next_.load(std::memory_order_relaxed);
+  if (arrived_[n % slots_].load(std::memory_order_acquire) != n + 1) return {};
+  return {recvSlot(n), recvBytes_[n % slots_]};
+}
+
+void Link::release() {
+  engine_.claim();
+  const uint64_t released = next_.load(std::memory_order_relaxed) + 1;
+  next_.store(released, std::memory_order_release);
+  // Each release returns its credit at once: the sender may be waiting for exactly this
+  // slot. The header must live until UCX sent it, so each of the last `slots` releases has
+  // its own.
+  const size_t k = released % slots_;
+  ucs_status_ptr_t& request = creditReqs_[k];
+  while (request != nullptr && ucp_request_check_status(request) == UCS_INPROGRESS) {
+    ucp_worker_progress(worker_.handle());
+  }
+  if (request != nullptr) ucp_request_free(request);
+  request = nullptr;
+  creditHeaders_[k] = {static_cast<uint32_t>(rank_), 0, released};
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = UCP_AM_SEND_FLAG_EAGER;
+  request = ucp_am_send_nbx(worker_.endpoint(peer_), kCreditMessage, &creditHeaders_[k],
+                            sizeof(CreditHeader), nullptr, 0, &param);
+  if (UCS_PTR_IS_ERR(request)) [[unlikely]] {
+    fail(std::string("credit send failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+    request = nullptr;
+  }
+}
+
+void Link::sayGoodbye() {
+  if (failed() || !connected()) return;
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = UCP_AM_SEND_FLAG_EAGER;
+  goodbyeHeader_.from = static_cast<uint32_t>(rank_);
+  goodbyeReq_ = ucp_am_send_nbx(worker_.endpoint(peer_), kGoodbyeMessage, &goodbyeHeader_,
+                                sizeof(CreditHeader), nullptr, 0, &param);
+  if (UCS_PTR_IS_ERR(goodbyeReq_)) goodbyeReq_ = nullptr;
+}
+
+ucs_status_t Link::deliver(const DataHeader& header, void* data, size_t length,
+                           const ucp_am_recv_param_t* param) {
+  const uint64_t base = next_.load(std::memory_order_acquire);
+  const uint32_t ahead = header.seq - static_cast<uint32_t>(base);
+  if (ahead >= slots_ || length == 0 || length > slotBytes_) [[unlikely]] {
+    fail("protocol error: message " + std::to_string(header.seq) + " of " + std::to_string(length) +
+         " bytes outside the window");
+    return UCS_OK;  // drops the message
+  }
+  const uint64_t seq = base + ahead;
+  const size_t slot = seq % slots_;
+  recvBytes_[slot] = static_cast<uint32_t>(length);
+  recvTags_[slot] = header.tag;
+  if ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) == 0) {
+    std::memcpy(recvSlot(seq), data, length);
+    arrived(seq);
+    return UCS_OK;
+  }
+  // Rendezvous: UCX moves the bytes from the sender's registered slot into this one.
+  arrivals_[slot] = {this, seq};
+  ucp_request_param_t receive{};
+  receive.op_attr_mask =
+      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
+  receive.cb.recv_am = &Link::onReceived;
+  receive.user_data = &arrivals_[slot];
+  receive.memh = worker_.memory();
+  ucs_status_ptr_t request =
+      ucp_am_recv_data_nbx(worker_.handle(), data, recvSlot(seq), length, &receive);
+  if (request == nullptr) {
+    arrived(seq);
+  } else if (UCS_PTR_IS_ERR(request)) {
+    fail(std::string("receive failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+  }
+  return UCS_OK;
+}
+
+void Link::onReceived(void* request, ucs_status_t status, size_t, void* user) {
+  const Arrival* arrival = static_cast<const Arrival*>(user);
+  if (status == UCS_OK) {
+    arrival->link->arrived(arrival->seq);
+  } else {
+    arrival->link->fail(std::string("receive failed: ") + ucs_status_string(status));
+  }
+  ucp_request_free(request);
+}
+
+void Link::arrived(uint64_t seq) {
+  arrived_[seq % slots_].store(seq + 1, std::memory_order_release);
+  ++set_.events;
+}
+
+void Link::credit(uint64_t released) {
+  if (released > credited_.load(std::memory_order_relaxed)) {
+    credited_.store(released, std::memory_order_release);
+  }
+  ++set_.events;
+}
+
+void Link::fail(const std::string& why) {
+  if (failed()) return;
+  failure_ = why;
+  failureNumber_ = set_.failures.fetch_add(1, std::memory_order_relaxed);
+  failed_.store(true, std::memory_order_release);
+  set_.failed.store(true, std::memory_order_release);
+  ++set_.events;
+}
+
+}  // namespace prism::ucx
