@@ -24,6 +24,26 @@ void prismPrintConfig(FILE* out);
     reason in ncclGetLastError(NULL). */
 ncclResult_t prismLaunchWorld(int* rank, int* size, ncclUniqueId* id);
 
+/** Binds this whole process to its CPUs, as mpirun binds a rank; call it before the process
+    starts threads of its own, which then inherit the binding. The policy is the launcher's
+    (docs/prism-run.md, "Binding ranks to cores"):
+    - PRISM_CPU_LIST set (prism-run sets it): exactly those CPUs;
+    - count == 0 (started by a launcher that passes no list): the CPUs it was started with;
+    - else this process is local process `index` of `count`, each running `width` ranks,
+      bound as PRISM_BIND_TO (core, numa or none) and PRISM_MAP_BY (core or numa) say. The
+      default is core when count x width ranks fit the cores this process may use, else
+      none; a process started on fewer CPUs than the machine allows (taskset, srun
+      --cpu-bind, mpirun) keeps them unless PRISM_BIND_TO asks for a binding.
+    The resulting CPUs are logged at INFO (INIT). A malformed variable is ncclInvalidUsage;
+    a binding the system refuses is a WARN, and the process runs unbound. */
+ncclResult_t prismBindProcess(int index, int count, int width);
+
+/** Binds the calling thread as thread rank `index` of `count` within the CPUs it was started
+    with (its process's binding), by the same PRISM_BIND_TO / PRISM_MAP_BY policy with one
+    core per thread. Call it first thing in the thread, before it creates a communicator, so
+    that the communicator's helper threads inherit the binding. */
+ncclResult_t prismBindThread(int index, int count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "perf/bench/thread_ranks.h"
+#include "prism/prism.h"
 
 namespace prism::bench {
 namespace {
@@ -138,6 +139,16 @@ class ChildWatch {
   std::thread thread_;  // last: starts after the state above exists
 };
 
+// Binds this process as local process `process` of `nprocs` (count 0: keep what the
+// launcher gave it). A binding that cannot be read or set is reported and the rank runs
+// unbound: binding changes how fast a run is, never what it computes.
+void bindProcess(int process, int nprocs, int nthreads) {
+  if (prismBindProcess(process, nprocs, nthreads) != ncclSuccess) {
+    std::fprintf(stderr, "prism-bench: process %d not bound to cores: %s\n", process,
+                 ncclGetLastError(nullptr));
+  }
+}
+
 }  // namespace
 
 int launchLocalRanks(int nprocs, int nthreads, const RankMain& body) {
@@ -163,6 +174,7 @@ int launchLocalRanks(int nprocs, int nthreads, const RankMain& body) {
       if (getppid() != parent) _exit(1);
       context.process = process;
       context.rank = process * nthreads;
+      bindProcess(process, nprocs, nthreads);
       int status = runThreadRanks(context, body);
       std::fflush(nullptr);
       _exit(std::clamp(status, 0, 255));
@@ -177,6 +189,9 @@ int launchLocalRanks(int nprocs, int nthreads, const RankMain& body) {
     children.push_back(pid);
     context.pids.push_back(pid);
   }
+  // Process 0 binds itself only now: a child forked from a bound parent would start on its
+  // parent's CPUs and take them for an outside launcher's binding.
+  bindProcess(0, nprocs, nthreads);
   if (children.empty()) return runThreadRanks(context, body);
 
   ChildWatch watch(children, nthreads);
@@ -195,6 +210,8 @@ int runLaunchedRanks(int process, int nprocs, int nthreads, const ncclUniqueId& 
   context.nranks = nprocs * nthreads;
   context.id = id;
   context.launched = true;
+  // The launcher bound this process (prism-run says so in PRISM_CPU_LIST) or chose not to.
+  bindProcess(process, 0, nthreads);
   int status = runThreadRanks(context, body);
   std::fflush(nullptr);
   return status;

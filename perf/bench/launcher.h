@@ -26,14 +26,17 @@ using RankMain = std::function<int(const RankContext&)>;
 
 /// Creates the unique id, forks processes 1..nprocs-1, then runs `nthreads` ranks in
 /// every process (each runs `body`; a process _exits with the worst status of its ranks)
-/// and waits for the others. Returns 0 only if every rank returned 0, else the largest
-/// status any rank returned (1 for a process that died). A rank that dies or fails does
-/// not hang the run: the survivors are killed after a grace period.
+/// and waits for the others. Every process binds itself to its cores first (prismBindProcess
+/// as local process p of nprocs, nthreads cores wide), so its threads inherit the binding.
+/// Returns 0 only if every rank returned 0, else the largest status any rank returned (1
+/// for a process that died). A rank that dies or fails does not hang the run: the
+/// survivors are killed after a grace period.
 int launchLocalRanks(int nprocs, int nthreads, const RankMain& body);
 
 /// The launcher-world variant (prism-run, mpirun, srun, torchrun started every process):
 /// this process is `process` of `nprocs` and runs `nthreads` ranks of the world `id` names,
-/// as threads when there are several. Nothing is forked; the launcher waits for the
+/// as threads when there are several. The process keeps the CPUs the launcher gave it
+/// (prism-run's PRISM_CPU_LIST). Nothing is forked; the launcher waits for the
 /// processes and decides the job's status. Returns this process's worst rank status.
 int runLaunchedRanks(int process, int nprocs, int nthreads, const ncclUniqueId& id,
                      const RankMain& body);

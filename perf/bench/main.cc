@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   // Calibration fits the model to ring schedules. Set before any thread or rank exists,
   // and so before any communicator reads it; every rank inherits it.
   if (!options.calibratePath.empty()) setenv("PRISM_ALGO", "ring", 1);
+  // --bind-to and --map-by reach every rank the way a launcher's do: through the variables
+  // prismBindProcess and prismBindThread read (docs/prism-run.md, "Binding ranks to cores").
+  if (!options.bindTo.empty()) setenv("PRISM_BIND_TO", options.bindTo.c_str(), 1);
+  if (!options.mapBy.empty()) setenv("PRISM_MAP_BY", options.mapBy.c_str(), 1);
   // Started by a launcher (prism-run, mpirun, srun, torchrun) without -np: this process is
   // one rank process of the launcher's world.
   if (options.nranks == 1) {

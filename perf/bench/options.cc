@@ -223,6 +223,13 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   app.add_option("--plot", o.plotPath,
                  "also draw busbw against message size (measured, or per algorithm with "
                  "--simulate) as an SVG chart in this file");
+  app.add_option("--bind-to", o.bindTo,
+                 "bind each rank to a core, its NUMA node's cores, or not at all (as mpirun); "
+                 "default core when the ranks fit the cores, else none")
+      ->check(CLI::IsMember({"core", "numa", "none"}));
+  app.add_option("--map-by", o.mapBy,
+                 "lay ranks over cores in order, or round robin over NUMA nodes; default core")
+      ->check(CLI::IsMember({"core", "numa"}));
   app.add_flag("--print-config", o.printConfig,
                "print the PRISM_* and NCCL_* settings (and exit without a collective)");
 

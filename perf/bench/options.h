@@ -67,6 +67,11 @@ struct Options {
   int ranksPerHost = 0;
   /// --plot: also draw busbw against size as an SVG chart here; empty: no chart.
   std::string plotPath;
+  /// --bind-to core|numa|none and --map-by core|numa, as mpirun's: how the local ranks are
+  /// bound to cores (prismBindProcess, prismBindThread); empty: the default (core when the
+  /// ranks fit the cores) and core order, or what a launcher's environment says.
+  std::string bindTo;
+  std::string mapBy;
 
   /// Ranks in the communicator: processes x threads.
   int totalRanks() const { return nranks * nthreads; }

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "prism/prism.h"
+
 namespace prism::bench {
 namespace {
 
@@ -31,7 +33,12 @@ int runThreadRanks(const RankContext& process, const RankMain& body) {
   for (int t = 0; t < process.nthreads; ++t) {
     RankContext context = process;
     context.rank = process.process * process.nthreads + t;
-    threads.emplace_back([&, context] {
+    threads.emplace_back([&, context, t] {
+      // Bound before the rank creates its communicator, whose threads inherit the binding.
+      if (prismBindThread(t, process.nthreads) != ncclSuccess) {
+        std::fprintf(stderr, "prism-bench: rank %d not bound to a core: %s\n", context.rank,
+                     ncclGetLastError(nullptr));
+      }
       int status = 1;
       try {
         status = body(context);

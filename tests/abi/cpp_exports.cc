@@ -89,6 +89,8 @@ void prismApi() {
   keep(&prismVersionString);
   keep(&prismPrintConfig);
   keep(&prismLaunchWorld);
+  keep(&prismBindProcess);
+  keep(&prismBindThread);
   keep(&prism::collectiveName);
   keep(&prism::busBandwidthFactor);
   keep(&prism::launchInfoFromEnvironment);

@@ -2,8 +2,10 @@
 //   prism-run -np N [options] -- command args...
 //   prism-run --hosts H --ranks-per-host R [--bandwidth 1gbit] [--delay 50us]
 //             [--placement block|round-robin] [--innet "command"] -- command args...
+//   both with [--bind-to core|numa|none] [--map-by core|numa]
 // Every rank gets PRISM_RANK, PRISM_NRANKS, PRISM_LOCAL_RANK, PRISM_LOCAL_SIZE,
-// PRISM_RENDEZVOUS and PRISM_JOB_SECRET (see docs/prism-run.md).
+// PRISM_RENDEZVOUS and PRISM_JOB_SECRET, and is bound to its CPUs as mpirun binds ranks
+// (see docs/prism-run.md).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -23,10 +25,12 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "tools/prism-run/fabric_plan.h"
 #include "tools/prism-run/netns_fabric.h"
 #include "tools/prism-run/process.h"
 #include "tools/prism-run/rank_group.h"
+#include "topology/cpu_binding.h"
 
 namespace {
 
@@ -45,6 +49,8 @@ struct Options {
   double graceSeconds = 5;
   bool verbose = false;
   bool cleanupStale = false;
+  std::string bindTo;  ///< --bind-to; empty: the default (core when the ranks fit the cores)
+  std::string mapBy;   ///< --map-by; empty: core
   std::vector<std::string> command;
 };
 
@@ -101,6 +107,55 @@ SpawnSpec rankSpec(const Options& o, int rank, int nranks, const RankSlot& slot,
   return spec;
 }
 
+/// Binds every rank to its CPUs (docs/prism-run.md, "Binding ranks to cores"). All ranks
+/// run on this machine, emulated hosts included, so they share out its cores in rank
+/// order. Each rank learns its CPUs and the policy from its environment, so that a rank
+/// running several thread ranks shares them out the same way; the decision is logged at
+/// INFO (and printed with -v).
+void bindRanks(const Options& o, std::vector<SpawnSpec>& ranks) {
+  using namespace prism::topo;
+  std::optional<BindTo> request;
+  if (!o.bindTo.empty()) request = parseBindTo(o.bindTo);
+  const MapBy mapBy = o.mapBy.empty() ? MapBy::Core : parseMapBy(o.mapBy).value();
+  const int nranks = static_cast<int>(ranks.size());
+  std::vector<int> current;
+  BindingDecision d;
+  bool prePinned = false;
+  try {
+    current = currentCpus(BindScope::Process);
+    prePinned = narrowerThan(current, allowedCpus());
+    d = decideBinding(request, mapBy, nranks, 1, discoverCpuLayout(current), prePinned);
+  } catch (const std::exception& e) {  // hwloc failed: the ranks still run, unbound
+    std::fprintf(stderr, "prism-run: cannot read this machine's cores (%s); ranks not bound\n",
+                 e.what());
+    return;
+  }
+  prism::log::info(prism::log::kInit, "prism-run: started on cpus %s: %s",
+                   formatCpuList(current).c_str(), d.why.c_str());
+  if (o.verbose) {
+    std::fprintf(stderr, "prism-run: started on cpus %s: %s\n", formatCpuList(current).c_str(),
+                 d.why.c_str());
+  }
+  // Ranks left unbound because they outnumber the cores hear "none", so that their thread
+  // ranks do not pin themselves onto cores the other ranks share.
+  std::string policy = o.bindTo;
+  if (policy.empty() && !prePinned && d.bindTo == BindTo::None) policy = bindToName(d.bindTo);
+  for (int r = 0; r < nranks; ++r) {
+    SpawnSpec& spec = ranks[static_cast<size_t>(r)];
+    if (!policy.empty()) spec.env.push_back(std::string(kBindToVar) + "=" + policy);
+    if (!o.mapBy.empty()) spec.env.push_back(std::string(kMapByVar) + "=" + o.mapBy);
+    const std::vector<int>& cpus = d.cpus[static_cast<size_t>(r)];
+    if (cpus.empty()) continue;
+    spec.cpus = cpus;
+    spec.env.push_back(std::string(kCpuListVar) + "=" + formatCpuList(cpus));
+    prism::log::info(prism::log::kInit, "prism-run: rank %d bound to cpus %s", r,
+                     formatCpuList(cpus).c_str());
+    if (o.verbose) {
+      std::fprintf(stderr, "prism-run: rank %d bound to cpus %s\n", r, formatCpuList(cpus).c_str());
+    }
+  }
+}
+
 int runLocal(const Options& o, std::chrono::milliseconds grace) {
   std::string rendezvous = "127.0.0.1:" + std::to_string(freeLoopbackPort());
   std::string secret = randomHex(32);
@@ -111,6 +166,7 @@ int runLocal(const Options& o, std::chrono::milliseconds grace) {
   }
   if (o.verbose)
     std::fprintf(stderr, "prism-run: %d ranks, rendezvous %s\n", o.np, rendezvous.c_str());
+  bindRanks(o, ranks);
   return runRankGroup(ranks, grace);
 }
 
@@ -192,6 +248,7 @@ int runEmulated(const Options& o, std::chrono::milliseconds grace) {
     std::fprintf(stderr, "prism-run: %d hosts x %d ranks (%s) in namespaces %s-*, 10.%d.0.0/24\n",
                  o.hosts, o.ranksPerHost, o.placement.c_str(), names.prefix.c_str(), names.subnet);
   }
+  bindRanks(o, ranks);
   return runRankGroup(ranks, grace);
 }
 
@@ -232,6 +289,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 65535));
   app.add_option("--grace", o.graceSeconds, "seconds the other ranks get after one fails")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--bind-to", o.bindTo,
+                 "bind each rank to a core, to its NUMA node's cores, or not at all; default: "
+                 "core when the ranks fit this machine's cores, else none")
+      ->check(CLI::IsMember({"core", "numa", "none"}));
+  app.add_option("--map-by", o.mapBy,
+                 "lay ranks over cores in order, or round robin over NUMA "
+                 "nodes; default core")
+      ->check(CLI::IsMember({"core", "numa"}));
   app.add_flag("-v,--verbose", o.verbose, "say what is set up");
   app.add_flag("--cleanup-stale", o.cleanupStale,
                "remove namespaces left by a prism-run that was killed, then exit");

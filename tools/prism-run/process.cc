@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "topology/cpu_binding.h"
+
 namespace prism::run {
 namespace {
 
@@ -42,6 +44,13 @@ constexpr int kHandledSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
       _exit(127);
     }
     close(fd);
+  }
+  if (!spec.cpus.empty()) {
+    const std::string failure = topo::bindCpus(spec.cpus, topo::BindScope::Process);
+    if (!failure.empty()) {
+      std::fprintf(stderr, "prism-run: cannot bind to cpus %s (%s); running unbound\n",
+                   topo::formatCpuList(spec.cpus).c_str(), failure.c_str());
+    }
   }
   for (const std::string& entry : spec.env) putenv(const_cast<char*>(entry.c_str()));
   std::vector<char*> argv;

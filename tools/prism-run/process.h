@@ -23,6 +23,9 @@ struct SpawnSpec {
   std::vector<std::string> env;  ///< "NAME=value" added to (or replacing in) ours
   std::string netns;             ///< named network namespace to enter first; "" = ours
   bool ownProcessGroup = true;   ///< so a signal can reach the child's descendants too
+  /// CPUs the child is bound to before exec, as mpirun binds a rank: the program and every
+  /// thread it starts inherit them. Empty: the child keeps prism-run's.
+  std::vector<int> cpus;
 };
 
 /// Forks and execs `spec`. The child dies with prism-run (PR_SET_PDEATHSIG). Returns its
