@@ -1,7 +1,8 @@
 // The correctness matrix on emulated multi-host fabrics: every algorithm, forced with
-// PRISM_ALGO, runs every collective it supports across network namespaces (TCP between
-// emulated hosts, shared memory within one) on 3 and 5 ranks, and hierarchical also on
-// 2 hosts x 2 ranks placed round-robin. prism-bench checks five types and four operators
+// PRISM_ALGO, runs every collective it supports across network namespaces on 3 and 5
+// ranks, and hierarchical also on 2 hosts x 2 ranks placed round-robin; once with the
+// automatic transports (TCP between emulated hosts, shared memory within one) and once
+// with UCX for every peer (UCX_TLS=tcp). prism-bench checks five types and four operators
 // against its independent reference. Needs root for namespaces; skips with the reason.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "algorithms/registry.h"
 #include "tests/harness/shell.h"
+#include "transports/ucx/ucx_transport.h"
 
 #ifndef PRISM_RUN_BIN
 #error "tests/CMakeLists.txt defines PRISM_RUN_BIN and PRISM_BENCH_BIN"
@@ -43,6 +45,8 @@ const char* benchName(Collective c) {
       return "gather";
     case Collective::Scatter:
       return "scatter";
+    case Collective::SendRecv:
+      return "sendrecv";
   }
   return "?";
 }
@@ -50,18 +54,22 @@ const char* benchName(Collective c) {
 struct Case {
   std::string algorithm;
   Collective collective;
+  std::string transport;  ///< PRISM_TRANSPORT: auto or ucx
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.algorithm << " " << benchName(c.collective);
+  *os << c.algorithm << " " << benchName(c.collective) << " over " << c.transport;
 }
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;
-  for (const AlgorithmInfo& info : allAlgorithms()) {
-    for (int c = 0; c < kNumCollectives; ++c) {
-      if (info.supports(static_cast<Collective>(c))) {
-        cases.push_back({info.name, static_cast<Collective>(c)});
+  for (const char* transport : {"auto", "ucx"}) {
+    if (std::string(transport) == "ucx" && !ucxBuilt()) continue;
+    for (const AlgorithmInfo& info : allAlgorithms()) {
+      for (int c = 0; c < kNumCollectives; ++c) {
+        if (info.supports(static_cast<Collective>(c))) {
+          cases.push_back({info.name, static_cast<Collective>(c), transport});
+        }
       }
     }
   }
@@ -73,10 +81,11 @@ class EmulatedMatrix : public ::testing::TestWithParam<Case> {};
 /// prism-bench under prism-run on `hosts` x `perHost` ranks: five types, four operators,
 /// sizes 8 B to 97 KiB (primes of elements and odd byte counts), every root.
 void runOn(const Case& c, int hosts, int perHost, const char* placement) {
-  const std::string command = "env PRISM_ALGO=" + c.algorithm + " PRISM_TIMEOUT_S=60 " +
-                              PRISM_RUN_BIN + " --hosts " + std::to_string(hosts) +
-                              " --ranks-per-host " + std::to_string(perHost) + " --placement " +
-                              placement + " -- " + PRISM_BENCH_BIN + " " + benchName(c.collective) +
+  const std::string command = "env PRISM_ALGO=" + c.algorithm + " PRISM_TRANSPORT=" + c.transport +
+                              " UCX_TLS=tcp PRISM_TIMEOUT_S=60 " + PRISM_RUN_BIN + " --hosts " +
+                              std::to_string(hosts) + " --ranks-per-host " +
+                              std::to_string(perHost) + " --placement " + placement + " -- " +
+                              PRISM_BENCH_BIN + " " + benchName(c.collective) +
                               " -d float,int32,bfloat16,int8,half -o sum,max,avg,mulsum -r all -b "
                               "8 -e 100K -f 23 -n 1 -w 1 -c 1";
   const ShellOutcome out = runShell(command, 240);
@@ -95,7 +104,8 @@ TEST_P(EmulatedMatrix, EveryTypeAndOperatorOnThreeAndFiveHosts) {
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, EmulatedMatrix, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
-                           return info.param.algorithm + "_" + benchName(info.param.collective);
+                           return info.param.algorithm + "_" + benchName(info.param.collective) +
+                                  (info.param.transport == "ucx" ? "_ucx" : "");
                          });
 
 }  // namespace

@@ -196,6 +196,49 @@ TEST(UcxCollectives, ThreadRanksMixOfCollectives) {
       options);
 }
 
+// ---------------------------------------------------------------- emulated hosts
+
+/// Every collective and the point-to-point ring with UCX between (and within) emulated
+/// hosts: prism-run puts each host in a network namespace of its own.
+TEST(UcxEmulatedHosts, EveryCollectiveAndPointToPointOnTwoAndThreeHosts) {
+  SKIP_WITHOUT_UCX();
+  if (const std::string why = test::namespacesUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  const char* collectives[] = {"allreduce", "broadcast", "reduce",  "allgather", "reducescatter",
+                               "alltoall",  "gather",    "scatter", "sendrecv"};
+  for (auto [hosts, perHost] : {std::pair{2, 1}, {2, 2}, {3, 1}, {3, 2}}) {
+    for (const char* collective : collectives) {
+      const std::string command =
+          std::string(
+              "env PRISM_TRANSPORT=ucx UCX_TLS=tcp PRISM_TIMEOUT_S=60 NCCL_DEBUG=INFO "
+              "NCCL_DEBUG_SUBSYS=NET ") +
+          PRISM_RUN_BIN + " --hosts " + std::to_string(hosts) + " --ranks-per-host " +
+          std::to_string(perHost) + " -- " + PRISM_BENCH_BIN + " " + collective +
+          " -d float,int32,bfloat16 -o sum,max -r all -b 8 -e 300K -f 23 -n 1 -w 1 -c 1";
+      const test::ShellOutcome out = test::runShell(command, 120);
+      EXPECT_EQ(out.status, 0) << command << "\n" << out.output;
+      EXPECT_NE(out.output.find("Out of bounds values : 0 OK"), std::string::npos)
+          << command << "\n"
+          << out.output;
+      EXPECT_NE(out.output.find("ucx to every peer"), std::string::npos)
+          << "the ranks did not use UCX\n"
+          << out.output;
+    }
+  }
+}
+
+/// Without RDMA, automatic selection keeps Prism's TCP between hosts and says why.
+TEST(UcxEmulatedHosts, AutoChoosesTcpWithoutRdmaAndSaysWhy) {
+  if (const std::string why = test::namespacesUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (rdmaDevicesPresent()) GTEST_SKIP() << "this machine has RDMA devices";
+  const std::string command = std::string("env NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=NET ") +
+                              PRISM_RUN_BIN + " --hosts 2 --ranks-per-host 1 -- " +
+                              PRISM_BENCH_BIN + " allreduce -b 8 -e 8 -n 1 -w 1";
+  const test::ShellOutcome out = test::runShell(command, 60);
+  EXPECT_EQ(out.status, 0) << out.output;
+  EXPECT_NE(out.output.find("tcp between hosts, not ucx"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("no RDMA device"), std::string::npos) << out.output;
+}
+
 TEST(UcxChoice, ForcedWithoutUcxIsAClearError) {
   if (ucxBuilt()) GTEST_SKIP() << "this build has UCX; the refusal is for builds without it";
   ScopedEnv transport("PRISM_TRANSPORT", "ucx");

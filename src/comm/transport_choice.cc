@@ -87,7 +87,7 @@ std::unique_ptr<Transport> betweenHosts(SetupChannel& setup, const std::string& 
   if (!ucxBuilt()) {
     mine = "built without UCX";
   } else if (!rdmaDevicesPresent()) {
-    mine = "no RDMA device (/sys/class/infiniband is empty)";
+    mine = "no RDMA device in /sys/class/infiniband";
   }
   if (everyRankAgrees(setup, mine.empty(), mine, why)) {
     std::unique_ptr<Transport> ucx = createUcxTransport(setup, ucxOptions(name, doorbell), remote);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,16 @@ constexpr int kHandledSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
       _exit(127);
     }
     close(fd);
+    // As `ip netns exec` does: a private mount namespace with sysfs mounted anew, so
+    // /sys/class/net lists this namespace's interfaces (UCX and hwloc read them there).
+    if (unshare(CLONE_NEWNS) != 0 || mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0 ||
+        umount2("/sys", MNT_DETACH) != 0 ||
+        mount(spec.netns.c_str(), "/sys", "sysfs", 0, nullptr) != 0) {
+      std::fprintf(stderr,
+                   "prism-run: cannot mount sysfs for network namespace %s (%s); /sys/class/net "
+                   "shows the host's interfaces\n",
+                   spec.netns.c_str(), std::strerror(errno));
+    }
   }
   if (!spec.cpus.empty()) {
     const std::string failure = topo::bindCpus(spec.cpus, topo::BindScope::Process);
