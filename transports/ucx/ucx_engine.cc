@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -25,8 +26,9 @@ constexpr int kSleepMillis = 1000;
 
 }  // namespace
 
-Engine::Engine(Worker& worker, shm::DoorbellBlock* bell, const uint64_t* events)
-    : worker_(worker), bell_(bell), events_(events) {
+Engine::Engine(Worker& worker, shm::DoorbellBlock* bell, const uint64_t* events,
+               std::function<void()> idle)
+    : worker_(worker), bell_(bell), events_(events), idle_(std::move(idle)) {
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_ < 0) throwSystemError("ucx transport: epoll_create1");
   event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -101,6 +103,7 @@ void Engine::loop() {
     bool armed = false;
     if (owner_.beginPass()) {
       // Arming is a call into the worker, so it needs the worker too.
+      idle_();
       armed = !pass() && ucp_worker_arm(worker_.handle()) == UCS_OK;
       owner_.endPass();
     }

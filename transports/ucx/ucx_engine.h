@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "transports/common/progress_owner.h"
@@ -23,8 +24,10 @@ class Worker;
 class Engine {
  public:
   /// Starts the thread at once. `worker`, `bell` and `events` outlive the engine. `events`
-  /// is the counter the transport's callbacks bump for anything the rank may wait for.
-  Engine(Worker& worker, shm::DoorbellBlock* bell, const uint64_t* events);
+  /// is the counter the transport's callbacks bump for anything the rank may wait for;
+  /// `idle` runs on the I/O thread, holding the worker, before it sleeps.
+  Engine(Worker& worker, shm::DoorbellBlock* bell, const uint64_t* events,
+         std::function<void()> idle);
   ~Engine();  ///< stops and joins the thread; the rank holds the worker afterwards
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -47,6 +50,7 @@ class Engine {
   Worker& worker_;
   shm::DoorbellBlock* bell_;
   const uint64_t* events_;
+  std::function<void()> idle_;
   int epoll_ = -1;
   int event_ = -1;
   ProgressOwner owner_;

@@ -105,7 +105,9 @@ void Link::commit(size_t bytes, uint64_t tag) {
   engine_.claim();
   const uint64_t c = committed_;
   const size_t slot = c % slots_;
-  sendHeaders_[slot] = {static_cast<uint32_t>(rank_), static_cast<uint32_t>(c), tag};
+  const uint64_t released = next_.load(std::memory_order_relaxed);
+  sendHeaders_[slot] = {static_cast<uint32_t>(rank_), static_cast<uint32_t>(c), tag, released};
+  creditReported_ = released;
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH;
   param.memh = worker_.memory();
@@ -132,10 +134,21 @@ void Link::release() {
   engine_.claim();
   const uint64_t released = next_.load(std::memory_order_relaxed) + 1;
   next_.store(released, std::memory_order_release);
-  // Each release returns its credit at once: the sender may be waiting for exactly this
-  // slot. The header must live until UCX sent it, so each of the last `slots` releases has
-  // its own.
-  const size_t k = released % slots_;
+  // Half a window of unreported releases goes back at once, so a streaming sender never
+  // runs dry; less rides on this rank's next message to the peer (commit) or goes when
+  // this rank idles (flushCredit).
+  if (released - creditReported_ >= std::max<uint64_t>(1, slots_ / 2)) sendCredit(released);
+}
+
+void Link::flushCredit() {
+  const uint64_t released = next_.load(std::memory_order_relaxed);
+  if (released > creditReported_ && connected() && !failed()) sendCredit(released);
+}
+
+void Link::sendCredit(uint64_t released) {
+  creditReported_ = released;
+  // The header must live until UCX sent it, so each of the last `slots` credits has its own.
+  const size_t k = creditsSent_++ % slots_;
   ucs_status_ptr_t& request = creditReqs_[k];
   while (request != nullptr && ucp_request_check_status(request) == UCS_INPROGRESS) {
     ucp_worker_progress(worker_.handle());
@@ -167,6 +180,7 @@ void Link::sayGoodbye() {
 
 ucs_status_t Link::deliver(const DataHeader& header, void* data, size_t length,
                            const ucp_am_recv_param_t* param) {
+  credit(header.released);
   const uint64_t base = next_.load(std::memory_order_acquire);
   const uint32_t ahead = header.seq - static_cast<uint32_t>(base);
   if (ahead >= slots_ || length == 0 || length > slotBytes_) [[unlikely]] {

@@ -1,16 +1,19 @@
 // Everything this rank keeps for one UCX peer: a ring of slots per direction, both inside
 // the worker's registered region.
 //
-// A message is one active message: a 16-byte header (sender's rank, u32 sequence number,
-// u64 tag) and the slot's bytes. UCX sends short messages eagerly (the receiver copies them
+// A message is one active message: a 24-byte header (sender's rank, u32 sequence number,
+// u64 tag, and the sender's count of released messages of the other direction) and the
+// slot's bytes. UCX sends short messages eagerly (the receiver copies them
 // from UCX's buffer into the slot, once) and long ones by zero-copy rendezvous straight
 // from the sender's registered slot into the receiver's (ucp_am_recv_data_nbx). Either way
 // the message is published to the rank only when its bytes are in place, and it lands in
 // the slot its sequence number names, so arrival order does not matter.
 //
-// Flow control is by credits: the receiver returns its count of released messages in a
-// header-only active message; the sender fills a slot only while fewer than `slots`
-// messages are unreleased, and only once UCX finished reading the slot's previous message.
+// Flow control is by credits: the receiver returns its count of released messages, on its
+// next message to the sender or, once half the slots wait for it or the receiver has
+// nothing else to do, in a header-only active message; the sender fills a slot only while
+// fewer than `slots` messages are unreleased, and only once UCX finished reading the
+// slot's previous message.
 //
 // The AM handlers run in whichever thread drives the worker (the rank or the I/O thread,
 // ucx_engine.h); the rank reads what they publish through the per-slot `arrived_` words
@@ -42,8 +45,9 @@ struct DataHeader {
   uint32_t from;
   uint32_t seq;
   uint64_t tag;
+  uint64_t released;  ///< the sender's credit for the other direction, carried along
 };
-static_assert(sizeof(DataHeader) == 16);
+static_assert(sizeof(DataHeader) == 24);
 
 struct CreditHeader {
   uint32_t from;
@@ -80,6 +84,10 @@ class Link final : public SendConnection, public RecvConnection {
   std::span<const std::byte> peek() override;
   uint64_t tag() const override { return recvTags_[next_ % slots_]; }
   void release() override;
+  /// Sends the credit for every release not yet reported to the peer. Called by the thread
+  /// that drives the worker when it has nothing else to do, so a sender that waits for
+  /// credit never waits for this rank's next message.
+  void flushCredit();
 
   // The worker's side, from the AM handlers.
   ucs_status_t deliver(const DataHeader& header, void* data, size_t length,
@@ -109,6 +117,7 @@ class Link final : public SendConnection, public RecvConnection {
     uint64_t seq;
   };
   static void onReceived(void* request, ucs_status_t status, size_t length, void* user);
+  void sendCredit(uint64_t released);
   void arrived(uint64_t seq);
   /// True when UCX has finished with send slot `slot`'s previous message.
   bool sendSlotIdle(size_t slot);
@@ -137,8 +146,10 @@ class Link final : public SendConnection, public RecvConnection {
   std::vector<uint64_t> recvTags_;
   std::vector<Arrival> arrivals_;
   std::atomic<uint64_t> next_{0};
-  std::vector<CreditHeader> creditHeaders_;  // per slot of releases: alive until sent
+  std::vector<CreditHeader> creditHeaders_;  // the last `slots` credits: alive until sent
   std::vector<ucs_status_ptr_t> creditReqs_;
+  uint64_t creditsSent_ = 0;     // credit messages sent (indexes creditHeaders_)
+  uint64_t creditReported_ = 0;  // the highest release count the peer was told of
   CreditHeader goodbyeHeader_{};
   ucs_status_ptr_t goodbyeReq_ = nullptr;
 

@@ -51,7 +51,8 @@ class UcxTransport final : public Transport {
         bell_(options.doorbell != nullptr ? options.doorbell : &ownBell_),
         doorbell_(bell_),
         worker_(regionBytes(options, connect)),
-        engine_(std::make_unique<ucx::Engine>(worker_, bell_, &links_.events)) {
+        engine_(std::make_unique<ucx::Engine>(worker_, bell_, &links_.events,
+                                              [this] { flushCredits(); })) {
     engine_->claim();  // the set-up below calls into the worker
     worker_.onActiveMessage(ucx::kDataMessage, &UcxTransport::onData, this);
     worker_.onActiveMessage(ucx::kCreditMessage, &UcxTransport::onCredit, this);
@@ -138,12 +139,13 @@ class UcxTransport final : public Transport {
 
   void progress() override {
     throwIfFailed();
-    engine_->drive();
+    if (!engine_->drive()) flushCredits();
     throwIfFailed();
   }
 
   void pauseProgress(ProgressPause why) override {
     if (!engine_->rankDrives()) return;
+    if (why == ProgressPause::Sleep) flushCredits();
     if (why == ProgressPause::Sleep || sendsInFlight()) engine_->handBack();
   }
 
@@ -152,6 +154,13 @@ class UcxTransport final : public Transport {
     const size_t peers = static_cast<size_t>(std::count(connect.begin(), connect.end(), true));
     return std::max<size_t>(4096,
                             2 * peers * options.slotBytes * static_cast<size_t>(options.slotCount));
+  }
+
+  /// Reports every link's unreported releases: the driving thread has nothing else to do.
+  void flushCredits() {
+    for (auto& link : links_.byPeer) {
+      if (link) link->flushCredit();
+    }
   }
 
   /// Whether a send is unfinished: a rendezvous waiting for the receiver, or bytes UCX
