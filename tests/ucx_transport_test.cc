@@ -51,6 +51,11 @@ TEST(UcxLanes, RdmaVerdictFromEndpointInfo) {
         std::string("#  lane[0]:  2:") + tl + "/mlx5_0:1.0 md[2] -> md[2]/ib am am_bw#0\n";
     EXPECT_TRUE(ucxLanesAreRdma(tcpOnly + ib)) << tl;
   }
+  EXPECT_TRUE(ucxLanesAreSockets(tcpOnly));
+  EXPECT_FALSE(ucxLanesAreSockets(shm));
+  EXPECT_FALSE(ucxLanesAreSockets(""));
+  EXPECT_FALSE(ucxLanesAreSockets(
+      tcpOnly + "#  lane[2]:  2:rc_mlx5/mlx5_0:1.0 md[2] -> md[2]/ib am am_bw#0\n"));
   // Names that merely contain the letters are not RDMA transports.
   EXPECT_FALSE(ucxLanesAreRdma("#  lane[0]:  0:tcp/ud0.0 md[0]\n"));
   EXPECT_FALSE(ucxLanesAreRdma("#  lane[0]:  0:xrc_fake/dev md[0]\n"));

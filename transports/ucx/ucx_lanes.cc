@@ -16,6 +16,18 @@ bool ucxLanesAreRdma(const std::string& endpointInfo) {
   return std::regex_search(endpointInfo, kRdmaLane);
 }
 
+bool ucxLanesAreSockets(const std::string& endpointInfo) {
+  // Every "lane[i]:  n:<tl>/<device>" line names tcp.
+  static const std::regex kLane(R"(lane\[\d+\]:\s+\d+:([A-Za-z0-9_]+)/)");
+  bool any = false;
+  for (auto it = std::sregex_iterator(endpointInfo.begin(), endpointInfo.end(), kLane);
+       it != std::sregex_iterator(); ++it) {
+    if ((*it)[1] != "tcp") return false;
+    any = true;
+  }
+  return any;
+}
+
 bool rdmaDevicesPresent() {
   std::error_code error;
   std::filesystem::directory_iterator devices("/sys/class/infiniband", error);

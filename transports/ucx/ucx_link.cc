@@ -109,8 +109,9 @@ void Link::commit(size_t bytes, uint64_t tag) {
   sendHeaders_[slot] = {static_cast<uint32_t>(rank_), static_cast<uint32_t>(c), tag, released};
   creditReported_ = released;
   ucp_request_param_t param{};
-  param.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH;
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH | UCP_OP_ATTR_FIELD_FLAGS;
   param.memh = worker_.memory();
+  param.flags = eager_ ? UCP_AM_SEND_FLAG_EAGER : 0;
   ucs_status_ptr_t request =
       ucp_am_send_nbx(worker_.endpoint(peer_), kDataMessage, &sendHeaders_[slot],
                       sizeof(DataHeader), sendSlot(c), bytes, &param);

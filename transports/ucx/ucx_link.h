@@ -106,6 +106,9 @@ class Link final : public SendConnection, public RecvConnection {
   int peer() const { return peer_; }
   /// Whether the endpoint to the peer exists (set-up may have failed before it did).
   bool connected() const;
+  /// Sends every message eagerly, never by rendezvous (for links over sockets, where the
+  /// rendezvous saves no copy and costs a round trip per message).
+  void sendEagerly() { eager_ = true; }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   bool saidGoodbye() const { return saidGoodbye_; }
   uint64_t failureNumber() const { return failureNumber_; }
@@ -136,6 +139,7 @@ class Link final : public SendConnection, public RecvConnection {
 
   // Sending: the rank only, except `credited_`, which the credit handler raises.
   uint64_t committed_ = 0;
+  bool eager_ = false;
   std::atomic<uint64_t> credited_{0};
   std::vector<DataHeader> sendHeaders_;     // alive until each slot's send completes
   std::vector<ucs_status_ptr_t> sendReqs_;  // per slot: the send UCX still works on, or null

@@ -114,6 +114,9 @@ class UcxTransport final : public Transport {
       failure = e.what();
     }
     throwIfAnyRankFailed(setup, failure, "could not connect");
+    for (auto& link : links_.byPeer) {
+      if (link && ucxLanesAreSockets(worker_.describe(link->peer()))) link->sendEagerly();
+    }
     // Wires every endpoint up now: a peer that cannot be reached fails here.
     const bool wired = worker_.flush(static_cast<double>(timeout.count()));
     throwIfFailed();

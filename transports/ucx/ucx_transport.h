@@ -50,6 +50,11 @@ struct UcxReach {
 };
 UcxReach ucxReach(Transport& transport);
 
+/// Whether every lane in ucp_ep_print_info's text is UCX's tcp transport. Over sockets
+/// UCX's rendezvous copies anyway and costs a handshake per message, so such links send
+/// every message eagerly. Pure, for tests.
+bool ucxLanesAreSockets(const std::string& endpointInfo);
+
 /// Whether this machine has an RDMA device at all (/sys/class/infiniband lists one), so
 /// automatic selection can skip starting UCX where it cannot find RDMA.
 bool rdmaDevicesPresent();
