@@ -50,7 +50,8 @@ constexpr std::array<Entry, kCount> kTable = {{
     {Setting::BootstrapTimeout, "PRISM_BOOTSTRAP_TIMEOUT_S", nullptr, "30",
      "seconds to reach the bootstrap root; also how long an idle root waits for ranks"},
     {Setting::SpinCount, "PRISM_SPIN", nullptr, "2000",
-     "polls before a waiting rank yields the core"},
+     "polls before a waiting rank yields the core (default: 2000; 200000 for a rank bound to "
+     "cores of its own; at most 0 when ranks outnumber cores)"},
     {Setting::DirectMinBytes, "PRISM_DIRECT_MIN_BYTES", nullptr, "-1",
      "host calls at least this large read peers' buffers directly (threads: plain loads and "
      "streaming stores; processes: cross-memory attach) instead of staging through shared "

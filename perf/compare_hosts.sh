@@ -8,8 +8,8 @@
 # Settings: HOSTS (2), RPH ranks per host (1), BW (link rate per direction, e.g. 10gbit or
 # 1gbit, shaped with tc tbf on both ends of every host's link as prism-run does; "" leaves the
 # links unshaped), REPS (3), MIN (8), MAX (256M), FACTOR (4), ITERS (20), WARMUP (5),
-# PEERS ("prism mpi mpi_ucx gloo"; prism_ucx runs Prism with PRISM_TRANSPORT=ucx, for when
-# Prism has that transport), RUN_TIMEOUT (seconds per run, 900), TARGETS (1; 0: report
+# PEERS ("prism mpi mpi_ucx gloo"; prism_ucx runs Prism with PRISM_TRANSPORT=ucx and
+# UCX_TLS=tcp, as Open MPI's pml ucx runs), RUN_TIMEOUT (seconds per run, 900), TARGETS (1; 0: report
 # missed targets without failing), BUILD (the build directory, default build/).
 # Prism runs in prism-run's own namespaces (prism-run --hosts HOSTS --ranks-per-host RPH) with
 # PRISM_TRANSPORT=tcp, so ranks on one host talk over TCP as well. Open MPI and Gloo run in
@@ -25,6 +25,8 @@
 # Targets, checked for HOSTS=2 RPH=1 and unshaped links (other set-ups: reported only):
 # allreduce 8 B time <= Open MPI ob1's; allreduce busbw >= 1.2x ob1's and >= 2x Gloo's at every
 # size from 1 MiB to 256 MiB; allgather, reducescatter and broadcast busbw >= ob1's from 1 MiB.
+# With prism_ucx among PEERS (HOSTS=2 RPH=1 unshaped): Prism/UCX's allreduce and allgather 8 B
+# time <= 1.2x Prism/TCP's, and their busbw >= Open MPI/UCX's (pml ucx) from 1 MiB.
 # With BW set and RPH=1: Prism busbw >= 90% of the link bound from 4 MiB, where the bound is
 # the link rate in bytes/s (BW/8): one rank per host sends and receives every byte its busbw
 # counts over its own link, for all four collectives.
@@ -174,7 +176,7 @@ run_prism() {  # transport collective
   local fabric=(--hosts "$hosts" --ranks-per-host "$rph")
   [[ -n "$bw" ]] && fabric+=(--bandwidth "$bw")
   # Row columns: out-of-place time 6, busbw 8, #wrong 9; in-place time 10, busbw 12, #wrong 13.
-  PRISM_TRANSPORT="$1" "${limit[@]}" "$prism_run" "${fabric[@]}" -- "$prism_bench" "$2" \
+  PRISM_TRANSPORT="$1" UCX_TLS="${UCX_TLS:-tcp}" "${limit[@]}" "$prism_run" "${fabric[@]}" -- "$prism_bench" "$2" \
     "${sweep[@]}" -c 1 2>>"$tmp/log" | awk -v c="$2" '/^ +[0-9]/ {
       if (c == "broadcast") print $1, $10, $12, $9 + $13; else print $1, $6, $8, $9 + $13 }'
 }
@@ -275,10 +277,19 @@ links = f"{bw_bits / 1e9:g} Gbit/s links" if bw_bits else "unshaped links"
 print(f"# {name}: {hosts} hosts x {rph} ranks, {links}; median [min-max] of {rounds} rounds:"
       " time (us) up to 64 KiB, busbw (GB/s) above; prism/X is Prism's speed over X (>1: faster)")
 ratios = [p for p in others if "prism" in peers]
-table = [["bytes"] + peers + [f"prism/{p}" for p in ratios]
+ucx_pairs = [("prism_ucx", "mpi_ucx"), ("prism_ucx", "prism")]
+ucx_pairs = [(a, b) for a, b in ucx_pairs if a in peers and b in peers]
+def pair_speed(size, a, b):  # a's speed over b
+    i = 0 if size <= SMALL else 1
+    x, y = med(size, a, i), med(size, b, i)
+    if x is None or y is None or min(x, y) <= 0:
+        return "-"
+    return f"{(y / x if i == 0 else x / y):.2f}x"
+table = [["bytes"] + peers + [f"prism/{p}" for p in ratios] + [f"{a}/{b}" for a, b in ucx_pairs]
          + (["prism/link"] if bw_bits and "prism" in peers else []) + ["wrong"]]
 for size in sorted(rows):
     line = [str(size)] + [cell(size, p) for p in peers] + [speed(size, p) for p in ratios]
+    line += [pair_speed(size, a, b) for a, b in ucx_pairs]
     if bw_bits and "prism" in peers:
         b = med(size, "prism", 1)
         line.append(f"{b / link_gbs:.0%}" if b is not None else "-")
@@ -312,6 +323,19 @@ elif hosts == 2 and rph == 1 and not bw_bits:
     if not big:
         print("# targets: no size from 1 MiB to 256 MiB in this sweep" +
               (", so only the 8 B one applies" if name == "allreduce" else ": none checked"))
+if "prism_ucx" in peers and hosts == 2 and rph == 1 and not bw_bits:
+    if name in ("allreduce", "allgather") and 8 in rows and "prism" in peers:
+        tcp8 = med(8, "prism", 0)
+        checks.append(("prism_ucx 8 B time <= 1.2x Prism/TCP's (us)", 8, med(8, "prism_ucx", 0),
+                       tcp8 and 1.2 * tcp8, "<="))
+    if "mpi_ucx" in peers:
+        for s in big:
+            checks.append(("prism_ucx busbw >= Open MPI/UCX's", s, med(s, "prism_ucx", 1),
+                           med(s, "mpi_ucx", 1), ">="))
+if "prism" not in peers:
+    pass
+elif hosts == 2 and rph == 1 and not bw_bits:
+    pass
 elif bw_bits and rph == 1:
     for s in sorted(rows):
         if s >= 0.99 * 4 * MiB:
@@ -323,7 +347,7 @@ for what, size, value, bound, op in checks:
     if value is None or bound is None:
         missed.append(f"{name} {size} B: {what}: no data")
     elif not (value <= bound if op == "<=" else value >= bound):
-        missed.append(f"{name} {size} B: {what}: prism {value:.2f}, needs {op} {bound:.2f}")
+        missed.append(f"{name} {size} B: {what}: got {value:.2f}, needs {op} {bound:.2f}")
 if checks:
     print(f"# targets: {len(checks) - len(missed)} of {len(checks)} met" +
           "".join(f"\n# MISSED {m}" for m in missed))

@@ -18,12 +18,13 @@
 #include "base/log.h"
 #include "base/setup_channel.h"
 #include "src/comm/router.h"
+#include "src/comm/transport_choice.h"
 #include "src/core/direct_host.h"
 #include "src/core/mismatch.h"
 #include "src/core/peer_watch.h"
+#include "topology/cpu_binding.h"
 #include "topology/system.h"
 #include "topology/system_gather.h"
-#include "src/comm/transport_choice.h"
 #include "transports/transport.h"
 
 namespace prism {
@@ -51,10 +52,23 @@ void logSettingsOnce() {
   });
 }
 
+/// Spin passes before sleeping for a rank with cores of its own (bound, no more ranks than
+/// cores): sleeping gives the core to whatever else is runnable and costs a wake-up, and
+/// nobody waits for this core.
+constexpr int64_t kOwnCoreSpin = 200000;
+
+/// CPUs this thread may run on.
 int usableCpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
   return CPU_COUNT(&set);
+}
+
+/// CPUs the ranks on this machine share: online and allowed to the job, whatever this rank
+/// is bound to (a rank bound to one of two cores is not oversubscribed for that).
+int machineCpus() {
+  const std::vector<int> cpus = topo::allowedCpus();
+  return std::max(1, static_cast<int>(cpus.size()));
 }
 
 }  // namespace
@@ -75,9 +89,15 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
   fabric_ = fabricFromTopology(*topology_, activeCostProfile());
   spinCount_ = config::getInt(config::Setting::SpinCount);
   // With more ranks than cores a spinning rank steals the core from the peer it waits
-  // for, so oversubscribed ranks hand the core over almost at once.
-  oversubscribed_ = size_ > usableCpus();
-  if (oversubscribed_) spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
+  // for, so oversubscribed ranks hand the core over almost at once. A rank bound to cores
+  // of its own spins long unless PRISM_SPIN says otherwise.
+  const int machine = machineCpus();
+  oversubscribed_ = size_ > machine;
+  if (oversubscribed_) {
+    spinCount_ = std::min<int64_t>(spinCount_, kOversubscribedSpin);
+  } else if (usableCpus() < machine && config::source(config::Setting::SpinCount) == "default") {
+    spinCount_ = std::max<int64_t>(spinCount_, kOwnCoreSpin);
+  }
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
   transport_ = chooseTransport(setup, name_, hostOf_);
   executor_ = Executor(transport_.get());
