@@ -36,27 +36,28 @@ ShmTransportOptions shmOptions(const std::string& name) {
   return options;
 }
 
-TcpTransportOptions tcpOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
+/// What both network transports take alike: shared memory's slot shape, the bootstrap
+/// timeout for connecting, the name and the doorbell.
+template <typename Options>
+Options networkOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
   const ShmTransportOptions slots = shmOptions(name);
-  TcpTransportOptions options;
+  Options options;
   options.slotBytes = slots.slotBytes;
   options.slotCount = slots.slotCount;
   options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
   options.name = name;
   options.doorbell = doorbell;
+  return options;
+}
+
+TcpTransportOptions tcpOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
+  auto options = networkOptions<TcpTransportOptions>(name, doorbell);
   readTcpSettings(options);
   return options;
 }
 
 UcxTransportOptions ucxOptions(const std::string& name, shm::DoorbellBlock* doorbell) {
-  const ShmTransportOptions slots = shmOptions(name);
-  UcxTransportOptions options;
-  options.slotBytes = slots.slotBytes;
-  options.slotCount = slots.slotCount;
-  options.connectTimeout = std::chrono::seconds(config::getInt(config::Setting::BootstrapTimeout));
-  options.name = name;
-  options.doorbell = doorbell;
-  return options;
+  return networkOptions<UcxTransportOptions>(name, doorbell);
 }
 
 /// Whether every rank says yes; `why` gets the first refusing rank's reason.

@@ -1,17 +1,12 @@
 // The I/O thread, and the hand-over of its links to the rank (tcp_engine.h). While it holds
 // the links, the thread pumps every link until nothing moves, then announces that it sleeps
-// and waits in epoll. Sockets are registered edge-triggered: a pass stops on a socket only
-// when the kernel said EAGAIN (an edge follows when that changes) or when the rank's ring
-// is full or empty (the rank's commit or release then calls wake()). The sleep protocol
-// is the doorbell's (futex_doorbell.cc): the thread sets `sleeping_`, fences, re-pumps,
-// then waits; the rank publishes its counter, fences, and writes the eventfd only if it
-// sees `sleeping_`, so no wake-up is lost and a busy thread costs the rank no system call.
+// and waits in epoll (io_sleep.h). Sockets are registered edge-triggered: a pass stops on a
+// socket only when the kernel said EAGAIN (an edge follows when that changes) or when the
+// rank's ring is full or empty (the rank's commit or release then calls wake()).
 #include "transports/tcp/tcp_engine.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,29 +33,11 @@ constexpr auto kFailureGrace = std::chrono::milliseconds(50);
 }  // namespace
 
 Engine::Engine(std::vector<Link*> links, LinkSet* set, shm::DoorbellBlock* bell)
-    : links_(std::move(links)), set_(set), bell_(bell) {
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_ < 0) throwSystemError("tcp transport: epoll_create1");
-  event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_ < 0) {
-    ::close(epoll_);
-    throwSystemError("tcp transport: eventfd");
-  }
-  auto add = [&](int fd, uint32_t events) {
-    epoll_event e{};
-    e.events = events;
-    e.data.fd = fd;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &e) != 0) {
-      ::close(epoll_);
-      ::close(event_);
-      throwSystemError("tcp transport: epoll_ctl");
-    }
-  };
-  add(event_, EPOLLIN);
+    : links_(std::move(links)), set_(set), bell_(bell), sleep_("tcp transport") {
   for (Link* link : links_) {
     link->attach(this);
     for (const net::Socket& s : link->sockets()) {
-      add(s.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+      sleep_.watch(s.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
     }
   }
   thread_ = std::thread([this] { loop(); });
@@ -70,19 +47,8 @@ Engine::~Engine() {
   stop_.store(true, std::memory_order_release);
   owner_.handBack();
   owner_.wakeParked();
-  uint64_t one = 1;
-  (void)!::write(event_, &one, sizeof(one));
+  sleep_.interrupt();
   thread_.join();
-  ::close(event_);
-  ::close(epoll_);
-}
-
-void Engine::wake() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!sleeping_.load(std::memory_order_relaxed)) return;
-  uint64_t one = 1;
-  // EAGAIN means the counter is already non-zero: the thread will wake anyway.
-  (void)!::write(event_, &one, sizeof(one));
 }
 
 bool Engine::drive() {
@@ -141,7 +107,6 @@ void Engine::awaitRelatedFailures() {
 
 void Engine::loop() {
   pthread_setname_np(pthread_self(), "prism-tcp");
-  epoll_event events[32];
   int idle = 0;
   // One pass if the rank does not hold the links; parks until it hands them back if so.
   auto pass = [&](bool& parked) {
@@ -161,18 +126,11 @@ void Engine::loop() {
       continue;
     }
     if (parked || ++idle < kIdlePasses) continue;
-    sleeping_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sleep_.announce();
     if (!pass(parked) && !parked && !stop_.load(std::memory_order_acquire)) {
-      int n = ::epoll_wait(epoll_, events, 32, kSleepMillis);
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd != event_) continue;
-        uint64_t count;
-        (void)!::read(event_, &count, sizeof(count));
-      }
-      if (n < 0 && errno != EINTR) log::warn("tcp transport: epoll_wait failed (errno %d)", errno);
+      sleep_.sleep(kSleepMillis);
     }
-    sleeping_.store(false, std::memory_order_relaxed);
+    sleep_.awake();
     idle = 0;
   }
 }

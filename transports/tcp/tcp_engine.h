@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "transports/common/io_sleep.h"
 #include "transports/common/progress_owner.h"
 
 namespace prism::shm {
@@ -51,7 +52,7 @@ class Engine {
 
   /// Called by the rank after it committed or released a slot while the I/O thread holds
   /// the links: wakes the thread if it sleeps. Costs one fence and one load otherwise.
-  void wake();
+  void wake() { sleep_.wake(); }
 
  private:
   void loop();
@@ -63,10 +64,8 @@ class Engine {
   std::vector<Link*> links_;
   LinkSet* set_;
   shm::DoorbellBlock* bell_;
-  int epoll_ = -1;
-  int event_ = -1;
   ProgressOwner owner_;
-  alignas(64) std::atomic<bool> sleeping_{false};
+  IoSleep sleep_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -1,15 +1,11 @@
-// The sleep protocol is the TCP engine's: the thread sets `sleeping_`, fences, arms the
-// worker (UCS_ERR_BUSY means work is pending: pass again), then waits in epoll on the
-// worker's event descriptor and an eventfd. The rank, after handing the worker back,
-// fences and writes the eventfd only if it sees `sleeping_`, so no hand-over is missed.
+// The sleep protocol is the TCP engine's (io_sleep.h): the thread announces the sleep, arms
+// the worker (UCS_ERR_BUSY means work is pending: pass again), then waits on the worker's
+// event descriptor; the rank, after handing the worker back, wakes it.
 #include "transports/ucx/ucx_engine.h"
 
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <utility>
 
 #include "base/error.h"
@@ -28,24 +24,12 @@ constexpr int kSleepMillis = 1000;
 
 Engine::Engine(Worker& worker, shm::DoorbellBlock* bell, const uint64_t* events,
                std::function<void()> idle)
-    : worker_(worker), bell_(bell), events_(events), idle_(std::move(idle)) {
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_ < 0) throwSystemError("ucx transport: epoll_create1");
-  event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_ < 0) {
-    ::close(epoll_);
-    throwSystemError("ucx transport: eventfd");
-  }
-  for (int fd : {event_, worker_.eventFd()}) {
-    epoll_event e{};
-    e.events = EPOLLIN;
-    e.data.fd = fd;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &e) != 0) {
-      ::close(epoll_);
-      ::close(event_);
-      throwSystemError("ucx transport: epoll_ctl");
-    }
-  }
+    : worker_(worker),
+      bell_(bell),
+      events_(events),
+      idle_(std::move(idle)),
+      sleep_("ucx transport") {
+  sleep_.watch(worker_.eventFd(), EPOLLIN);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -53,12 +37,9 @@ Engine::~Engine() {
   stop_.store(true, std::memory_order_release);
   owner_.handBack();
   owner_.wakeParked();
-  uint64_t one = 1;
-  (void)!::write(event_, &one, sizeof(one));
+  sleep_.interrupt();
   thread_.join();
   owner_.claim();
-  ::close(event_);
-  ::close(epoll_);
 }
 
 bool Engine::drive() {
@@ -69,14 +50,7 @@ bool Engine::drive() {
 void Engine::handBack() {
   if (!owner_.rankDrives()) return;
   owner_.handBack();
-  wake();
-}
-
-void Engine::wake() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!sleeping_.load(std::memory_order_relaxed)) return;
-  uint64_t one = 1;
-  (void)!::write(event_, &one, sizeof(one));
+  sleep_.wake();
 }
 
 bool Engine::pass() {
@@ -89,7 +63,6 @@ bool Engine::pass() {
 
 void Engine::loop() {
   pthread_setname_np(pthread_self(), "prism-ucx");
-  epoll_event events[4];
   while (!stop_.load(std::memory_order_acquire)) {
     if (!owner_.beginPass()) {
       owner_.park(stop_);
@@ -98,8 +71,7 @@ void Engine::loop() {
     const bool moved = pass();
     owner_.endPass();
     if (moved) continue;
-    sleeping_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sleep_.announce();
     bool armed = false;
     if (owner_.beginPass()) {
       // Arming is a call into the worker, so it needs the worker too.
@@ -107,16 +79,8 @@ void Engine::loop() {
       armed = !pass() && ucp_worker_arm(worker_.handle()) == UCS_OK;
       owner_.endPass();
     }
-    if (armed && !stop_.load(std::memory_order_acquire)) {
-      const int n = ::epoll_wait(epoll_, events, 4, kSleepMillis);
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd != event_) continue;
-        uint64_t count;
-        (void)!::read(event_, &count, sizeof(count));
-      }
-      if (n < 0 && errno != EINTR) log::warn("ucx transport: epoll_wait failed (errno %d)", errno);
-    }
-    sleeping_.store(false, std::memory_order_relaxed);
+    if (armed && !stop_.load(std::memory_order_acquire)) sleep_.sleep(kSleepMillis);
+    sleep_.awake();
   }
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <thread>
 
+#include "transports/common/io_sleep.h"
 #include "transports/common/progress_owner.h"
 
 namespace prism::shm {
@@ -45,16 +46,13 @@ class Engine {
   void loop();
   /// Progresses until nothing happens; rings the doorbell if a callback reported an event.
   bool pass();
-  void wake();
 
   Worker& worker_;
   shm::DoorbellBlock* bell_;
   const uint64_t* events_;
   std::function<void()> idle_;
-  int epoll_ = -1;
-  int event_ = -1;
   ProgressOwner owner_;
-  alignas(64) std::atomic<bool> sleeping_{false};
+  IoSleep sleep_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -4,24 +4,20 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "transports/common/link_failures.h"
 #include "transports/ucx/ucx_engine.h"
 #include "transports/ucx/ucx_worker.h"
 
 namespace prism::ucx {
 
 void LinkSet::throwFailure(int rank) const {
-  std::vector<const Link*> failedLinks;
+  std::vector<LinkFailure> failures;
   for (const auto& link : byPeer) {
-    if (link && link->failed()) failedLinks.push_back(link.get());
+    if (link && link->failed()) {
+      failures.push_back({link->peer(), link->failureNumber(), link->failure()});
+    }
   }
-  std::sort(failedLinks.begin(), failedLinks.end(),
-            [](const Link* a, const Link* b) { return a->failureNumber() < b->failureNumber(); });
-  std::string report = "rank " + std::to_string(rank) + ": ";
-  for (size_t i = 0; i < failedLinks.size(); ++i) {
-    report += (i == 0 ? "ucx connection to rank " : "; ucx connection to rank ") +
-              std::to_string(failedLinks[i]->peer()) + " lost: " + failedLinks[i]->failure();
-  }
-  throw Error(ncclRemoteError, report);
+  throwLinkFailures(rank, std::move(failures), "ucx connection");
 }
 
 Link::Link(int rank, int peer, size_t slotBytes, int slots, std::byte* sendSlots,
