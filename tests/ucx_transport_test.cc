@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,37 @@ using test::RunOptions;
 
 #define SKIP_WITHOUT_UCX() \
   if (!ucxBuilt()) GTEST_SKIP() << "this build has no UCX transport (libucx-dev not found)"
+
+// ---------------------------------------------------------------- loading UCX
+
+bool ucpMapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libucp.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// First in the file, so that it runs before any test of this program loads UCX: loading it
+// installs UCX's signal handlers, which a program that never uses UCX must not get.
+TEST(UcxLoading, LibucpIsLoadedOnlyWhenATransportNeedsIt) {
+  SKIP_WITHOUT_UCX();
+  ncclUniqueId id;
+  ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+  EXPECT_FALSE(ucpMapped()) << "libucp was loaded before any UCX transport was created";
+  RunOptions options;
+  options.initComm = false;
+  ScopedEnv tls("UCX_TLS", "self");
+  test::runRanks(
+      1, Mode::Threads,
+      [&](RankContext& ctx) {
+        auto setup = connectBootstrap(ctx.id, ctx.rank, ctx.nranks);
+        auto t = createUcxTransport(*setup, UcxTransportOptions{}, std::vector<bool>(1, false));
+        ctx.require(ucpMapped(), "a UCX transport exists but libucp is not mapped");
+      },
+      options);
+}
 
 // ---------------------------------------------------------------- reading UCX (pure)
 

@@ -91,10 +91,17 @@ std::unique_ptr<Transport> betweenHosts(SetupChannel& setup, const std::string& 
     mine = "no RDMA device in /sys/class/infiniband";
   }
   if (everyRankAgrees(setup, mine.empty(), mine, why)) {
-    std::unique_ptr<Transport> ucx = createUcxTransport(setup, ucxOptions(name, doorbell), remote);
-    const UcxReach reach = ucxReach(*ucx);
-    if (everyRankAgrees(setup, reach.rdma, "UCX reaches a peer without RDMA: " + reach.summary,
-                        why)) {
+    std::unique_ptr<Transport> ucx;
+    try {
+      ucx = createUcxTransport(setup, ucxOptions(name, doorbell), remote);
+    } catch (const Error& e) {
+      // Creation fails on every rank or on none (the transport agrees on it), so every rank
+      // falls back alike.
+      why = e.what();
+    }
+    const UcxReach reach = ucx ? ucxReach(*ucx) : UcxReach{};
+    if (ucx && everyRankAgrees(setup, reach.rdma,
+                               "UCX reaches a peer without RDMA: " + reach.summary, why)) {
       log::info(log::kNet, "comm %s rank %d: ucx between hosts (%s)", name.c_str(), setup.rank(),
                 reach.summary.c_str());
       return ucx;

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "transports/shm/futex_doorbell.h"
+#include "transports/ucx/ucx_api.h"
 #include "transports/ucx/ucx_worker.h"
 
 namespace prism::ucx {
@@ -44,7 +45,7 @@ Engine::~Engine() {
 
 bool Engine::drive() {
   owner_.claim();
-  return ucp_worker_progress(worker_.handle()) != 0;
+  return ucx::api().worker_progress(worker_.handle()) != 0;
 }
 
 void Engine::handBack() {
@@ -56,7 +57,7 @@ void Engine::handBack() {
 bool Engine::pass() {
   const uint64_t before = *events_;
   bool moved = false;
-  while (ucp_worker_progress(worker_.handle()) != 0) moved = true;
+  while (ucx::api().worker_progress(worker_.handle()) != 0) moved = true;
   if (*events_ != before) shm::ringDoorbell(*bell_);
   return moved;
 }
@@ -76,7 +77,7 @@ void Engine::loop() {
     if (owner_.beginPass()) {
       // Arming is a call into the worker, so it needs the worker too.
       idle_();
-      armed = !pass() && ucp_worker_arm(worker_.handle()) == UCS_OK;
+      armed = !pass() && ucx::api().worker_arm(worker_.handle()) == UCS_OK;
       owner_.endPass();
     }
     if (armed && !stop_.load(std::memory_order_acquire)) sleep_.sleep(kSleepMillis);

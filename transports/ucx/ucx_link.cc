@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "transports/common/link_failures.h"
+#include "transports/ucx/ucx_api.h"
 #include "transports/ucx/ucx_engine.h"
 #include "transports/ucx/ucx_worker.h"
 
@@ -45,12 +46,12 @@ Link::Link(int rank, int peer, size_t slotBytes, int slots, std::byte* sendSlots
 Link::~Link() {
   // UCX releases each request once it completes (or when the worker is destroyed).
   for (ucs_status_ptr_t r : sendReqs_) {
-    if (r != nullptr) ucp_request_free(r);
+    if (r != nullptr) ucx::api().request_free(r);
   }
   for (ucs_status_ptr_t r : creditReqs_) {
-    if (r != nullptr) ucp_request_free(r);
+    if (r != nullptr) ucx::api().request_free(r);
   }
-  if (goodbyeReq_ != nullptr) ucp_request_free(goodbyeReq_);
+  if (goodbyeReq_ != nullptr) ucx::api().request_free(goodbyeReq_);
 }
 
 bool Link::connected() const { return worker_.endpoint(peer_) != nullptr; }
@@ -58,11 +59,11 @@ bool Link::connected() const { return worker_.endpoint(peer_) != nullptr; }
 bool Link::sendSlotIdle(size_t slot) {
   ucs_status_ptr_t& request = sendReqs_[slot];
   if (request == nullptr) return true;
-  const ucs_status_t status = ucp_request_check_status(request);
+  const ucs_status_t status = ucx::api().request_check_status(request);
   if (status == UCS_INPROGRESS) return false;
-  ucp_request_free(request);
+  ucx::api().request_free(request);
   request = nullptr;
-  if (status != UCS_OK) fail(std::string("send failed: ") + ucs_status_string(status));
+  if (status != UCS_OK) fail(std::string("send failed: ") + ucx::api().status_string(status));
   return true;
 }
 
@@ -71,8 +72,8 @@ bool Link::sendsPending() {
     if (!sendSlotIdle(slot)) return true;
     ucs_status_ptr_t& credit = creditReqs_[slot];
     if (credit == nullptr) continue;
-    if (ucp_request_check_status(credit) == UCS_INPROGRESS) return true;
-    ucp_request_free(credit);
+    if (ucx::api().request_check_status(credit) == UCS_INPROGRESS) return true;
+    ucx::api().request_free(credit);
     credit = nullptr;
   }
   return false;
@@ -109,10 +110,10 @@ void Link::commit(size_t bytes, uint64_t tag) {
   param.memh = worker_.memory();
   param.flags = eager_ ? UCP_AM_SEND_FLAG_EAGER : 0;
   ucs_status_ptr_t request =
-      ucp_am_send_nbx(worker_.endpoint(peer_), kDataMessage, &sendHeaders_[slot],
-                      sizeof(DataHeader), sendSlot(c), bytes, &param);
+      ucx::api().am_send_nbx(worker_.endpoint(peer_), kDataMessage, &sendHeaders_[slot],
+                             sizeof(DataHeader), sendSlot(c), bytes, &param);
   if (UCS_PTR_IS_ERR(request)) [[unlikely]] {
-    fail(std::string("send failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+    fail(std::string("send failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
     set_.throwFailure(rank_);
   }
   sendReqs_[slot] = request;
@@ -147,19 +148,19 @@ void Link::sendCredit(uint64_t released) {
   // The header must live until UCX sent it, so each of the last `slots` credits has its own.
   const size_t k = creditsSent_++ % slots_;
   ucs_status_ptr_t& request = creditReqs_[k];
-  while (request != nullptr && ucp_request_check_status(request) == UCS_INPROGRESS) {
-    ucp_worker_progress(worker_.handle());
+  while (request != nullptr && ucx::api().request_check_status(request) == UCS_INPROGRESS) {
+    ucx::api().worker_progress(worker_.handle());
   }
-  if (request != nullptr) ucp_request_free(request);
+  if (request != nullptr) ucx::api().request_free(request);
   request = nullptr;
   creditHeaders_[k] = {static_cast<uint32_t>(rank_), 0, released};
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = UCP_AM_SEND_FLAG_EAGER;
-  request = ucp_am_send_nbx(worker_.endpoint(peer_), kCreditMessage, &creditHeaders_[k],
-                            sizeof(CreditHeader), nullptr, 0, &param);
+  request = ucx::api().am_send_nbx(worker_.endpoint(peer_), kCreditMessage, &creditHeaders_[k],
+                                   sizeof(CreditHeader), nullptr, 0, &param);
   if (UCS_PTR_IS_ERR(request)) [[unlikely]] {
-    fail(std::string("credit send failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+    fail(std::string("credit send failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
     request = nullptr;
   }
 }
@@ -170,8 +171,8 @@ void Link::sayGoodbye() {
   param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = UCP_AM_SEND_FLAG_EAGER;
   goodbyeHeader_.from = static_cast<uint32_t>(rank_);
-  goodbyeReq_ = ucp_am_send_nbx(worker_.endpoint(peer_), kGoodbyeMessage, &goodbyeHeader_,
-                                sizeof(CreditHeader), nullptr, 0, &param);
+  goodbyeReq_ = ucx::api().am_send_nbx(worker_.endpoint(peer_), kGoodbyeMessage, &goodbyeHeader_,
+                                       sizeof(CreditHeader), nullptr, 0, &param);
   if (UCS_PTR_IS_ERR(goodbyeReq_)) goodbyeReq_ = nullptr;
 }
 
@@ -203,11 +204,11 @@ ucs_status_t Link::deliver(const DataHeader& header, void* data, size_t length,
   receive.user_data = &arrivals_[slot];
   receive.memh = worker_.memory();
   ucs_status_ptr_t request =
-      ucp_am_recv_data_nbx(worker_.handle(), data, recvSlot(seq), length, &receive);
+      ucx::api().am_recv_data_nbx(worker_.handle(), data, recvSlot(seq), length, &receive);
   if (request == nullptr) {
     arrived(seq);
   } else if (UCS_PTR_IS_ERR(request)) {
-    fail(std::string("receive failed: ") + ucs_status_string(UCS_PTR_STATUS(request)));
+    fail(std::string("receive failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
   }
   return UCS_OK;
 }
@@ -217,9 +218,9 @@ void Link::onReceived(void* request, ucs_status_t status, size_t, void* user) {
   if (status == UCS_OK) {
     arrival->link->arrived(arrival->seq);
   } else {
-    arrival->link->fail(std::string("receive failed: ") + ucs_status_string(status));
+    arrival->link->fail(std::string("receive failed: ") + ucx::api().status_string(status));
   }
-  ucp_request_free(request);
+  ucx::api().request_free(request);
 }
 
 void Link::arrived(uint64_t seq) {

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/setup_channel.h"
 #include "transports/shm/futex_doorbell.h"
+#include "transports/ucx/ucx_api.h"
 #include "transports/ucx/ucx_engine.h"
 #include "transports/ucx/ucx_link.h"
 #include "transports/ucx/ucx_worker.h"
@@ -83,7 +84,7 @@ class UcxTransport final : public Transport {
       return true;
     };
     while (!everyoneLeft() && std::chrono::steady_clock::now() < deadline) {
-      if (ucp_worker_progress(worker_.handle()) == 0) std::this_thread::yield();
+      if (ucx::api().worker_progress(worker_.handle()) == 0) std::this_thread::yield();
     }
     (void)worker_.flush(1.0);
     engine_.reset();
@@ -174,9 +175,9 @@ class UcxTransport final : public Transport {
       if (link && link->sendsPending()) return true;
     }
     ucp_request_param_t param{};
-    ucs_status_ptr_t request = ucp_worker_flush_nbx(worker_.handle(), &param);
+    ucs_status_ptr_t request = ucx::api().worker_flush_nbx(worker_.handle(), &param);
     if (request == nullptr) return false;
-    if (!UCS_PTR_IS_ERR(request)) ucp_request_free(request);
+    if (!UCS_PTR_IS_ERR(request)) ucx::api().request_free(request);
     return true;
   }
 
@@ -237,7 +238,7 @@ class UcxTransport final : public Transport {
     ucx::Link* link = self->links_.byPeer[static_cast<size_t>(peer)].get();
     // A peer that said goodbye closes its endpoint on purpose.
     if (link == nullptr || link->saidGoodbye()) return;
-    link->fail(std::string("UCX reports ") + ucs_status_string(status));
+    link->fail(std::string("UCX reports ") + ucx::api().status_string(status));
   }
 
   int rank_;

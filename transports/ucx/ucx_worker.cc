@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "transports/ucx/ucx_api.h"
 
 namespace prism::ucx {
 
@@ -25,11 +26,11 @@ ucs_status_t await(ucp_worker_h worker, ucs_status_ptr_t request,
   if (request == nullptr) return UCS_OK;
   if (UCS_PTR_IS_ERR(request)) return UCS_PTR_STATUS(request);
   ucs_status_t status;
-  while ((status = ucp_request_check_status(request)) == UCS_INPROGRESS) {
+  while ((status = ucx::api().request_check_status(request)) == UCS_INPROGRESS) {
     if (std::chrono::steady_clock::now() >= deadline) return UCS_ERR_TIMED_OUT;
-    ucp_worker_progress(worker);
+    ucx::api().worker_progress(worker);
   }
-  ucp_request_free(request);
+  ucx::api().request_free(request);
   return status;
 }
 
@@ -38,33 +39,33 @@ ucs_status_t await(ucp_worker_h worker, ucs_status_ptr_t request,
 void checkStatus(ucs_status_t status, const char* what) {
   if (status == UCS_OK) return;
   throw Error(ncclSystemError,
-              std::string("ucx transport: ") + what + ": " + ucs_status_string(status));
+              std::string("ucx transport: ") + what + ": " + ucx::api().status_string(status));
 }
 
 Worker::Worker(size_t regionBytes) : regionBytes_(regionBytes) {
   ucp_config_t* config = nullptr;
-  checkStatus(ucp_config_read(nullptr, nullptr, &config), "reading UCX_* settings");
+  checkStatus(ucx::api().config_read(nullptr, nullptr, &config), "reading UCX_* settings");
   // Prism registers its one region itself (ucp_mem_map) and never hands UCX unregistered
   // memory to send, so UCX's registration and memory-type caches would buy nothing; they
   // also hook the application's mmap and munmap, and a process forked while another thread
   // held their lock deadlocks in ucp_init. Off unless the user turned them on.
   for (const char* cache : {"RCACHE_ENABLE", "MEMTYPE_CACHE"}) {
     if (std::getenv((std::string("UCX_") + cache).c_str()) == nullptr) {
-      (void)ucp_config_modify(config, cache, "n");
+      (void)ucx::api().config_modify(config, cache, "n");
     }
   }
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
   params.features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP;
-  const ucs_status_t init = ucp_init(&params, config, &context_);
-  ucp_config_release(config);
+  const ucs_status_t init = ucx::api().init(&params, config, &context_);
+  ucx::api().config_release(config);
   checkStatus(init, "ucp_init");
   try {
     ucp_worker_params_t workerParams{};
     workerParams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
     workerParams.thread_mode = UCS_THREAD_MODE_SERIALIZED;
-    checkStatus(ucp_worker_create(context_, &workerParams, &worker_), "ucp_worker_create");
-    checkStatus(ucp_worker_get_efd(worker_, &eventFd_), "ucp_worker_get_efd");
+    checkStatus(ucx::api().worker_create(context_, &workerParams, &worker_), "ucp_worker_create");
+    checkStatus(ucx::api().worker_get_efd(worker_, &eventFd_), "ucp_worker_get_efd");
     void* mapped =
         ::mmap(nullptr, regionBytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throwSystemError("ucx transport: mmap of the slot region");
@@ -74,7 +75,7 @@ Worker::Worker(size_t regionBytes) : regionBytes_(regionBytes) {
     map.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;
     map.address = region_;
     map.length = regionBytes_;
-    checkStatus(ucp_mem_map(context_, &map, &memh_), "registering the slot region");
+    checkStatus(ucx::api().mem_map(context_, &map, &memh_), "registering the slot region");
   } catch (...) {
     release();
     throw;
@@ -90,26 +91,26 @@ void Worker::release() {
     ucp_request_param_t param{};
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     param.flags = UCP_EP_CLOSE_FLAG_FORCE;
-    (void)await(worker_, ucp_ep_close_nbx(ep, &param), deadline);
+    (void)await(worker_, ucx::api().ep_close_nbx(ep, &param), deadline);
     ep = nullptr;
   }
-  if (memh_ != nullptr) ucp_mem_unmap(context_, memh_);
+  if (memh_ != nullptr) ucx::api().mem_unmap(context_, memh_);
   memh_ = nullptr;
   if (region_ != nullptr) ::munmap(region_, regionBytes_);
   region_ = nullptr;
-  if (worker_ != nullptr) ucp_worker_destroy(worker_);
+  if (worker_ != nullptr) ucx::api().worker_destroy(worker_);
   worker_ = nullptr;
-  if (context_ != nullptr) ucp_cleanup(context_);
+  if (context_ != nullptr) ucx::api().cleanup(context_);
   context_ = nullptr;
 }
 
 std::vector<std::byte> Worker::address() const {
   ucp_address_t* address = nullptr;
   size_t length = 0;
-  checkStatus(ucp_worker_get_address(worker_, &address, &length), "ucp_worker_get_address");
+  checkStatus(ucx::api().worker_get_address(worker_, &address, &length), "ucp_worker_get_address");
   std::vector<std::byte> bytes(length);
   std::memcpy(bytes.data(), address, length);
-  ucp_worker_release_address(worker_, address);
+  ucx::api().worker_release_address(worker_, address);
   return bytes;
 }
 
@@ -135,13 +136,13 @@ void Worker::connect(const std::vector<std::vector<std::byte>>& addresses, PeerF
     params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
     params.err_handler.cb = &Worker::onEndpointError;
     params.err_handler.arg = &failureContexts_[peer];
-    if (ucp_ep_create(worker_, &params, &endpoints_[peer]) == UCS_OK) continue;
+    if (ucx::api().ep_create(worker_, &params, &endpoints_[peer]) == UCS_OK) continue;
     // UCX's shared-memory transports cannot report a peer's failure: such a peer (on this
     // host) is watched by Prism's own peer watch instead.
     endpoints_[peer] = nullptr;
     params.field_mask &= ~uint64_t{UCP_EP_PARAM_FIELD_ERR_HANDLER};
     params.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-    checkStatus(ucp_ep_create(worker_, &params, &endpoints_[peer]),
+    checkStatus(ucx::api().ep_create(worker_, &params, &endpoints_[peer]),
                 ("connecting to rank " + std::to_string(peer)).c_str());
     log::info(log::kNet,
               "ucx transport: the transport to rank %zu cannot report peer failures; "
@@ -157,7 +158,8 @@ void Worker::onActiveMessage(unsigned id, ucp_am_recv_callback_t callback, void*
   param.id = id;
   param.cb = callback;
   param.arg = arg;
-  checkStatus(ucp_worker_set_am_recv_handler(worker_, &param), "setting an active message handler");
+  checkStatus(ucx::api().worker_set_am_recv_handler(worker_, &param),
+              "setting an active message handler");
 }
 
 bool Worker::flush(double seconds) {
@@ -165,7 +167,7 @@ bool Worker::flush(double seconds) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                             std::chrono::duration<double>(seconds));
-  return await(worker_, ucp_worker_flush_nbx(worker_, &param), deadline) == UCS_OK;
+  return await(worker_, ucx::api().worker_flush_nbx(worker_, &param), deadline) == UCS_OK;
 }
 
 std::string Worker::describe(int peer) const {
@@ -175,7 +177,7 @@ std::string Worker::describe(int peer) const {
   size_t length = 0;
   FILE* stream = ::open_memstream(&text, &length);
   if (stream == nullptr) return {};
-  ucp_ep_print_info(ep, stream);
+  ucx::api().ep_print_info(ep, stream);
   std::fclose(stream);
   std::string result(text, length);
   std::free(text);
