@@ -6,7 +6,8 @@
 # MALLOC_TRIM_THRESHOLD_=-1), so its per-call buffers are not faulted in afresh.
 #   perf/compare_mpi.sh [COLLECTIVE...]      (default: allreduce)
 # Settings: NP (2), REPS (3), MIN (8), MAX (256M), FACTOR (4), ITERS (20), WARMUP (5),
-# PRISM_ARGS (extra prism-bench flags, e.g. "-t 2" with NP=1 for thread ranks), BUILD (the
+# MPI_BIND (Open MPI's --bind-to; default: its own default binding, "none" when NP exceeds
+# the cores), PRISM_ARGS (extra prism-bench flags, e.g. "-t 2" with NP=1 for thread ranks), BUILD (the
 # build directory holding perf/prism-bench; default build/, which scripts/build.sh makes).
 # Installs Open MPI with apt-get if mpicc is missing; builds Prism with scripts/build.sh.
 set -euo pipefail
@@ -28,7 +29,13 @@ mpi_bench="$build/perf/mpi_bench"
 mpicc -O2 -Wall -o "$mpi_bench" "$root/perf/mpi/mpi_bench.c"
 
 export PRISM_SOCKET_IFNAME="${PRISM_SOCKET_IFNAME:-=lo}"
-mpirun_args=(-np "$np" --bind-to none --oversubscribe)
+# Open MPI's own default binding (to a core each) when the ranks fit the cores, as its users
+# run it and as Prism binds by default; MPI_BIND=none|core|... overrides (earlier runs:
+# none). Oversubscribed, Open MPI cannot bind to cores and runs unbound.
+mpi_bind="${MPI_BIND:-}"
+[[ -z "$mpi_bind" && $np -gt $(nproc) ]] && mpi_bind=none
+mpirun_args=(-np "$np" --oversubscribe)
+[[ -n "$mpi_bind" ]] && mpirun_args+=(--bind-to "$mpi_bind")
 [[ $(id -u) -eq 0 ]] && mpirun_args+=(--allow-run-as-root)
 prism_ranks=(-np "$np")
 [[ -n "${PRISM_ARGS:-}" ]] && read -r -a extra <<<"$PRISM_ARGS" && prism_ranks+=("${extra[@]}")
