@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace prism {
 
@@ -17,5 +18,17 @@ class SetupChannel {
   /// Returns once every rank has called barrier(). Default: a one-byte allGather.
   virtual void barrier();
 };
+
+/// The first rank (lowest number) that gave a reason, and the reason (at most
+/// kRefusalBytes - 1 bytes of it); rank -1 when no rank gave one.
+struct Refusal {
+  int rank = -1;
+  std::string reason;
+};
+inline constexpr size_t kRefusalBytes = 240;
+
+/// Collective over `setup`: every rank offers `reason`, empty when it has none to refuse
+/// or fail for, and every rank learns the same first refusal. One allGather.
+Refusal firstRefusal(SetupChannel& setup, const std::string& reason);
 
 }  // namespace prism

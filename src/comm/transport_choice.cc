@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "base/config.h"
 #include "base/error.h"
@@ -63,19 +62,11 @@ UcxTransportOptions ucxOptions(const std::string& name, shm::DoorbellBlock* door
 /// Whether every rank says yes; `why` gets the first refusing rank's reason.
 bool everyRankAgrees(SetupChannel& setup, bool mine, const std::string& myReason,
                      std::string& why) {
-  constexpr size_t kReason = 160;
-  std::vector<char> vote(kReason, '\0');
-  vote[0] = mine ? 'y' : 'n';
-  std::memcpy(vote.data() + 1, myReason.data(), std::min(myReason.size(), kReason - 2));
-  std::vector<char> all(kReason * static_cast<size_t>(setup.size()));
-  setup.allGather(vote.data(), all.data(), kReason);
-  for (int r = 0; r < setup.size(); ++r) {
-    const char* v = all.data() + static_cast<size_t>(r) * kReason;
-    if (v[0] == 'y') continue;
-    why = "rank " + std::to_string(r) + ": " + std::string(v + 1);
-    return false;
-  }
-  return true;
+  const Refusal first =
+      firstRefusal(setup, mine ? std::string() : (myReason.empty() ? "refused" : myReason));
+  if (first.rank < 0) return true;
+  why = "rank " + std::to_string(first.rank) + ": " + first.reason;
+  return false;
 }
 
 /// Between hosts under auto: UCX when every rank's UCX reaches its remote peers over RDMA,

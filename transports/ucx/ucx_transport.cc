@@ -28,17 +28,10 @@ constexpr double kGoodbyeSeconds = 5.0;
 
 /// Collective: throws on every rank, naming the first rank whose `failure` is not empty.
 void throwIfAnyRankFailed(SetupChannel& setup, const std::string& failure, const char* what) {
-  constexpr size_t kReason = 240;
-  std::vector<char> mine(kReason, '\0');
-  std::memcpy(mine.data(), failure.data(), std::min(failure.size(), kReason - 1));
-  std::vector<char> all(kReason * static_cast<size_t>(setup.size()));
-  setup.allGather(mine.data(), all.data(), kReason);
-  for (int r = 0; r < setup.size(); ++r) {
-    const char* reason = all.data() + static_cast<size_t>(r) * kReason;
-    if (reason[0] == '\0') continue;
-    throw Error(ncclSystemError, std::string("ucx transport ") + what + " on rank " +
-                                     std::to_string(r) + ": " + std::string(reason));
-  }
+  const Refusal first = firstRefusal(setup, failure);
+  if (first.rank < 0) return;
+  throw Error(ncclSystemError, std::string("ucx transport ") + what + " on rank " +
+                                   std::to_string(first.rank) + ": " + first.reason);
 }
 
 class UcxTransport final : public Transport {
@@ -115,8 +108,12 @@ class UcxTransport final : public Transport {
       failure = e.what();
     }
     throwIfAnyRankFailed(setup, failure, "could not connect");
+    lanes_.resize(static_cast<size_t>(size_));
     for (auto& link : links_.byPeer) {
-      if (link && ucxLanesAreSockets(worker_.describe(link->peer()))) link->sendEagerly();
+      if (!link) continue;
+      std::string& lanes = lanes_[static_cast<size_t>(link->peer())];
+      lanes = worker_.describe(link->peer());
+      if (ucxLanesAreSockets(lanes)) link->sendEagerly();
     }
     // Wires every endpoint up now: a peer that cannot be reached fails here.
     const bool wired = worker_.flush(static_cast<double>(timeout.count()));
@@ -129,7 +126,9 @@ class UcxTransport final : public Transport {
     engine_->handBack();
   }
 
-  std::string describe(int peer) const { return worker_.describe(peer); }
+  /// UCX's description of its lanes to `peer` (ucp_ep_print_info), read once at connect;
+  /// empty for a peer without a link.
+  const std::string& lanes(int peer) const { return lanes_[static_cast<size_t>(peer)]; }
 
   const char* name() const override { return "ucx"; }
   uint32_t caps() const override { return kCapNone; }
@@ -251,6 +250,7 @@ class UcxTransport final : public Transport {
   ucx::LinkSet links_;
   ucx::Worker worker_;
   std::unique_ptr<ucx::Engine> engine_;  // stopped first, in the destructor
+  std::vector<std::string> lanes_;       // per peer, from connect()
 };
 
 }  // namespace
@@ -287,7 +287,7 @@ UcxReach ucxReach(Transport& transport) {
   reach.rdma = true;
   bool any = false;
   for (int peer = 0; peer < ucx.size(); ++peer) {
-    const std::string info = ucx.describe(peer);
+    const std::string& info = ucx.lanes(peer);
     if (info.empty()) continue;
     any = true;
     const bool rdma = ucxLanesAreRdma(info);
