@@ -78,4 +78,13 @@ InNetworkCosts inNetworkCostsFor(const FabricModel& fabric, const std::vector<in
   return costs;
 }
 
+void useNetworkFigures(FabricModel& fabric, double bytesPerMicro, double latencyMicros) {
+  if (bytesPerMicro <= 0) return;
+  for (FabricLink& link : fabric.links) {
+    if (!link.network) continue;
+    link.bytesPerMicro = bytesPerMicro;
+    link.latencyMicros = latencyMicros / 2;
+  }
+}
+
 }  // namespace prism

@@ -76,4 +76,10 @@ FabricModel sharedMemoryFabric(int nranks, const CostProfile& profile);
 FabricModel switchedFabric(const std::vector<int>& hostOf, double linkBytesPerMicro,
                            double linkLatencyMicros, const CostProfile& profile);
 
+/// What the network's own stack reports (an NCCL network plugin's port speed and latency)
+/// replaces what discovery guessed: every network link gets `bytesPerMicro`, and half of
+/// `latencyMicros`, since a message between hosts crosses two (the sender's uplink and the
+/// receiver's downlink). Zero figures change nothing.
+void useNetworkFigures(FabricModel& fabric, double bytesPerMicro, double latencyMicros);
+
 }  // namespace prism

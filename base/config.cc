@@ -74,7 +74,8 @@ constexpr std::array<Entry, kCount> kTable = {{
      "emulated hosts (perf/RESULTS.md)"},
     {Setting::TransportKind, "PRISM_TRANSPORT", nullptr, "auto",
      "transport between ranks: auto (shared memory on one host; between hosts UCX where it "
-     "reaches every peer over RDMA, else TCP), shm, or tcp or ucx for every peer"},
+     "reaches every peer over RDMA, else TCP; a loaded network plugin comes first), shm, or "
+     "tcp, ucx or net (the network plugin) for every peer"},
     {Setting::InnetAddr, "PRISM_INNET_ADDR", nullptr, "",
      "host:port of a prism-innet aggregation service; overrides the topology file's"},
     {Setting::DeviceSync, "PRISM_DEVICE_SYNC", nullptr, "auto",
@@ -88,6 +89,13 @@ constexpr std::array<Entry, kCount> kTable = {{
      "plain (the receiver fetches it from the sender's cache), streaming (non-temporal stores "
      "to memory), or auto: streaming on AMD family 1Ah (Zen 5) and later, plain elsewhere, as "
      "measured in perf/RESULTS.md"},
+    {Setting::NetPlugin, "PRISM_NET_PLUGIN", "NCCL_NET_PLUGIN", "",
+     "NCCL network plugin carrying traffic between hosts: a file name or path, else "
+     "libnccl-net-<name>.so; unset tries libnccl-net.so; none loads nothing"},
+    {Setting::TunerPlugin, "PRISM_TUNER_PLUGIN", "NCCL_TUNER_PLUGIN", "",
+     "NCCL tuner plugin the selector asks for every collective: a file name or path, else "
+     "libnccl-tuner-<name>.so; unset tries libnccl-tuner.so, then the network plugin's "
+     "library; none loads nothing"},
 }};
 
 constexpr bool tableFollowsEnum() {

@@ -27,10 +27,12 @@ enum class Setting {
   SocketNthreads,    ///< PRISM_SOCKET_NTHREADS / NCCL_SOCKET_NTHREADS: TCP helper threads
   NsocksPerThread,   ///< PRISM_NSOCKS_PERTHREAD / NCCL_NSOCKS_PERTHREAD: sockets per thread
   TcpPlacement,      ///< PRISM_TCP_PLACEMENT: read hinted messages straight into place
-  TransportKind,     ///< PRISM_TRANSPORT: auto, shm, tcp or ucx (force one for all peers)
+  TransportKind,     ///< PRISM_TRANSPORT: auto, shm, tcp, ucx or net (force one for all peers)
   InnetAddr,         ///< PRISM_INNET_ADDR: host:port of an in-network aggregation service
   DeviceSync,        ///< PRISM_DEVICE_SYNC: auto, or events (no in-kernel waits for thread ranks)
   SlotStores,        ///< PRISM_SLOT_STORES: auto, plain or streaming writes into FIFO slots
+  NetPlugin,         ///< PRISM_NET_PLUGIN / NCCL_NET_PLUGIN: NCCL network plugin to load
+  TunerPlugin,       ///< PRISM_TUNER_PLUGIN / NCCL_TUNER_PLUGIN: NCCL tuner plugin to load
   Count_
 };
 

@@ -86,6 +86,13 @@ enum class ProgressPause {
   CallEnd,  ///< the call it waited in has returned
 };
 
+/// What a network transport's own stack says of the links between hosts (an NCCL network
+/// plugin's getProperties, say), for the cost model; zero where it says nothing.
+struct NetworkFigures {
+  double bytesPerMicro = 0;  ///< one port's rate
+  double latencyMicros = 0;  ///< one-way
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -110,6 +117,8 @@ class Transport {
   /// that is not in a call. Non-blocking.
   virtual void pauseProgress(ProgressPause) {}
   virtual Doorbell& doorbell() = 0;
+  /// The network's own figures, the same for every peer between hosts; none by default.
+  virtual NetworkFigures networkFigures() const { return {}; }
 };
 
 struct ShmTransportOptions {

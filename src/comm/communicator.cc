@@ -71,6 +71,29 @@ int machineCpus() {
   return std::max(1, static_cast<int>(cpus.size()));
 }
 
+/// Gives the cost model what the transport between hosts reports of its network (a network
+/// plugin's port speed and latency), agreed on by every rank (slowest speed, longest
+/// latency) so that every rank still selects alike. Collective when the fabric has network
+/// links, which every rank knows alike.
+void useTransportFigures(SetupChannel& setup, const Transport& transport, FabricModel& fabric) {
+  const bool network = std::any_of(fabric.links.begin(), fabric.links.end(),
+                                   [](const FabricLink& link) { return link.network; });
+  if (!network) return;
+  const NetworkFigures mine = transport.networkFigures();
+  std::vector<NetworkFigures> all(static_cast<size_t>(setup.size()));
+  setup.allGather(&mine, all.data(), sizeof(NetworkFigures));
+  NetworkFigures agreed = all[0];
+  for (const NetworkFigures& f : all) {
+    agreed.bytesPerMicro = std::min(agreed.bytesPerMicro, f.bytesPerMicro);
+    agreed.latencyMicros = std::max(agreed.latencyMicros, f.latencyMicros);
+  }
+  if (agreed.bytesPerMicro <= 0) return;
+  useNetworkFigures(fabric, agreed.bytesPerMicro, agreed.latencyMicros);
+  log::info(log::kTuning | log::kNet,
+            "cost model: network links at %.0f MB/s and %.1f us, as the transport reports",
+            agreed.bytesPerMicro, agreed.latencyMicros);
+}
+
 }  // namespace
 
 Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions options)
@@ -99,7 +122,8 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
     spinCount_ = std::max<int64_t>(spinCount_, kOwnCoreSpin);
   }
   timeoutSeconds_ = config::getInt(config::Setting::Timeout);
-  transport_ = chooseTransport(setup, name_, hostOf_);
+  transport_ = chooseTransport(setup, name_, hostOf_, std::hash<std::string>{}(name_));
+  useTransportFigures(setup, *transport_, fabric_);
   executor_ = Executor(transport_.get());
   log::info(log::kInit, "comm %s rank %d/%d: transport %s, %d slots of %zu bytes per peer",
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),

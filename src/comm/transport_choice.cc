@@ -9,6 +9,8 @@
 #include "base/setup_channel.h"
 #include "kernels/host/copy.h"
 #include "transports/hybrid/hybrid_transport.h"
+#include "transports/net_plugin/net_plugin.h"
+#include "transports/net_plugin/net_transport.h"
 #include "transports/tcp/tcp_transport.h"
 #include "transports/ucx/ucx_transport.h"
 
@@ -59,6 +61,25 @@ UcxTransportOptions ucxOptions(const std::string& name, shm::DoorbellBlock* door
   return networkOptions<UcxTransportOptions>(name, doorbell);
 }
 
+NetTransportOptions netOptions(const std::string& name, shm::DoorbellBlock* doorbell,
+                               uint64_t commId) {
+  auto options = networkOptions<NetTransportOptions>(name, doorbell);
+  options.commId = commId;
+  return options;
+}
+
+/// The configured network plugin, or an ncclInvalidUsage naming why there is none (for
+/// PRISM_TRANSPORT=net, which asks for it).
+std::shared_ptr<net::Plugin> requiredPlugin() {
+  const net::Loaded& loaded = net::loadPlugin();
+  if (!loaded.plugin) {
+    throw Error(ncclInvalidUsage,
+                "PRISM_TRANSPORT=net, but no network plugin is usable: " +
+                    (loaded.why.empty() ? std::string("none configured") : loaded.why));
+  }
+  return loaded.plugin;
+}
+
 /// Whether every rank says yes; `why` gets the first refusing rank's reason.
 bool everyRankAgrees(SetupChannel& setup, bool mine, const std::string& myReason,
                      std::string& why) {
@@ -72,9 +93,24 @@ bool everyRankAgrees(SetupChannel& setup, bool mine, const std::string& myReason
 /// Between hosts under auto: UCX when every rank's UCX reaches its remote peers over RDMA,
 /// else TCP. Collective over `setup`.
 std::unique_ptr<Transport> betweenHosts(SetupChannel& setup, const std::string& name,
-                                        shm::DoorbellBlock* doorbell,
+                                        uint64_t commId, shm::DoorbellBlock* doorbell,
                                         const std::vector<bool>& remote) {
   std::string why;
+  // A network plugin comes first, as in NCCL: a site installs one to carry its traffic.
+  const net::Loaded& plugin = net::loadPlugin();
+  const std::string noPlugin =
+      plugin.why.empty() ? "no network plugin" : "no network plugin (" + plugin.why + ")";
+  if (everyRankAgrees(setup, plugin.plugin != nullptr, noPlugin, why)) {
+    log::info(log::kNet, "comm %s rank %d: network plugin %s between hosts", name.c_str(),
+              setup.rank(), plugin.plugin->name().c_str());
+    return createNetTransport(setup, plugin.plugin, netOptions(name, doorbell, commId), remote);
+  }
+  if (plugin.plugin) {
+    log::warn(
+        "comm %s rank %d: network plugin %s loaded here but not on every rank (%s); "
+        "using Prism's transports",
+        name.c_str(), setup.rank(), plugin.plugin->name().c_str(), why.c_str());
+  }
   std::string mine;
   if (!ucxBuilt()) {
     mine = "built without UCX";
@@ -106,19 +142,32 @@ std::unique_ptr<Transport> betweenHosts(SetupChannel& setup, const std::string& 
 }  // namespace
 
 std::unique_ptr<Transport> chooseTransport(SetupChannel& setup, const std::string& name,
-                                           const std::vector<int>& hostOf) {
+                                           const std::vector<int>& hostOf, uint64_t commId) {
   const std::string kind = config::getString(config::Setting::TransportKind);
   const int hosts = *std::max_element(hostOf.begin(), hostOf.end()) + 1;
   std::vector<bool> everyone(static_cast<size_t>(setup.size()), true);
   everyone[static_cast<size_t>(setup.rank())] = false;
-  if (kind == "tcp" || kind == "ucx") {
+  if (kind == "tcp" || kind == "ucx" || kind == "net") {
     log::info(log::kNet, "comm %s rank %d: %s to every peer, as PRISM_TRANSPORT asks", name.c_str(),
               setup.rank(), kind.c_str());
     if (kind == "tcp") return createTcpTransport(setup, tcpOptions(name, nullptr), everyone);
-    return createUcxTransport(setup, ucxOptions(name, nullptr), everyone);
+    if (kind == "ucx") return createUcxTransport(setup, ucxOptions(name, nullptr), everyone);
+    std::shared_ptr<net::Plugin> plugin;
+    std::string why;
+    try {
+      plugin = requiredPlugin();
+    } catch (const Error& e) {
+      why = e.what();
+    }
+    // Every rank fails alike when one lacks the plugin, instead of waiting for it.
+    const Refusal first = firstRefusal(setup, why);
+    if (first.rank >= 0) {
+      throw Error(ncclInvalidUsage, "rank " + std::to_string(first.rank) + ": " + first.reason);
+    }
+    return createNetTransport(setup, plugin, netOptions(name, nullptr, commId), everyone);
   }
   check(kind == "auto" || kind == "shm", ncclInvalidArgument,
-        "PRISM_TRANSPORT must be auto, shm, tcp or ucx, not '" + kind + "'");
+        "PRISM_TRANSPORT must be auto, shm, tcp, ucx or net, not '" + kind + "'");
   if (hosts == 1) return createShmTransport(setup, shmOptions(name));
   if (kind == "shm") {
     int other = static_cast<int>(std::find(hostOf.begin(), hostOf.end(), 1) - hostOf.begin());
@@ -130,7 +179,7 @@ std::unique_ptr<Transport> chooseTransport(SetupChannel& setup, const std::strin
   return createHybridTransport(
       setup, shmOptions(name),
       [&](SetupChannel& all, shm::DoorbellBlock* doorbell, const std::vector<bool>& remote) {
-        return betweenHosts(all, name, doorbell, remote);
+        return betweenHosts(all, name, commId, doorbell, remote);
       },
       hostOf);
 }

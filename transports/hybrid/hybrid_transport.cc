@@ -57,6 +57,7 @@ class HybridTransport final : public Transport {
   }
   // The network transport's threads ring this same doorbell (see createHybridTransport).
   Doorbell& doorbell() override { return shm_->doorbell(); }
+  NetworkFigures networkFigures() const override { return net_->networkFigures(); }
 
  private:
   template <typename T>
