@@ -54,7 +54,9 @@ const char* benchName(Collective c) {
 struct Case {
   std::string algorithm;
   Collective collective;
-  std::string transport;  ///< PRISM_TRANSPORT: auto or ucx
+  /// auto, ucx (PRISM_TRANSPORT), or net: auto with the test network plugin loaded, which
+  /// automatic selection puts first between hosts.
+  std::string transport;
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -63,7 +65,7 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;
-  for (const char* transport : {"auto", "ucx"}) {
+  for (const char* transport : {"auto", "ucx", "net"}) {
     if (std::string(transport) == "ucx" && !ucxBuilt()) continue;
     for (const AlgorithmInfo& info : allAlgorithms()) {
       for (int c = 0; c < kNumCollectives; ++c) {
@@ -81,7 +83,12 @@ class EmulatedMatrix : public ::testing::TestWithParam<Case> {};
 /// prism-bench under prism-run on `hosts` x `perHost` ranks: five types, four operators,
 /// sizes 8 B to 97 KiB (primes of elements and odd byte counts), every root.
 void runOn(const Case& c, int hosts, int perHost, const char* placement) {
-  const std::string command = "env PRISM_ALGO=" + c.algorithm + " PRISM_TRANSPORT=" + c.transport +
+  const bool net = c.transport == "net";
+  const std::string transport =
+      net ? std::string("auto NCCL_NET_PLUGIN=") + PRISM_TEST_PLUGIN_DIR +
+                "/libnccl-net-prismtest.so NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=NET"
+          : c.transport;
+  const std::string command = "env PRISM_ALGO=" + c.algorithm + " PRISM_TRANSPORT=" + transport +
                               " UCX_TLS=tcp PRISM_TIMEOUT_S=60 " + PRISM_RUN_BIN + " --hosts " +
                               std::to_string(hosts) + " --ranks-per-host " +
                               std::to_string(perHost) + " --placement " + placement + " -- " +
@@ -92,6 +99,11 @@ void runOn(const Case& c, int hosts, int perHost, const char* placement) {
   EXPECT_EQ(out.status, 0) << command << "\n" << out.output;
   EXPECT_NE(out.output.find("Out of bounds values : 0 OK"), std::string::npos) << command << "\n"
                                                                                << out.output;
+  if (net) {
+    EXPECT_NE(out.output.find("network plugin prismtest between hosts"), std::string::npos)
+        << "the test plugin did not carry the traffic\n"
+        << out.output;
+  }
 }
 
 TEST_P(EmulatedMatrix, EveryTypeAndOperatorOnThreeAndFiveHosts) {
@@ -105,7 +117,8 @@ TEST_P(EmulatedMatrix, EveryTypeAndOperatorOnThreeAndFiveHosts) {
 INSTANTIATE_TEST_SUITE_P(Algorithms, EmulatedMatrix, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return info.param.algorithm + "_" + benchName(info.param.collective) +
-                                  (info.param.transport == "ucx" ? "_ucx" : "");
+                                  (info.param.transport == "auto" ? ""
+                                                                  : "_" + info.param.transport);
                          });
 
 }  // namespace

@@ -1,6 +1,7 @@
 // A rank that dies without a word mid-collective over a network transport: every survivor
 // fails within the timeout with ncclRemoteError naming the dead rank, in the failed call
-// and in ncclCommGetAsyncError, for Prism's TCP and for UCX (over UCX's tcp).
+// and in ncclCommGetAsyncError, for Prism's TCP, for UCX (over UCX's tcp) and for an NCCL
+// network plugin (the test plugin of tests/plugins/net).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ TEST_P(NetworkFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
   const std::string kind = GetParam();
   if (kind == "ucx" && !ucxBuilt()) GTEST_SKIP() << "this build has no UCX transport";
   ScopedEnv transport("PRISM_TRANSPORT", kind.c_str());
+  ScopedEnv plugin("NCCL_NET_PLUGIN", PRISM_TEST_PLUGIN_DIR "/libnccl-net-prismtest.so");
   ScopedEnv tls("UCX_TLS", "tcp");
   ScopedEnv devices("UCX_NET_DEVICES", "lo");
   ScopedEnv timeout("PRISM_TIMEOUT_S", "20");
@@ -70,7 +72,7 @@ TEST_P(NetworkFailure, PeerDeathMidCollectiveFailsSurvivorsNamingIt) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, NetworkFailure, ::testing::Values("tcp", "ucx"),
+INSTANTIATE_TEST_SUITE_P(Transports, NetworkFailure, ::testing::Values("tcp", "ucx", "net"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
