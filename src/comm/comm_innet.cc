@@ -38,6 +38,10 @@ void InNetworkDeleter::operator()(InNetwork* p) const { delete p; }
 
 bool Communicator::inNetworkEligible(const Operation& op) {
   if (op.kind != OperationKind::Collective || op.collective != Collective::AllReduce) return false;
+  return inNetworkPath().eligible(op);
+}
+
+InNetwork& Communicator::inNetworkPath() {
   if (!innet_) {
     InNetworkOptions options;
     // PRISM_INNET_ADDR, else the fabric's first aggregation point: the selector uses a
@@ -65,7 +69,7 @@ bool Communicator::inNetworkEligible(const Operation& op) {
       options.prefer = [this](size_t bytes) { return planner_->inNetworkPreferred(bytes); };
     innet_.reset(new InNetwork(std::move(options)));
   }
-  return innet_->eligible(op);
+  return *innet_;
 }
 
 void Communicator::runInNetwork(const Operation& op) {

@@ -19,6 +19,7 @@
 #include "base/setup_channel.h"
 #include "src/comm/router.h"
 #include "src/comm/transport_choice.h"
+#include "src/comm/tuner.h"
 #include "src/core/direct_host.h"
 #include "src/core/mismatch.h"
 #include "src/core/peer_watch.h"
@@ -130,6 +131,7 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
             transport_->slotBytes());
   planner_ = std::make_unique<Planner>(rank_, size_, name_, fabric_, hostOf_, *transport_,
                                        config::getString(config::Setting::Algo));
+  startTuner();
   watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
   direct_ = std::make_unique<DirectHost>(*this, setup);
   device_ = device::Engine::create(*this, setup);

@@ -28,6 +28,7 @@ namespace topo {
 class SystemTopology;
 }
 
+class CommTuner;
 class DirectHost;
 class PeerWatch;
 class Error;
@@ -129,6 +130,10 @@ class Communicator final : public PathContext {
   bool inNetworkEligible(const Operation& op);
   /// Runs `op`, which inNetworkEligible accepted, through the service.
   void runInNetwork(const Operation& op);
+  /// Where a tuner plugin sends `op` (comm_tuner.cc), asked for every whole-communicator
+  /// host collective when one is loaded: the plan path with the algorithm it chose (set in
+  /// op.algorithm), or the in-network path. nullopt leaves the router to its own order.
+  std::optional<Path> askTuner(Operation& op);
   /// How many operations the router ran on each path (router.h), for tests and logs.
   /// Counted by the path entry points; read by the driving thread or after a call.
   uint64_t routedTo(Path path) const { return routed_[static_cast<size_t>(path)]; }
@@ -177,6 +182,11 @@ class Communicator final : public PathContext {
   };
   /// Undoes registerBuffer's adoption and frees the handle.
   static void forgetRegistration(Registration* r);
+  /// The in-network path, made at the first AllReduce that needs it (comm_innet.cc).
+  InNetwork& inNetworkPath();
+  /// Initializes the tuner plugin for this communicator (comm_tuner.cc); tuner_ stays
+  /// null without one.
+  void startTuner();
 
   int rank_ = 0;
   int size_ = 1;
@@ -194,6 +204,8 @@ class Communicator final : public PathContext {
   Executor executor_;
   /// The plan path: selection, binding, scratch, numbering (planner.h).
   std::unique_ptr<Planner> planner_;
+  /// The tuner plugin's context for this communicator; null when none is loaded.
+  std::unique_ptr<CommTuner> tuner_;
   int64_t spinCount_ = 0;
   bool oversubscribed_ = false;
   int64_t timeoutSeconds_ = 0;

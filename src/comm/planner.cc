@@ -50,9 +50,9 @@ bool sameCall(const Operation& a, const Operation& b) {
   return a.kind == b.kind && a.collective == b.collective && a.sendbuff == b.sendbuff &&
          a.recvbuff == b.recvbuff && a.count == b.count && a.type == b.type && a.root == b.root &&
          a.peer == b.peer && a.members == b.members && a.serves == b.serves &&
-         a.onDevice == b.onDevice && x.op == y.op && x.average == y.average &&
-         x.preMultiply == y.preMultiply && x.scalar == y.scalar && x.scalarSource == nullptr &&
-         y.scalarSource == nullptr;
+         a.onDevice == b.onDevice && a.algorithm == b.algorithm && x.op == y.op &&
+         x.average == y.average && x.preMultiply == y.preMultiply && x.scalar == y.scalar &&
+         x.scalarSource == nullptr && y.scalarSource == nullptr;
 }
 
 }  // namespace
@@ -70,21 +70,25 @@ Planner::Planner(int rank, int size, std::string name, const FabricModel& fabric
       sentTo_(static_cast<size_t>(size), 0),
       receivedFrom_(static_cast<size_t>(size), 0) {}
 
-const Schedule& Planner::scheduleFor(Collective collective, int nranks, int root, size_t bytes) {
-  // The choice is remembered per power-of-two size class, so the cost model runs once per
-  // class instead of on every call.
+const Schedule& Planner::scheduleFor(Collective collective, int nranks, int root, size_t bytes,
+                                     const AlgorithmInfo* chosen) {
+  // The selector's choice is remembered per power-of-two size class, so the cost model
+  // runs once per class instead of on every call. The router's choice (a tuner's answer)
+  // is asked for every call and bypasses that memory.
   const int sizeClass = bytes == 0 ? 0 : 64 - __builtin_clzll(bytes);
   const SelectionKey chosenKey{collective, nranks, root, sizeClass};
-  auto chosen = chosen_.find(chosenKey);
-  if (chosen != chosen_.end()) return *chosen->second;
+  if (chosen == nullptr) {
+    auto remembered = chosen_.find(chosenKey);
+    if (remembered != chosen_.end()) return *remembered->second;
+  }
   const SelectionRequest request = selectionFor(collective, nranks, bytes);
-  const AlgorithmInfo& algo = selectAlgorithm(request);
+  const AlgorithmInfo& algo = chosen != nullptr ? *chosen : selectAlgorithm(request);
   auto key = std::make_tuple(static_cast<const void*>(&algo), collective, nranks, root);
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
     it = schedules_.emplace(key, algo.generate(scheduleRequestFor(request, root))).first;
   }
-  chosen_.emplace(chosenKey, &it->second);
+  if (chosen == nullptr) chosen_.emplace(chosenKey, &it->second);
   return it->second;
 }
 
@@ -96,6 +100,10 @@ SelectionRequest Planner::selectionFor(Collective collective, int nranks, size_t
     request.groupOf = &hostOf_;
   }
   return request;
+}
+
+SelectionRequest Planner::selectionFor(const Operation& op) const {
+  return selectionFor(op.collective, size_, reportedBytes(op, size_));
 }
 
 double Planner::predictMicros(const Operation& op) const {
@@ -110,7 +118,8 @@ double Planner::predictMicros(const Operation& op) const {
 
 Program Planner::bindCollective(const Operation& op, bool recovering) {
   const int nranks = op.members ? static_cast<int>(op.members->size()) : size_;
-  const Schedule& schedule = scheduleFor(op.collective, nranks, op.root, reportedBytes(op, nranks));
+  const Schedule& schedule =
+      scheduleFor(op.collective, nranks, op.root, reportedBytes(op, nranks), op.algorithm);
   const int me = scheduleRankOf(op, rank_);
   Program program;
   program.steps = schedule.steps[static_cast<size_t>(me)];
@@ -127,6 +136,7 @@ Program Planner::bindCollective(const Operation& op, bool recovering) {
   program.nranks = nranks;
   if (op.members) program.members = *op.members;
   program.what = collectiveName(op.collective);
+  lastAlgorithm_ = schedule.algorithm;
   program.fingerprint = fingerprintOf(op, 0);
   program.serves = op.serves;
   program.skipStale = recovering && op.members != nullptr;
@@ -182,21 +192,26 @@ void Planner::completed(std::span<const Operation> ops) {
 bool Planner::inNetworkPreferred(size_t bytes) {
   const int sizeClass = bytes == 0 ? 0 : 64 - __builtin_clzll(bytes);
   if (auto it = innetChoice_.find(sizeClass); it != innetChoice_.end()) return it->second;
-  // Each rank streams its S bytes up and the result down through its host's link, which
-  // all ranks of the host share; the chunks pipeline, so one round trip of latency.
-  const InNetworkCosts costs = inNetworkCostsFor(fabric_, hostOf_);
   bool prefer = false;
-  if (costs.linkBytesPerMicro > 0) {  // a single host has no network link to save
-    const double innet = predictInNetworkMicros(bytes, size_, costs);
+  if (const std::optional<double> innet = inNetworkMicros(bytes)) {
     const SelectionRequest request = selectionFor(Collective::AllReduce, size_, bytes);
     const double plans = prism::predictMicros(selectAlgorithm(request), request);
-    prefer = innet < plans;
+    prefer = *innet < plans;
     log::info(log::kTuning,
               "AllReduce nranks %d bytes %zu: innet predicted %.2f us, plans %.2f us%s", size_,
-              bytes, innet, plans, prefer ? ": selected innet" : "");
+              bytes, *innet, plans, prefer ? ": selected innet" : "");
   }
   innetChoice_.emplace(sizeClass, prefer);
   return prefer;
+}
+
+std::optional<double> Planner::inNetworkMicros(size_t bytes) const {
+  // Each rank streams its S bytes up and the result down through its host's link, which
+  // all ranks of the host share; the chunks pipeline, so one round trip of latency.
+  const InNetworkCosts costs = inNetworkCostsFor(fabric_, hostOf_);
+  // A single host has no network link to save.
+  if (costs.linkBytesPerMicro <= 0) return std::nullopt;
+  return predictInNetworkMicros(bytes, size_, costs);
 }
 
 void Planner::stamp(Plan& plan) {

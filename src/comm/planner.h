@@ -22,6 +22,7 @@
 
 namespace prism {
 
+struct AlgorithmInfo;
 struct SelectionRequest;
 class Transport;
 
@@ -49,10 +50,17 @@ class Planner {
 
   /// The selector's predicted time of `op` in microseconds (ncclGroupSimulateEnd).
   double predictMicros(const Operation& op) const;
+  /// What the selector gets for a collective `op` over the whole communicator.
+  SelectionRequest selectionFor(const Operation& op) const;
   /// Whether the cost model prefers the in-network service for an AllReduce of `bytes`
   /// per rank over the best schedule (remembered per size class).
   bool inNetworkPreferred(size_t bytes);
+  /// The model's time for an AllReduce of `bytes` per rank through the in-network
+  /// service; nullopt where the fabric has no network link for it to save.
+  std::optional<double> inNetworkMicros(size_t bytes) const;
   const std::string& algoOverride() const { return algoOverride_; }
+  /// The algorithm of the collective planned last (built or replayed), for tests and logs.
+  const std::string& lastAlgorithm() const { return lastAlgorithm_; }
 
   /// The scratch memory schedules use (Schedule::scratchBlocks): its size and address,
   /// which change only when a call needs more than any call before.
@@ -60,7 +68,10 @@ class Planner {
   const std::byte* scratchData() const { return scratch_.data(); }
 
  private:
-  const Schedule& scheduleFor(Collective collective, int nranks, int root, size_t bytes);
+  /// The schedule for a call: `chosen`'s (the router's choice) where it is set, else the
+  /// selector's (remembered per size class).
+  const Schedule& scheduleFor(Collective collective, int nranks, int root, size_t bytes,
+                              const AlgorithmInfo* chosen);
   /// What the selector needs for a call over `nranks` ranks: the fabric and host groups
   /// when the call spans the whole communicator (internal subset calls run on one host's
   /// model).
@@ -94,6 +105,7 @@ class Planner {
   std::map<SelectionKey, const Schedule*> chosen_;
   std::map<int, bool> innetChoice_;  ///< inNetworkPreferred by size class
   uint64_t collectiveSeq_ = 0;
+  std::string lastAlgorithm_;
   std::vector<uint64_t> sentTo_;        ///< point-to-point messages sent to each rank
   std::vector<uint64_t> receivedFrom_;  ///< and received from each rank
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "base/error.h"
@@ -29,11 +30,12 @@ Routed route(const GroupWork& work) {
   Routed r;
   r.comm = work.comm;
   for (const Operation& op : work.ops) {
-    const Path path = choosePath(*work.comm, op);
+    Operation routed = op;
+    const Path path = choosePath(*work.comm, routed);
     if (path == Path::Device) {
       r.device.push_back(op);
     } else if (path == Path::Plan) {
-      r.plan.push_back(op);
+      r.plan.push_back(routed);
     } else {
       r.alone.emplace_back(&op, path);
     }
@@ -211,8 +213,9 @@ void submit(Communicator& comm, const Operation& op) {
   runGroup({&one, 1});
 }
 
-Path choosePath(Communicator& comm, const Operation& op) {
+Path choosePath(Communicator& comm, Operation& op) {
   if (op.onDevice) return Path::Device;
+  if (const std::optional<Path> tuned = comm.askTuner(op)) return *tuned;
   if (comm.directEligible(op)) return Path::Direct;
   if (comm.inNetworkEligible(op)) return Path::InNetwork;
   return Path::Plan;
@@ -237,17 +240,18 @@ void runAlone(Communicator& comm, const Operation& op, Path path) {
 }
 
 void runGroup(std::span<const GroupWork> group) {
-  // A lone call: no sorting, no copies.
+  // A lone call: no sorting, no lists; one copy of the operation, for the router to note
+  // a tuner's choice in.
   if (group.size() == 1 && group[0].ops.size() == 1) {
     Communicator& comm = *group[0].comm;
-    const Operation& op = group[0].ops[0];
+    Operation op = group[0].ops[0];
     const Path path = choosePath(comm, op);
     switch (path) {
       case Path::Device:
         return runOnDevice(comm, group[0].ops);
       case Path::Plan:
         comm.countRoute(Path::Plan);
-        return runPlanned(comm, group[0].ops);
+        return runPlanned(comm, {&op, 1});
       case Path::Direct:
       case Path::InNetwork:
         return runAlone(comm, op, path);

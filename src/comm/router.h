@@ -3,6 +3,9 @@
 //
 // Paths, in the order they are tried:
 //   Device     device buffers: the device engine (src/device).
+//   (tuner)    with a tuner plugin loaded, its answer for a host collective: the plan
+//              path with the algorithm it chose, or the in-network path (src/comm/tuner.h);
+//              no usable answer goes on down this list.
 //   Direct     a whole-communicator host collective the direct host path takes
 //              (src/core/direct_host.h): peers read each other's memory.
 //   InNetwork  an AllReduce the in-network aggregation service takes
@@ -34,8 +37,9 @@ const char* pathName(Path path);
 /// an NCCL group is open (group.h), to run at its ncclGroupEnd.
 void submit(Communicator& comm, const Operation& op);
 
-/// The path `op` takes on `comm`.
-Path choosePath(Communicator& comm, const Operation& op);
+/// The path `op` takes on `comm`. A tuner plugin's plan algorithm is recorded in
+/// op.algorithm, for the planner.
+Path choosePath(Communicator& comm, Operation& op);
 
 /// One communicator's operations of a group, in issue order.
 struct GroupWork {

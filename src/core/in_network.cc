@@ -63,6 +63,11 @@ bool InNetwork::eligible(const Operation& op) const {
          options_.prefer(op.count * dataTypeSize(op.type));
 }
 
+bool InNetwork::available(const Operation& op) const {
+  return !options_.address.empty() && op.kind == OperationKind::Collective && !op.onDevice &&
+         op.members == nullptr && op.collective == Collective::AllReduce && options_.nranks >= 2;
+}
+
 void InNetwork::fail(ncclResult_t code, const std::string& reason) {
   broken_ = reason;
   socket_ = net::Socket();

@@ -45,6 +45,9 @@ class InNetwork {
   /// True when `op` takes this path: a whole-communicator host AllReduce, the service
   /// address set, and either forced or preferred by the cost model on two or more ranks.
   bool eligible(const Operation& op) const;
+  /// True when the path could take `op` if chosen for it: eligible() without asking the
+  /// cost model (a tuner plugin chooses instead, src/comm/tuner.h).
+  bool available(const Operation& op) const;
   /// Runs `op` through the service. Collective over the communicator. Throws
   /// ncclSystemError (cannot reach the service) or ncclRemoteError (the service or a peer
   /// failed), naming the address.

@@ -10,6 +10,7 @@
 
 namespace prism {
 
+struct AlgorithmInfo;
 struct OpFingerprint;
 
 enum class OperationKind : uint8_t { Collective, Send, Recv };
@@ -47,6 +48,9 @@ struct Operation {
   /// The buffers are CUDA device memory; the operation is enqueued on `stream`.
   bool onDevice = false;
   void* stream = nullptr;  ///< cudaStream_t of the call
+  /// The plan algorithm the router chose for this call (a tuner plugin's answer,
+  /// src/comm/tuner.h); null: the planner selects.
+  const AlgorithmInfo* algorithm = nullptr;
 };
 
 }  // namespace prism

@@ -75,9 +75,10 @@ void startHead(CommQueue& q, PendingOp& head) {
     std::vector<std::pair<Operation, Path>> alone;
     q.planOps.clear();
     for (const Operation& op : head.ops) {
-      const Path path = choosePath(q.comm, op);
+      Operation routed = op;
+      const Path path = choosePath(q.comm, routed);
       if (path == Path::Plan) {
-        q.planOps.push_back(op);
+        q.planOps.push_back(routed);
       } else {
         alone.emplace_back(op, path);
       }
