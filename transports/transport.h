@@ -25,6 +25,9 @@ enum TransportCaps : uint32_t {
   kCapRdmaWrite = 1u << 1,
   kCapMulticast = 1u << 2,
   kCapInNetworkReduce = 1u << 3,
+  /// Sends from and receives into memory given to registerMemory() without staging the
+  /// bytes in slots (SendConnection::commitFrom, RecvConnection::receiveInto).
+  kCapZeroCopy = 1u << 4,
 };
 
 /// The sending end of one FIFO toward one peer.
@@ -41,6 +44,15 @@ class SendConnection {
   /// read by another core, which on some CPUs fetches them faster from memory than from
   /// this core's cache.
   virtual bool streamingWrites() const { return false; }
+  /// Instead of commit(): publishes `bytes` (1..slot size) at `data` as the acquired slot's
+  /// message, sent straight from there, without copying them into the slot. Only where
+  /// `data` lies in memory given to Transport::registerMemory() and the transport has
+  /// kCapZeroCopy; returns false (and sends nothing) otherwise, and the caller fills the
+  /// slot and commits as usual. The bytes must stay unchanged until borrowedSendsDone().
+  virtual bool commitFrom(const std::byte* data, size_t bytes, uint64_t tag) { return false; }
+  /// Whether every message sent with commitFrom() has left the caller's memory.
+  /// Non-blocking.
+  virtual bool borrowedSendsDone() { return true; }
 };
 
 /// The receiving end of one FIFO from one peer.
@@ -54,6 +66,15 @@ class RecvConnection {
   virtual uint64_t tag() const = 0;
   /// Gives the slot returned by peek() back to the sender.
   virtual void release() = 0;
+  /// Whether the oldest unreleased message is known to have come, with its tag in `*tag`,
+  /// without moving its bytes anywhere: a transport that holds a message's bytes until it
+  /// knows where they belong (receiveInto) keeps holding them. For looking at tags only
+  /// (a peer's abandon notice), never for consuming a message.
+  virtual bool arrivedTag(uint64_t* tag) {
+    if (peek().empty()) return false;
+    *tag = this->tag();
+    return true;
+  }
   /// A hint: the next messages from this peer that carry `tag`, `bytes` in all, belong at
   /// `dst` one after the other, and `dst` stays valid until they were released or the call
   /// ends (Transport::pauseProgress(CallEnd), which drops the hint). A transport may then
@@ -119,6 +140,12 @@ class Transport {
   virtual Doorbell& doorbell() = 0;
   /// The network's own figures, the same for every peer between hosts; none by default.
   virtual NetworkFigures networkFigures() const { return {}; }
+  /// Registers the caller's memory for zero-copy transfers (kCapZeroCopy): messages sent
+  /// from it go without staging, and receiveInto() places messages straight into it.
+  /// Returns a handle for deregisterMemory(), or null where the transport has no such
+  /// ability (or refuses this memory). Called by the rank between calls.
+  virtual void* registerMemory(void* data, size_t bytes) { return nullptr; }
+  virtual void deregisterMemory(void* handle) {}
 };
 
 struct ShmTransportOptions {

@@ -2,6 +2,7 @@
 #ifndef PRISM_PRISM_H_
 #define PRISM_PRISM_H_
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nccl.h"
@@ -43,6 +44,14 @@ ncclResult_t prismBindProcess(int index, int count, int width);
     core per thread. Call it first thing in the thread, before it creates a communicator, so
     that the communicator's helper threads inherit the binding. */
 ncclResult_t prismBindThread(int index, int count);
+
+/** Bytes `comm` has moved through its transports' slots since it was created: every byte
+    of a message that was copied into a slot to be sent or received into one, rather than
+    moved zero-copy between buffers registered with ncclCommRegister or
+    ncclCommWindowRegister (where the transport can do that: UCX between hosts). Messages
+    whose bytes a reduction combines always arrive in a slot. Shared-memory peers of one
+    host, whose registered buffers the direct path reads in place, are not counted here. */
+ncclResult_t prismCommStagedBytes(ncclComm_t comm, uint64_t* bytes);
 
 #ifdef __cplusplus
 }

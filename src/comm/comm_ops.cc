@@ -2,8 +2,11 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "src/comm/communicator.h"
 #include "src/core/shared_host_memory.h"
+#include "src/device/device.h"
+#include "transports/transport.h"
 
 namespace prism {
 
@@ -72,8 +75,19 @@ void Communicator::destroyOp(int op) {
 void* Communicator::registerBuffer(void* buff, size_t size) {
   // Host buffers need no pinning. Memory the caller mapped shared from a file or memfd
   // becomes mappable by peers in other processes (the direct path); private memory stays
-  // on the FIFOs. The handle is checked against registrations_ at Deregister.
-  auto* r = new Registration{shared_host_memory::adopt(buff, size)};
+  // on the FIFOs. A network transport that moves registered memory without staging
+  // (kCapZeroCopy) registers it too; one that refuses it leaves the buffer staged, which
+  // is slower but correct, so a refusal is logged, not an error. The handle is checked
+  // against registrations_ at Deregister.
+  auto* r = new Registration{shared_host_memory::adopt(buff, size), nullptr};
+  if (device::sideOf(buff) == device::Side::Host) {
+    try {
+      r->transport = transport_->registerMemory(buff, size);
+    } catch (const Error& e) {
+      log::info(log::kNet | log::kAlloc, "comm %s rank %d: %zu bytes at %p stay staged: %s",
+                name_.c_str(), rank_, size, buff, e.what());
+    }
+  }
   registrations_.insert(r);
   return r;
 }
@@ -88,6 +102,7 @@ void Communicator::deregisterBuffer(void* handle) {
 
 void Communicator::forgetRegistration(Registration* r) {
   if (r->shared != 0) shared_host_memory::forget(r->shared);
+  if (r->transport != nullptr) transport_->deregisterMemory(r->transport);
   delete r;
 }
 

@@ -176,12 +176,14 @@ class Communicator final : public PathContext {
   /// Throws ncclRemoteError: rank `q`, which this rank waits on in `what`, has died.
   [[noreturn]] void failDeadPeer(int q, const OpFingerprint& what) const;
   std::unique_ptr<Communicator> makeChild(std::vector<int> members, const CommOptions& options);
-  /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private.
+  /// A registered buffer: its shared_host_memory::adopt() id, 0 if it is private, and the
+  /// transport's registration (Transport::registerMemory), null if it has none.
   struct Registration {
     uint64_t shared;
+    void* transport;
   };
-  /// Undoes registerBuffer's adoption and frees the handle.
-  static void forgetRegistration(Registration* r);
+  /// Undoes registerBuffer's adoption and registration and frees the handle.
+  void forgetRegistration(Registration* r);
   /// The in-network path, made at the first AllReduce that needs it (comm_innet.cc).
   InNetwork& inNetworkPath();
   /// Initializes the tuner plugin for this communicator (comm_tuner.cc); tuner_ stays

@@ -1,5 +1,6 @@
 #include "src/core/executor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.h"
@@ -108,6 +109,50 @@ bool overlaps(const Region& a, const Region& b) {
   return a.data < b.data + b.bytes && b.data < a.data + a.bytes;
 }
 
+/// Whether the program moves data without reducing it (point-to-point, or a collective
+/// that only copies): every value it writes to the output is final.
+bool movesDataOnly(const Program& program) {
+  if (program.fingerprint.kind == kPointToPointKind) return true;
+  switch (static_cast<Collective>(program.fingerprint.kind)) {
+    case Collective::AllGather:
+    case Collective::Broadcast:
+    case Collective::Gather:
+    case Collective::Scatter:
+    case Collective::AllToAll:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Whether the call's input and output overlap (in place, in any collective's sense).
+bool inPlace(const Program& program) {
+  const BufferLayout& in = program.input;
+  const BufferLayout& out = program.output;
+  if (in.base == nullptr || out.base == nullptr) return false;
+  return in.base < out.base + out.total * out.elemSize &&
+         out.base < in.base + in.total * in.elemSize;
+}
+
+/// Whether bytes of `from` a step sends stay unchanged for the rest of the call, so they
+/// may be sent straight from there (SendConnection::commitFrom) and left in flight until
+/// the call ends: the input when no step writes it (out of place); in a collective that
+/// only copies, the output too, where every write is of the final value. In place AllToAll
+/// overwrites blocks with other ranks' data, and PreMulSum scales what it sends: neither.
+bool sendsStay(const Program& program, BufferId from) {
+  if (program.reduction.preMultiply) return false;
+  if (from == BufferId::Input && !inPlace(program)) return true;
+  if (from != BufferId::Input && from != BufferId::Output) return false;
+  if (!movesDataOnly(program)) return false;
+  return !(inPlace(program) &&
+           static_cast<Collective>(program.fingerprint.kind) == Collective::AllToAll &&
+           program.fingerprint.kind != kPointToPointKind);
+}
+
+/// Whether a RecvSend step may forward what the transport placed in the output straight
+/// from there.
+bool forwardsFromOutput(const Program& program) { return sendsStay(program, BufferId::Output); }
+
 /// Tells the transport once per step where the step's incoming bytes belong, so it may
 /// receive them there rather than into slots the executor then copies out of.
 void hintPlacement(Stream& s, RecvConnection& in, const Region& dst, const Program& program) {
@@ -128,6 +173,7 @@ void Plan::clear() {
   phases.clear();
   ownedSteps.clear();
   phase = 0;
+  borrowed.clear();
 }
 
 Plan& Plan::rewind() {
@@ -138,6 +184,7 @@ Plan& Plan::rewind() {
     }
   }
   phase = 0;
+  borrowed.clear();
   return *this;
 }
 
@@ -166,25 +213,29 @@ int Executor::peerOf(const Program& program, int scheduleRank) {
 bool Executor::progress(Plan& plan) {
   bool moved = false;
   transport_->progress();
-  while (!plan.done()) {
+  while (!plan.stepsDone()) {
     bool phaseDone = true;
     for (Stream& stream : plan.phases[plan.phase]) {
-      moved |= progressStream(stream);
+      moved |= progressStream(plan, stream);
       phaseDone &= stream.done();
     }
     if (!phaseDone) break;
     ++plan.phase;
     moved = true;
   }
+  if (plan.stepsDone() && !plan.borrowed.empty()) {
+    std::erase_if(plan.borrowed, [](SendConnection* out) { return out->borrowedSendsDone(); });
+    if (plan.borrowed.empty()) moved = true;
+  }
   return moved;
 }
 
-bool Executor::progressStream(Stream& stream) {
+bool Executor::progressStream(Plan& plan, Stream& stream) {
   bool moved = false;
   while (!stream.done()) {
     const Program& program = stream.programs[stream.program];
     if (stream.round < program.rounds && stream.step < program.steps.size()) {
-      if (!runStep(stream, program, program.steps[stream.step], moved)) return moved;
+      if (!runStep(plan, stream, program, program.steps[stream.step], moved)) return moved;
       stream.sent = stream.received = 0;
       stream.hinted = false;
       stream.step += sendCarriesNextCopy(program, stream.step, stream.round) ? 2 : 1;
@@ -201,7 +252,8 @@ bool Executor::progressStream(Stream& stream) {
   return moved;
 }
 
-bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool& moved) {
+bool Executor::runStep(Plan& plan, Stream& s, const Program& program, const Step& step,
+                       bool& moved) {
   Region src = regionOf(program, step.src, s.round);
   Region dst = regionOf(program, step.dst, s.round);
   const size_t slot = transport_->slotBytes();
@@ -244,15 +296,20 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
           throw Error(ncclInvalidUsage,
                       std::string(program.what) + ": message larger than expected");
         std::byte* target = dst.data ? dst.data + s.received : next.data();
+        if (msg.data() != target) staged_ += n;  // it arrived in a slot
         if (step.kind == StepKind::RecvReduceSend) {
           combine(program, step, target, src.data + s.received, msg.data(), n);
           if (target != next.data()) fill(out, next.data(), target, n);
+          out.commit(n, program.tag);
+          staged_ += n;
+        } else if (msg.data() == target && forwardsFromOutput(program)) {
+          // Placed in the output by the transport, and final there: forwarded from there.
+          send(plan, out, next, target, n, true, program);
         } else {
           // Forward from the slot, not from the output, which streaming stores bypass.
           if (target != next.data()) store(program, step.dst.buffer, target, msg.data(), n);
-          fill(out, next.data(), msg.data(), n);
+          send(plan, out, next, msg.data(), n, false, program);
         }
-        out.commit(n, program.tag);
         in.release();
         s.received += n;
         moved = true;
@@ -283,6 +340,13 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       std::span<std::byte> next = out.acquire();
       if (next.empty()) break;
       size_t n = std::min(slot, sendTotal - s.sent);
+      if (copyTo != nullptr && sendBorrowed(plan, out, src.data + s.sent, n, program)) {
+        // Sent straight from the input; the copy to the output is the step's own.
+        store(program, BufferId::Output, copyTo + s.sent, src.data + s.sent, n);
+        s.sent += n;
+        moved = true;
+        continue;
+      }
       if (copyTo != nullptr && streamsSlot(out, n)) {
         kernels::copyToBoth(next.data(), true, copyTo + s.sent,
                             streamsInto(program, BufferId::Output), src.data + s.sent, n);
@@ -294,9 +358,14 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       } else if (step.src.buffer == BufferId::Input && program.reduction.preMultiply) {
         load(program, step.src.buffer, next.data(), src.data + s.sent, n);
       } else {
-        fill(out, next.data(), src.data + s.sent, n);
+        send(plan, out, next, src.data + s.sent, n,
+             sendsStay(program, step.src.buffer) && !(receives && overlaps(src, dst)), program);
+        s.sent += n;
+        moved = true;
+        continue;
       }
       out.commit(n, program.tag);
+      staged_ += n;
       s.sent += n;
       moved = true;
     }
@@ -319,6 +388,7 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
       if (s.received + n > recvTotal)
         throw Error(ncclInvalidUsage, std::string(program.what) + ": message larger than expected");
       if (s.sent < std::min(sendTotal, s.received + n)) break;
+      if (msg.data() != dst.data + s.received) staged_ += n;  // it arrived in a slot
       if (stepReduces(step.kind))
         combine(program, step, dst.data + s.received, src.data + s.received, msg.data(), n);
       else
@@ -331,8 +401,24 @@ bool Executor::runStep(Stream& s, const Program& program, const Step& step, bool
   return s.sent == sendTotal && s.received == recvTotal;
 }
 
+bool Executor::sendBorrowed(Plan& plan, SendConnection& out, const std::byte* from, size_t bytes,
+                            const Program& program) {
+  if (!out.commitFrom(from, bytes, program.tag)) return false;
+  if (std::find(plan.borrowed.begin(), plan.borrowed.end(), &out) == plan.borrowed.end())
+    plan.borrowed.push_back(&out);
+  return true;
+}
+
+void Executor::send(Plan& plan, SendConnection& out, std::span<std::byte> slot,
+                    const std::byte* from, size_t bytes, bool borrow, const Program& program) {
+  if (borrow && sendBorrowed(plan, out, from, bytes, program)) return;
+  fill(out, slot.data(), from, bytes);
+  out.commit(bytes, program.tag);
+  staged_ += bytes;
+}
+
 const Program* Executor::currentProgram(const Plan& plan) {
-  if (plan.done()) return nullptr;
+  if (plan.stepsDone()) return nullptr;
   for (const Stream& s : plan.phases[plan.phase]) {
     if (!s.done()) return &s.programs[s.program];
   }
@@ -340,7 +426,7 @@ const Program* Executor::currentProgram(const Plan& plan) {
 }
 
 void Executor::waitedPeers(const Plan& plan, std::vector<int>& peers) {
-  if (plan.done()) return;
+  if (plan.stepsDone()) return;
   for (const Stream& s : plan.phases[plan.phase]) {
     if (s.done()) continue;
     const Program& p = s.programs[s.program];
@@ -354,6 +440,7 @@ void Executor::waitedPeers(const Plan& plan, std::vector<int>& peers) {
 
 std::string Executor::describeWait(const Plan& plan) const {
   if (plan.done()) return "nothing";
+  if (plan.stepsDone()) return "sends from the caller's buffers still in flight";
   for (const Stream& s : plan.phases[plan.phase]) {
     if (s.done()) continue;
     const Program& p = s.programs[s.program];

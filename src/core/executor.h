@@ -14,6 +14,7 @@
 namespace prism {
 
 class RecvConnection;
+class SendConnection;
 class Transport;
 
 /// A schedule bound to this rank's buffers for one call: the steps, where their blocks
@@ -68,7 +69,13 @@ struct Plan {
   std::vector<std::vector<Stream>> phases;
   std::vector<Step> ownedSteps;  ///< steps of point-to-point programs
   size_t phase = 0;
-  bool done() const { return phase == phases.size(); }
+  /// Connections that sent from the caller's memory (SendConnection::commitFrom): the plan
+  /// ends only once those sends have left it, so the call never returns while a transport
+  /// still reads the caller's buffers.
+  std::vector<SendConnection*> borrowed;
+  /// Every step ran; borrowed sends may still be in flight.
+  bool stepsDone() const { return phase == phases.size(); }
+  bool done() const { return stepsDone() && borrowed.empty(); }
   void clear();
   /// Moves every cursor back to the start, to run the same plan again.
   Plan& rewind();
@@ -92,18 +99,31 @@ class Executor {
   /// Appends to `peers` the transport ranks the plan's current steps receive from or
   /// send to: the ranks it may be waiting on.
   static void waitedPeers(const Plan& plan, std::vector<int>& peers);
+  /// Bytes of messages this executor sent from, or received into, transport slots: every
+  /// byte that was not moved zero-copy (kCapZeroCopy) between the caller's buffers.
+  uint64_t stagedBytes() const { return staged_; }
 
  private:
-  bool progressStream(Stream& stream);
+  bool progressStream(Plan& plan, Stream& stream);
   /// Advances one step; true when it completed. `moved` is set if any byte moved.
-  bool runStep(Stream& stream, const Program& program, const Step& step, bool& moved);
+  bool runStep(Plan& plan, Stream& stream, const Program& program, const Step& step, bool& moved);
   /// The transport rank of schedule rank `scheduleRank` in `program`.
   static int peerOf(const Program& program, int scheduleRank);
   /// A message from transport rank `peer` whose tag is not the program's: dropped where
   /// the program skips stale messages, else a mismatch (failMismatch throws).
   void discardOrFail(const Program& program, RecvConnection& in, int peer);
 
+  /// Sends `bytes` at `from` as the acquired slot's message: straight from the caller's
+  /// memory where `borrow` allows and the transport can, else copied into `slot`.
+  void send(Plan& plan, SendConnection& out, std::span<std::byte> slot, const std::byte* from,
+            size_t bytes, bool borrow, const Program& program);
+  /// Tries to send `bytes` at `from` straight from the caller's memory; records the
+  /// connection in the plan when it did.
+  bool sendBorrowed(Plan& plan, SendConnection& out, const std::byte* from, size_t bytes,
+                    const Program& program);
+
   Transport* transport_;
+  uint64_t staged_ = 0;
 };
 
 }  // namespace prism

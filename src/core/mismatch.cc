@@ -63,7 +63,8 @@ void checkAbandoned(Transport& transport, const OpFingerprint& mine) {
     RecvConnection& in = transport.recvFrom(peer);
     bool abandoned = false;
     try {
-      abandoned = !in.peek().empty() && tagKind(in.tag()) == kAbandonedKind;
+      uint64_t tag = 0;
+      abandoned = in.arrivedTag(&tag) && tagKind(tag) == kAbandonedKind;
     } catch (const Error&) {
       // A broken link is reported by the step that waits on it.
     }

@@ -58,6 +58,12 @@ class HybridTransport final : public Transport {
   // The network transport's threads ring this same doorbell (see createHybridTransport).
   Doorbell& doorbell() override { return shm_->doorbell(); }
   NetworkFigures networkFigures() const override { return net_->networkFigures(); }
+  // Same-host peers read registered shared memory directly (the direct path); only the
+  // network transport has a use for the registration.
+  void* registerMemory(void* data, size_t bytes) override {
+    return net_->registerMemory(data, bytes);
+  }
+  void deregisterMemory(void* handle) override { net_->deregisterMemory(handle); }
 
  private:
   template <typename T>

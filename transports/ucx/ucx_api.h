@@ -30,6 +30,7 @@ struct Api {
   decltype(&ucp_mem_unmap) mem_unmap;
   decltype(&ucp_am_send_nbx) am_send_nbx;
   decltype(&ucp_am_recv_data_nbx) am_recv_data_nbx;
+  decltype(&ucp_am_data_release) am_data_release;
   decltype(&ucp_request_check_status) request_check_status;
   decltype(&ucp_request_free) request_free;
   decltype(&ucs_status_string) status_string;

@@ -34,9 +34,12 @@ Link::Link(int rank, int peer, size_t slotBytes, int slots, std::byte* sendSlots
       set_(set),
       sendHeaders_(slots_),
       sendReqs_(slots_, nullptr),
+      borrowed_(slots_, false),
       arrived_(new std::atomic<uint64_t>[slots_]),
       recvBytes_(slots_, 0),
       recvTags_(slots_, 0),
+      recvData_(slots_, nullptr),
+      held_(slots_),
       arrivals_(slots_),
       creditHeaders_(slots_),
       creditReqs_(slots_, nullptr) {
@@ -44,6 +47,9 @@ Link::Link(int rank, int peer, size_t slotBytes, int slots, std::byte* sendSlots
 }
 
 Link::~Link() {
+  for (Held& h : held_) {
+    if (h.data != nullptr) ucx::api().am_data_release(worker_.handle(), h.data);
+  }
   // UCX releases each request once it completes (or when the worker is destroyed).
   for (ucs_status_ptr_t r : sendReqs_) {
     if (r != nullptr) ucx::api().request_free(r);
@@ -100,6 +106,33 @@ void Link::commit(size_t bytes, uint64_t tag) {
                                        " bytes does not fit a slot");
   }
   engine_.claim();
+  borrowed_[committed_ % slots_] = false;
+  send(sendSlot(committed_), bytes, tag, worker_.memory(), eager_ ? UCP_AM_SEND_FLAG_EAGER : 0);
+}
+
+bool Link::commitFrom(const std::byte* data, size_t bytes, uint64_t tag) {
+  if (bytes == 0 || bytes > slotBytes_) return false;
+  engine_.claim();
+  ucp_mem_h memh = worker_.registrationOf(data, bytes);
+  if (memh == nullptr) return false;
+  borrowed_[committed_ % slots_] = true;
+  // Always by rendezvous, even where slots go eagerly: the receiver then fetches the bytes
+  // once it knows where they belong, straight into its own registered buffer.
+  send(data, bytes, tag, memh, UCP_AM_SEND_FLAG_RNDV);
+  return true;
+}
+
+bool Link::borrowedSendsDone() {
+  engine_.claim();
+  for (size_t slot = 0; slot < slots_; ++slot) {
+    if (borrowed_[slot] && !sendSlotIdle(slot)) return false;
+  }
+  if (failed()) [[unlikely]]
+    set_.throwFailure(rank_);
+  return true;
+}
+
+void Link::send(const std::byte* data, size_t bytes, uint64_t tag, ucp_mem_h memh, uint32_t flags) {
   const uint64_t c = committed_;
   const size_t slot = c % slots_;
   const uint64_t released = next_.load(std::memory_order_relaxed);
@@ -107,11 +140,11 @@ void Link::commit(size_t bytes, uint64_t tag) {
   creditReported_ = released;
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH | UCP_OP_ATTR_FIELD_FLAGS;
-  param.memh = worker_.memory();
-  param.flags = eager_ ? UCP_AM_SEND_FLAG_EAGER : 0;
+  param.memh = memh;
+  param.flags = flags;
   ucs_status_ptr_t request =
       ucx::api().am_send_nbx(worker_.endpoint(peer_), kDataMessage, &sendHeaders_[slot],
-                             sizeof(DataHeader), sendSlot(c), bytes, &param);
+                             sizeof(DataHeader), const_cast<std::byte*>(data), bytes, &param);
   if (UCS_PTR_IS_ERR(request)) [[unlikely]] {
     fail(std::string("send failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
     set_.throwFailure(rank_);
@@ -124,8 +157,85 @@ std::span<const std::byte> Link::peek() {
   if (set_.failed.load(std::memory_order_acquire)) [[unlikely]]
     set_.throwFailure(rank_);
   const uint64_t n = next_.load(std::memory_order_relaxed);
-  if (arrived_[n % slots_].load(std::memory_order_acquire) != n + 1) return {};
-  return {recvSlot(n), recvBytes_[n % slots_]};
+  if (arrived_[n % slots_].load(std::memory_order_acquire) != n + 1) {
+    // Held for a hint that did not come (a reduction reads it from its slot).
+    if (held_[n % slots_].data != nullptr) {
+      engine_.claim();
+      fetch(n, recvSlot(n), worker_.memory());
+    }
+    return {};
+  }
+  return {recvData_[n % slots_], recvBytes_[n % slots_]};
+}
+
+bool Link::arrivedTag(uint64_t* tag) {
+  engine_.claim();
+  const uint64_t n = next_.load(std::memory_order_relaxed);
+  const bool arrived = arrived_[n % slots_].load(std::memory_order_acquire) == n + 1;
+  if (!arrived && held_[n % slots_].data == nullptr) return false;
+  *tag = recvTags_[n % slots_];
+  return true;
+}
+
+void Link::receiveInto(std::byte* dst, size_t bytes, uint64_t tag) {
+  engine_.claim();
+  placement_ = {};
+  if (worker_.registrationOf(dst, bytes) == nullptr) return;
+  placement_ = {dst, bytes, 0, tag};
+  // The hint's messages that came before it, in order: those already in their slots keep
+  // their place in the sequence; those still held go straight to theirs.
+  for (uint64_t s = next_.load(std::memory_order_relaxed); s < delivered_; ++s) {
+    const size_t slot = s % slots_;
+    if (recvTags_[slot] != tag) continue;
+    if (held_[slot].data == nullptr) {
+      placement_.placed += recvBytes_[slot];
+      continue;
+    }
+    ucp_mem_h memh = nullptr;
+    std::byte* at = placeOf(recvBytes_[slot], tag, memh);
+    if (at == nullptr) break;
+    fetch(s, at, memh);
+  }
+}
+
+std::byte* Link::placeOf(size_t length, uint64_t tag, ucp_mem_h& memh) {
+  Placement& p = placement_;
+  if (p.base == nullptr || tag != p.tag || p.placed >= p.bytes || length > p.bytes - p.placed) {
+    return nullptr;
+  }
+  std::byte* at = p.base + p.placed;
+  p.placed += length;
+  memh = worker_.registrationOf(at, length);
+  return at;
+}
+
+void Link::fetch(uint64_t seq, std::byte* into, ucp_mem_h memh) {
+  const size_t slot = seq % slots_;
+  const Held held = held_[slot];
+  held_[slot] = {};
+  recvData_[slot] = into;
+  const size_t length = recvBytes_[slot];
+  if (!held.rendezvous) {
+    std::memcpy(into, held.data, length);
+    ucx::api().am_data_release(worker_.handle(), held.data);
+    arrived(seq);
+    return;
+  }
+  // Rendezvous: UCX moves the bytes from the sender's registered memory into `into`.
+  arrivals_[slot] = {this, seq};
+  ucp_request_param_t receive{};
+  receive.op_attr_mask =
+      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
+  receive.cb.recv_am = &Link::onReceived;
+  receive.user_data = &arrivals_[slot];
+  receive.memh = memh;
+  ucs_status_ptr_t request =
+      ucx::api().am_recv_data_nbx(worker_.handle(), held.data, into, length, &receive);
+  if (request == nullptr) {
+    arrived(seq);
+  } else if (UCS_PTR_IS_ERR(request)) {
+    fail(std::string("receive failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
+  }
 }
 
 void Link::release() {
@@ -190,26 +300,29 @@ ucs_status_t Link::deliver(const DataHeader& header, void* data, size_t length,
   const size_t slot = seq % slots_;
   recvBytes_[slot] = static_cast<uint32_t>(length);
   recvTags_[slot] = header.tag;
-  if ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) == 0) {
-    std::memcpy(recvSlot(seq), data, length);
-    arrived(seq);
+  delivered_ = std::max(delivered_, seq + 1);
+  const bool rendezvous = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+  ucp_mem_h memh = nullptr;
+  if (std::byte* at = placeOf(length, header.tag, memh)) {
+    if (rendezvous) {
+      held_[slot] = {data, true};
+      fetch(seq, at, memh);  // the fetch starts inside the handler: UCS_OK keeps it going
+    } else {
+      recvData_[slot] = at;
+      std::memcpy(at, data, length);
+      arrived(seq);
+    }
     return UCS_OK;
   }
-  // Rendezvous: UCX moves the bytes from the sender's registered slot into this one.
-  arrivals_[slot] = {this, seq};
-  ucp_request_param_t receive{};
-  receive.op_attr_mask =
-      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
-  receive.cb.recv_am = &Link::onReceived;
-  receive.user_data = &arrivals_[slot];
-  receive.memh = worker_.memory();
-  ucs_status_ptr_t request =
-      ucx::api().am_recv_data_nbx(worker_.handle(), data, recvSlot(seq), length, &receive);
-  if (request == nullptr) {
-    arrived(seq);
-  } else if (UCS_PTR_IS_ERR(request)) {
-    fail(std::string("receive failed: ") + ucx::api().status_string(UCS_PTR_STATUS(request)));
+  // Not yet known where it belongs: UCX keeps the bytes (a rendezvous descriptor, or eager
+  // data it lets us hold) until a hint or a peek says.
+  if (rendezvous || (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) != 0) {
+    held_[slot] = {data, rendezvous};
+    return UCS_INPROGRESS;
   }
+  recvData_[slot] = recvSlot(seq);
+  std::memcpy(recvSlot(seq), data, length);
+  arrived(seq);
   return UCS_OK;
 }
 

@@ -81,9 +81,19 @@ class Link final : public SendConnection, public RecvConnection {
 
   std::span<std::byte> acquire() override;
   void commit(size_t bytes, uint64_t tag) override;
+  /// Sends from registered user memory (Worker::registerMemory), always by rendezvous; the
+  /// slot's sequence number and credit are used as for commit().
+  bool commitFrom(const std::byte* data, size_t bytes, uint64_t tag) override;
+  bool borrowedSendsDone() override;
   std::span<const std::byte> peek() override;
   uint64_t tag() const override { return recvTags_[next_ % slots_]; }
   void release() override;
+  bool arrivedTag(uint64_t* tag) override;
+  /// Messages that arrive after the hint, into registered user memory only, land at `dst`
+  /// (rendezvous: UCX moves them there; eager: the one copy goes there, not to the slot).
+  void receiveInto(std::byte* dst, size_t bytes, uint64_t tag) override;
+  /// Drops the receiveInto() hint (the call ended).
+  void forgetPlacement() { placement_ = {}; }
   /// Sends the credit for every release not yet reported to the peer. Called by the thread
   /// that drives the worker when it has nothing else to do, so a sender that waits for
   /// credit never waits for this rank's next message.
@@ -124,6 +134,15 @@ class Link final : public SendConnection, public RecvConnection {
   void arrived(uint64_t seq);
   /// True when UCX has finished with send slot `slot`'s previous message.
   bool sendSlotIdle(size_t slot);
+  /// Sends the next message: `bytes` at `data` (a slot, or registered user memory `memh`),
+  /// with UCP_AM_SEND_FLAG_* `flags`.
+  void send(const std::byte* data, size_t bytes, uint64_t tag, ucp_mem_h memh, uint32_t flags);
+  /// The hint's next place for a message of `length` bytes with `tag` (its registration in
+  /// `memh`), or null when the message does not belong there.
+  std::byte* placeOf(size_t length, uint64_t tag, ucp_mem_h& memh);
+  /// Moves held message `seq` to `into` (registration `memh`): rendezvous data is fetched
+  /// from the sender, eager data copied out of UCX's buffer, which is then released.
+  void fetch(uint64_t seq, std::byte* into, ucp_mem_h memh);
   std::byte* sendSlot(uint64_t seq) const { return sendSlots_ + (seq % slots_) * slotBytes_; }
   std::byte* recvSlot(uint64_t seq) const { return recvSlots_ + (seq % slots_) * slotBytes_; }
 
@@ -143,11 +162,28 @@ class Link final : public SendConnection, public RecvConnection {
   std::atomic<uint64_t> credited_{0};
   std::vector<DataHeader> sendHeaders_;     // alive until each slot's send completes
   std::vector<ucs_status_ptr_t> sendReqs_;  // per slot: the send UCX still works on, or null
+  std::vector<bool> borrowed_;              // per slot: its message was sent from user memory
 
   // Receiving: the handlers publish (arrived_ holds seq + 1), the rank releases (next_).
   std::unique_ptr<std::atomic<uint64_t>[]> arrived_;
   std::vector<uint32_t> recvBytes_;
   std::vector<uint64_t> recvTags_;
+  std::vector<std::byte*> recvData_;  // per slot: where the message lies (slot or placed)
+  /// Per slot: a message whose header came but whose bytes UCX still holds (a rendezvous
+  /// descriptor, or eager data UCX lets us keep), until its place is known: a receiveInto()
+  /// hint, or its slot when the rank peeks at it without one. Null when none.
+  struct Held {
+    void* data = nullptr;
+    bool rendezvous = false;
+  };
+  std::vector<Held> held_;
+  uint64_t delivered_ = 0;  // messages whose handler ran (they run in order)
+  struct Placement {
+    std::byte* base = nullptr;
+    size_t bytes = 0;
+    size_t placed = 0;
+    uint64_t tag = 0;
+  } placement_;
   std::vector<Arrival> arrivals_;
   std::atomic<uint64_t> next_{0};
   std::vector<CreditHeader> creditHeaders_;  // the last `slots` credits: alive until sent

@@ -126,12 +126,21 @@ class UcxTransport final : public Transport {
     engine_->handBack();
   }
 
+  void* registerMemory(void* data, size_t bytes) override {
+    engine_->claim();
+    return worker_.registerMemory(data, bytes);
+  }
+  void deregisterMemory(void* handle) override {
+    engine_->claim();
+    worker_.unregister(static_cast<ucp_mem_h>(handle));
+  }
+
   /// UCX's description of its lanes to `peer` (ucp_ep_print_info), read once at connect;
   /// empty for a peer without a link.
   const std::string& lanes(int peer) const { return lanes_[static_cast<size_t>(peer)]; }
 
   const char* name() const override { return "ucx"; }
-  uint32_t caps() const override { return kCapNone; }
+  uint32_t caps() const override { return kCapZeroCopy; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   size_t slotBytes() const override { return slotBytes_; }
@@ -147,6 +156,13 @@ class UcxTransport final : public Transport {
   }
 
   void pauseProgress(ProgressPause why) override {
+    if (why == ProgressPause::CallEnd) {
+      // Nothing more may land in the caller's buffers once the call returned.
+      engine_->claim();
+      for (auto& link : links_.byPeer) {
+        if (link) link->forgetPlacement();
+      }
+    }
     if (!engine_->rankDrives()) return;
     if (why == ProgressPause::Sleep) flushCredits();
     if (why == ProgressPause::Sleep || sendsInFlight()) engine_->handBack();

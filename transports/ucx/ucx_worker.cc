@@ -84,6 +84,36 @@ Worker::Worker(size_t regionBytes) : regionBytes_(regionBytes) {
 
 Worker::~Worker() { release(); }
 
+ucp_mem_h Worker::registerMemory(void* data, size_t bytes) {
+  ucp_mem_map_params_t map{};
+  map.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;
+  map.address = data;
+  map.length = bytes;
+  ucp_mem_h memh = nullptr;
+  checkStatus(ucx::api().mem_map(context_, &map, &memh), "registering a user buffer");
+  userRegions_.push_back({static_cast<const std::byte*>(data), bytes, memh});
+  return memh;
+}
+
+void Worker::unregister(ucp_mem_h memh) {
+  for (auto it = userRegions_.begin(); it != userRegions_.end(); ++it) {
+    if (it->memh != memh) continue;
+    (void)ucx::api().mem_unmap(context_, memh);
+    userRegions_.erase(it);
+    return;
+  }
+}
+
+ucp_mem_h Worker::registrationOf(const void* data, size_t bytes) const {
+  const auto* p = static_cast<const std::byte*>(data);
+  for (const UserRegion& r : userRegions_) {
+    if (p >= r.base && bytes <= r.bytes && static_cast<size_t>(p - r.base) <= r.bytes - bytes) {
+      return r.memh;
+    }
+  }
+  return nullptr;
+}
+
 void Worker::release() {
   const auto deadline = std::chrono::steady_clock::now() + kCloseTimeout;
   for (ucp_ep_h& ep : endpoints_) {
@@ -96,6 +126,8 @@ void Worker::release() {
   }
   if (memh_ != nullptr) ucx::api().mem_unmap(context_, memh_);
   memh_ = nullptr;
+  for (const UserRegion& r : userRegions_) (void)ucx::api().mem_unmap(context_, r.memh);
+  userRegions_.clear();
   if (region_ != nullptr) ::munmap(region_, regionBytes_);
   region_ = nullptr;
   if (worker_ != nullptr) ucx::api().worker_destroy(worker_);

@@ -57,6 +57,13 @@ class Worker {
   /// What UCX chose to reach `peer` with, as ucp_ep_print_info prints it.
   std::string describe(int peer) const;
 
+  /// Registers the caller's memory (ncclCommRegister) with UCX, for zero-copy sends from it
+  /// and receives into it. Returns the handle for unregister(); throws when UCX refuses.
+  ucp_mem_h registerMemory(void* data, size_t bytes);
+  void unregister(ucp_mem_h memh);
+  /// The registration holding [data, data + bytes), or null.
+  ucp_mem_h registrationOf(const void* data, size_t bytes) const;
+
  private:
   struct FailureContext {
     Worker* worker;
@@ -71,6 +78,12 @@ class Worker {
   std::byte* region_ = nullptr;
   size_t regionBytes_ = 0;
   ucp_mem_h memh_ = nullptr;
+  struct UserRegion {
+    const std::byte* base;
+    size_t bytes;
+    ucp_mem_h memh;
+  };
+  std::vector<UserRegion> userRegions_;
   std::vector<ucp_ep_h> endpoints_;
   std::vector<FailureContext> failureContexts_;
   PeerFailure onFailure_ = nullptr;
