@@ -71,13 +71,10 @@ PluginLookup PluginLookup::open(const std::string& prefix, const std::string& na
   return lookup;
 }
 
-extern "C" void pluginLog(ncclDebugLogLevel level, unsigned long flags, const char* file, int line,
-                          const char* fmt, ...) {
-  char text[1024];
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(text, sizeof(text), fmt != nullptr ? fmt : "", args);
-  va_end(args);
+namespace {
+
+void logLine(ncclDebugLogLevel level, unsigned long flags, const char* file, int line,
+             const char* text) {
   // NCCL's subsystem bits below ENV are Prism's; the rest fold into INIT.
   const uint32_t subsys = static_cast<uint32_t>(flags) & 0xffu;
   const uint32_t mask = subsys != 0 ? subsys : log::kInit;
@@ -94,6 +91,22 @@ extern "C" void pluginLog(ncclDebugLogLevel level, unsigned long flags, const ch
       break;
     default:
       break;
+  }
+}
+
+}  // namespace
+
+extern "C" void pluginLog(ncclDebugLogLevel level, unsigned long flags, const char* file, int line,
+                          const char* fmt, ...) {
+  char text[1024];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(text, sizeof(text), fmt != nullptr ? fmt : "", args);
+  va_end(args);
+  // Called from a plugin's C code: nothing may escape.
+  try {
+    logLine(level, flags, file, line, text);
+  } catch (...) {
   }
 }
 
