@@ -11,6 +11,14 @@
 
 namespace prism::ucx {
 
+namespace {
+
+// UCX's default tcp segment (UCX_TCP_SEG_SIZE): eager messages up to it arrive in one
+// fragment that UCX lends the receiver only during the handler.
+constexpr size_t kTcpSegmentBytes = 64 * 1024;
+
+}  // namespace
+
 void LinkSet::throwFailure(int rank) const {
   std::vector<LinkFailure> failures;
   for (const auto& link : byPeer) {
@@ -116,9 +124,13 @@ bool Link::commitFrom(const std::byte* data, size_t bytes, uint64_t tag) {
   ucp_mem_h memh = worker_.registrationOf(data, bytes);
   if (memh == nullptr) return false;
   borrowed_[committed_ % slots_] = true;
-  // Always by rendezvous, even where slots go eagerly: the receiver then fetches the bytes
-  // once it knows where they belong, straight into its own registered buffer.
-  send(data, bytes, tag, memh, UCP_AM_SEND_FLAG_RNDV);
+  // The receiver must be able to hold the bytes until it knows where they belong. A
+  // rendezvous always lets it: it fetches them then, straight into its registered buffer.
+  // Over sockets a rendezvous costs a round trip per message, and an eager message of
+  // more than UCX's tcp segment arrives reassembled in memory the receiver may keep, so
+  // such messages go eagerly on links that send eagerly.
+  const bool eager = eager_ && bytes > kTcpSegmentBytes;
+  send(data, bytes, tag, memh, eager ? UCP_AM_SEND_FLAG_EAGER : UCP_AM_SEND_FLAG_RNDV);
   return true;
 }
 
