@@ -247,7 +247,7 @@ TEST(UcxEmulatedHosts, EveryCollectiveAndPointToPointOnTwoAndThreeHosts) {
       const std::string command =
           std::string(
               "env PRISM_TRANSPORT=ucx UCX_TLS=tcp PRISM_TIMEOUT_S=60 NCCL_DEBUG=INFO "
-              "NCCL_DEBUG_SUBSYS=NET ") +
+              "NCCL_DEBUG_SUBSYS=NET,TUNING ") +
           PRISM_RUN_BIN + " --hosts " + std::to_string(hosts) + " --ranks-per-host " +
           std::to_string(perHost) + " -- " + PRISM_BENCH_BIN + " " + collective +
           " -d float,int32,bfloat16 -o sum,max -r all -b 8 -e 300K -f 23 -n 1 -w 1 -c 1";
@@ -258,6 +258,10 @@ TEST(UcxEmulatedHosts, EveryCollectiveAndPointToPointOnTwoAndThreeHosts) {
           << out.output;
       EXPECT_NE(out.output.find("ucx to every peer"), std::string::npos)
           << "the ranks did not use UCX\n"
+          << out.output;
+      // UCX's own estimate of the link replaces discovery's (ucp_ep_evaluate_perf).
+      EXPECT_NE(out.output.find("as the transport reports"), std::string::npos)
+          << "UCX's figures did not reach the cost model\n"
           << out.output;
     }
   }

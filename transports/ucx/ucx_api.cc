@@ -56,6 +56,7 @@ Api load() {
   bind(library, api.am_recv_data_nbx, "ucp_am_recv_data_nbx");
   bind(library, api.request_check_status, "ucp_request_check_status");
   bind(library, api.request_free, "ucp_request_free");
+  bind(library, api.ep_evaluate_perf, "ucp_ep_evaluate_perf");
   bind(library, api.am_data_release, "ucp_am_data_release");
   // libucs comes with libucp; a handle's lookup searches its dependencies too.
   bind(library, api.status_string, "ucs_status_string");

@@ -26,6 +26,7 @@ struct Api {
   decltype(&ucp_ep_create) ep_create;
   decltype(&ucp_ep_close_nbx) ep_close_nbx;
   decltype(&ucp_ep_print_info) ep_print_info;
+  decltype(&ucp_ep_evaluate_perf) ep_evaluate_perf;
   decltype(&ucp_mem_map) mem_map;
   decltype(&ucp_mem_unmap) mem_unmap;
   decltype(&ucp_am_send_nbx) am_send_nbx;

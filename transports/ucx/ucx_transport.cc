@@ -115,6 +115,7 @@ class UcxTransport final : public Transport {
       lanes = worker_.describe(link->peer());
       if (ucxLanesAreSockets(lanes)) link->sendEagerly();
     }
+    figures_ = estimateFigures();
     // Wires every endpoint up now: a peer that cannot be reached fails here.
     const bool wired = worker_.flush(static_cast<double>(timeout.count()));
     throwIfFailed();
@@ -140,6 +141,7 @@ class UcxTransport final : public Transport {
   const std::string& lanes(int peer) const { return lanes_[static_cast<size_t>(peer)]; }
 
   const char* name() const override { return "ucx"; }
+  NetworkFigures networkFigures() const override { return figures_; }
   uint32_t caps() const override { return kCapZeroCopy; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -173,6 +175,28 @@ class UcxTransport final : public Transport {
     const size_t peers = static_cast<size_t>(std::count(connect.begin(), connect.end(), true));
     return std::max<size_t>(4096,
                             2 * peers * options.slotBytes * static_cast<size_t>(options.slotCount));
+  }
+
+  /// UCX's own latency and bandwidth to the slowest connected peer, from its estimates for
+  /// a short and a long message (t = latency + bytes / bandwidth); zero where UCX gives no
+  /// estimate for some peer.
+  NetworkFigures estimateFigures() const {
+    constexpr size_t kShort = 8;
+    constexpr size_t kLong = size_t{4} << 20;
+    NetworkFigures worst{0, 0};
+    bool first = true;
+    for (const auto& link : links_.byPeer) {
+      if (!link) continue;
+      const double small = worker_.estimatedSeconds(link->peer(), kShort);
+      const double large = worker_.estimatedSeconds(link->peer(), kLong);
+      if (small < 0 || large <= small) return {};
+      const double bytesPerMicro = (kLong - kShort) / ((large - small) * 1e6);
+      const double latencyMicros = std::max(0.0, small * 1e6 - kShort / bytesPerMicro);
+      if (first || bytesPerMicro < worst.bytesPerMicro) worst.bytesPerMicro = bytesPerMicro;
+      worst.latencyMicros = std::max(worst.latencyMicros, latencyMicros);
+      first = false;
+    }
+    return worst;
   }
 
   /// Reports every link's unreported releases: the driving thread has nothing else to do.
@@ -267,6 +291,7 @@ class UcxTransport final : public Transport {
   ucx::Worker worker_;
   std::unique_ptr<ucx::Engine> engine_;  // stopped first, in the destructor
   std::vector<std::string> lanes_;       // per peer, from connect()
+  NetworkFigures figures_;               // UCX's estimates, from connect()
 };
 
 }  // namespace

@@ -84,6 +84,18 @@ Worker::Worker(size_t regionBytes) : regionBytes_(regionBytes) {
 
 Worker::~Worker() { release(); }
 
+double Worker::estimatedSeconds(int peer, size_t bytes) const {
+  ucp_ep_h ep = endpoint(peer);
+  if (ep == nullptr) return -1;
+  ucp_ep_evaluate_perf_param_t param{};
+  param.field_mask = UCP_EP_PERF_PARAM_FIELD_MESSAGE_SIZE;
+  param.message_size = bytes;
+  ucp_ep_evaluate_perf_attr_t attr{};
+  attr.field_mask = UCP_EP_PERF_ATTR_FIELD_ESTIMATED_TIME;
+  if (ucx::api().ep_evaluate_perf(ep, &param, &attr) != UCS_OK) return -1;
+  return attr.estimated_time;
+}
+
 ucp_mem_h Worker::registerMemory(void* data, size_t bytes) {
   ucp_mem_map_params_t map{};
   map.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;

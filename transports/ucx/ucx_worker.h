@@ -56,6 +56,9 @@ class Worker {
 
   /// What UCX chose to reach `peer` with, as ucp_ep_print_info prints it.
   std::string describe(int peer) const;
+  /// UCX's own estimate of the time a message of `bytes` takes to `peer`, in seconds
+  /// (ucp_ep_evaluate_perf); negative where UCX cannot say.
+  double estimatedSeconds(int peer, size_t bytes) const;
 
   /// Registers the caller's memory (ncclCommRegister) with UCX, for zero-copy sends from it
   /// and receives into it. Returns the handle for unregister(); throws when UCX refuses.
