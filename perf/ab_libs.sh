@@ -4,16 +4,26 @@
 # see the same VM), then prints per size the median time of each, out of place and in
 # place, and new/old speed (old time / new time: above 1 the new library is faster).
 #   perf/ab_libs.sh OLD_DIR NEW_DIR REPS COLLECTIVE [prism-bench args, e.g. -np 2 -b 1M -e 64M]
-# OLD_DIR and NEW_DIR each hold a libprism.so (copy build/libprism.so there before and
-# after a change). BUILD (default build/) holds perf/prism-bench.
+# OLD_DIR and NEW_DIR each hold a libprism (copy build/libprism.so* there before and
+# after a change: the loader looks for its SONAME, libprism.so.0.1, not libprism.so).
+# BUILD (default build/) holds perf/prism-bench.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[[ $# -ge 4 ]] || { sed -n 2,8p "$0"; exit 2; }
+[[ $# -ge 4 ]] || { sed -n 2,9p "$0"; exit 2; }
 old="$1" new="$2" reps="$3" collective="$4"
 shift 4
 bench="${BUILD:-$root/build}/perf/prism-bench"
 export PRISM_SOCKET_IFNAME="${PRISM_SOCKET_IFNAME:-=lo}"
+# Without the file prism-bench asks for, the loader would quietly take build/'s library
+# through prism-bench's run path, and both sides would measure the same one.
+soname="$(readelf -d "$bench" | sed -n 's/.*(NEEDED).*\[\(libprism\.so[^]]*\)\]/\1/p')"
+for dir in "$old" "$new"; do
+  if [[ -z "$soname" || ! -e "$dir/$soname" ]]; then
+    echo "ab_libs.sh: $dir has no ${soname:-libprism} (copy build/libprism.so* there)"
+    exit 2
+  fi
+done
 
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT

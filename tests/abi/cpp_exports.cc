@@ -91,6 +91,7 @@ void prismApi() {
   keep(&prismLaunchWorld);
   keep(&prismBindProcess);
   keep(&prismBindThread);
+  keep(&prismCommStagedBytes);
   keep(&prism::collectiveName);
   keep(&prism::busBandwidthFactor);
   keep(&prism::launchInfoFromEnvironment);
