@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "algorithms/algo_override.h"
 #include "base/log.h"
 
 namespace prism {
@@ -40,7 +41,7 @@ std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
       all.push_back(&info);
     }
   }
-  std::string_view forced = trim(request.forced);
+  std::string_view forced = trim(overrideFor(request.forced, request.collective));
   if (forced.empty()) return all;
   const bool exclude = forced.front() == '^';
   if (exclude) forced.remove_prefix(1);

@@ -1,11 +1,18 @@
 #include "base/config.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
+#include <mutex>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "base/error.h"
@@ -112,9 +119,39 @@ const Entry& entry(Setting s) {
   return kTable[index];
 }
 
+/// Adds every NAME=VALUE line of `path` to the environment, where NAME is not set already
+/// ('#' starts a comment line; a missing file is no error), as NCCL reads its files.
+void loadConfFile(const std::string& path) {
+  std::ifstream file(path);
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos || equals == 0) continue;
+    (void)setenv(line.substr(0, equals).c_str(), line.substr(equals + 1).c_str(), 0);
+  }
+}
+
+/// NCCL's configuration files, once per process before the first setting is read:
+/// NCCL_CONF_FILE, else ~/.nccl.conf, then /etc/nccl.conf. The environment wins over both,
+/// and the first file over the second.
+void loadConfFiles() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* named = std::getenv("NCCL_CONF_FILE");
+    if (named != nullptr && *named != '\0') {
+      loadConfFile(named);
+    } else if (const passwd* user = getpwuid(getuid()); user != nullptr && user->pw_dir) {
+      loadConfFile(std::string(user->pw_dir) + "/.nccl.conf");
+    }
+    loadConfFile("/etc/nccl.conf");
+  });
+}
+
 // Reads the environment on every call: settings are read rarely (at init), and tests change
 // them with setenv between cases. An empty variable counts as unset.
 std::pair<std::string, const char*> lookup(const Entry& e) {
+  loadConfFiles();
   for (const char* var : {e.name, e.alias}) {
     if (var == nullptr) continue;
     const char* value = std::getenv(var);
@@ -181,6 +218,26 @@ std::string source(Setting s) {
 }
 
 const char* name(Setting s) { return entry(s).name; }
+
+void warnUnhonoredNcclVariables() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    loadConfFiles();
+    for (char** var = environ; *var != nullptr; ++var) {
+      const std::string_view entry(*var);
+      if (entry.rfind("NCCL_", 0) != 0) continue;
+      const std::string_view name = entry.substr(0, entry.find('='));
+      if (name == "NCCL_CONF_FILE") continue;
+      const bool honored = std::any_of(kTable.begin(), kTable.end(), [&](const Entry& e) {
+        return e.alias != nullptr && name == e.alias;
+      });
+      if (!honored) {
+        log::warn("%.*s is set but Prism does not honor it; it has no effect",
+                  static_cast<int>(name.size()), name.data());
+      }
+    }
+  });
+}
 
 void printAll(std::FILE* out) {
   for (const Entry& e : kTable) {

@@ -46,6 +46,11 @@ std::string source(Setting s);
 /// Primary name, e.g. "PRISM_DEBUG".
 const char* name(Setting s);
 
+/// One WARN line, once per process, for each NCCL_* variable in the environment (or NCCL's
+/// configuration files, which every setting's first read loads as NCCL does: NCCL_CONF_FILE
+/// else ~/.nccl.conf, then /etc/nccl.conf) that no setting reads.
+void warnUnhonoredNcclVariables();
+
 /// One line per setting: name, value, source and doc. For prism-bench --print-config and
 /// the INFO log at init.
 void printAll(std::FILE* out);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <string>
 
+#include "algorithms/algo_override.h"
 #include "algorithms/in_network_model.h"
 #include "algorithms/select.h"
 #include "base/config.h"
@@ -55,16 +56,15 @@ InNetwork& Communicator::inNetworkPath() {
     options.rank = rank_;
     options.nranks = size_;
     options.timeoutSeconds = timeoutSeconds_;
-    // "innet" in PRISM_ALGO forces the path; "^...,innet" turns it off.
-    const bool excluded =
-        !planner_->algoOverride().empty() && planner_->algoOverride().front() == '^';
-    const bool named =
-        namesInNetwork(excluded ? planner_->algoOverride().substr(1) : planner_->algoOverride());
+    // "innet" in PRISM_ALGO forces the path; "^...,innet" turns it off (AllReduce's entry).
+    const std::string algos(overrideFor(planner_->algoOverride(), Collective::AllReduce));
+    const bool excluded = !algos.empty() && algos.front() == '^';
+    const bool named = namesInNetwork(excluded ? algos.substr(1) : algos);
     if (excluded && named) options.address.clear();
     options.forced = named && !excluded;
     options.whileWaiting = [this] { checkUsable(); };
     // A PRISM_ALGO list that allows only other algorithms keeps the service out.
-    const bool othersOnly = !planner_->algoOverride().empty() && !excluded && !named;
+    const bool othersOnly = !algos.empty() && !excluded && !named;
     if (!othersOnly)
       options.prefer = [this](size_t bytes) { return planner_->inNetworkPreferred(bytes); };
     innet_.reset(new InNetwork(std::move(options)));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -11,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "algorithms/algo_override.h"
 #include "algorithms/cost_profile.h"
+#include "algorithms/registry.h"
 #include "algorithms/topology_fabric.h"
 #include "base/config.h"
 #include "base/error.h"
@@ -45,6 +48,7 @@ constexpr int64_t kOversubscribedSpin = 0;
 void logSettingsOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
+    config::warnUnhonoredNcclVariables();
     for (int i = 0; i < static_cast<int>(config::Setting::Count_); ++i) {
       auto setting = static_cast<config::Setting>(i);
       log::info(log::kEnv, "setting %s=%s (%s)", config::name(setting),
@@ -70,6 +74,33 @@ int usableCpus() {
 int machineCpus() {
   const std::vector<int> cpus = topo::allowedCpus();
   return std::max(1, static_cast<int>(cpus.size()));
+}
+
+/// PRISM_ALGO, or NCCL_ALGO in NCCL's names ("Tree" is the double binary tree), after
+/// checking both overrides' grammar: a malformed one is ncclInvalidUsage, as in NCCL.
+std::string algorithmOverride() {
+  auto knownAlgorithm = [](std::string_view name) {
+    const std::string lower = [&] {
+      std::string s(name);
+      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    }();
+    return findAlgorithm(name) != nullptr || lower == "innet" || lower == "tree" ||
+           lower == "collnetdirect" || lower == "collnetchain" || lower == "nvls" ||
+           lower == "nvlstree";
+  };
+  for (auto [setting, known] : {std::pair<config::Setting, bool (*)(std::string_view)>{
+                                    config::Setting::Algo, +knownAlgorithm},
+                                {config::Setting::Proto, &isNcclProtocol}}) {
+    const std::string value = config::getString(setting);
+    const std::vector<std::string> problems = overrideProblems(value, known);
+    if (!problems.empty()) {
+      throw Error(ncclInvalidUsage,
+                  config::source(setting) + "=\"" + value + "\": " + problems.front());
+    }
+  }
+  const std::string algo = config::getString(config::Setting::Algo);
+  return config::source(config::Setting::Algo) == "NCCL_ALGO" ? ncclAlgorithmNames(algo) : algo;
 }
 
 /// Gives the cost model what the transport between hosts reports of its network (a network
@@ -130,7 +161,7 @@ Communicator::Communicator(SetupChannel& setup, std::string name, CommOptions op
             name_.c_str(), rank_, size_, transport_->name(), transport_->slotCount(),
             transport_->slotBytes());
   planner_ = std::make_unique<Planner>(rank_, size_, name_, fabric_, hostOf_, *transport_,
-                                       config::getString(config::Setting::Algo));
+                                       algorithmOverride());
   startTuner();
   watch_ = std::make_unique<PeerWatch>(setup, hostOf_);
   direct_ = std::make_unique<DirectHost>(*this, setup);

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "algorithms/algo_override.h"
+
 namespace prism {
 
 namespace {
@@ -126,16 +128,19 @@ TunerTable offeredTable(const SelectionRequest& request, std::optional<double> i
     if (kPrismName[a] == nullptr) {
       table.offer[a] = TunerOffer::NoCounterpart;
     } else if (isInNetwork(a)) {
-      table.offer[a] = !inNetworkMicros                                ? TunerOffer::NoService
-                       : overrideAllows(request.forced, kPrismName[a]) ? TunerOffer::Offered
-                                                                       : TunerOffer::Excluded;
+      table.offer[a] =
+          !inNetworkMicros ? TunerOffer::NoService
+          : overrideAllows(overrideFor(request.forced, request.collective), kPrismName[a])
+              ? TunerOffer::Offered
+              : TunerOffer::Excluded;
       if (inNetworkMicros) micros = *inNetworkMicros;
     } else if (info == nullptr || !info->supports(request.collective) ||
                (info->applies != nullptr && !info->applies(schedule))) {
       table.offer[a] = TunerOffer::Unsupported;
     } else {
-      table.offer[a] =
-          overrideAllows(request.forced, info->name) ? TunerOffer::Offered : TunerOffer::Excluded;
+      table.offer[a] = overrideAllows(overrideFor(request.forced, request.collective), info->name)
+                           ? TunerOffer::Offered
+                           : TunerOffer::Excluded;
       micros = predictMicros(*info, request);
     }
     // Every protocol alike: the host path has one, whatever the tuner names.
