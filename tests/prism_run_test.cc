@@ -112,6 +112,36 @@ TEST(PrismRun, EveryRankGetsItsVariables) {
   EXPECT_EQ(rendezvous.size(), 1u) << "all ranks share one rendezvous";
 }
 
+/// torchrun's variables (torch.distributed's env:// reads them), with MASTER_PORT apart
+/// from Prism's rendezvous; -x as mpirun has it; --tag-output as mpirun writes it.
+TEST(PrismRun, TorchrunVariablesExportsAndTaggedOutput) {
+  Outcome out = runShell(
+      "env PRISM_RUN_TEST_INHERITED=yes " + prismRun() +
+      " -np 3 --tag-output -x PRISM_RUN_TEST_SET=value -x PRISM_RUN_TEST_INHERITED -- sh -c "
+      "'echo \"T $RANK $WORLD_SIZE $LOCAL_RANK $LOCAL_WORLD_SIZE $MASTER_ADDR $MASTER_PORT "
+      "$PRISM_RENDEZVOUS $PRISM_RUN_TEST_SET $PRISM_RUN_TEST_INHERITED\"; echo oops >&2; "
+      "printf unterminated'");
+  ASSERT_EQ(out.status, 0) << out.output;
+  std::set<std::string> masters;
+  for (int r = 0; r < 3; ++r) {
+    const std::string tag = "[1," + std::to_string(r) + "]";
+    std::string prefix =
+        tag + "<stdout>:T " + std::to_string(r) + " 3 " + std::to_string(r) + " 3 127.0.0.1 ";
+    size_t at = out.output.find(prefix);
+    ASSERT_NE(at, std::string::npos) << out.output;
+    std::istringstream rest(out.output.substr(at + prefix.size()));
+    std::string port, rendezvous, set, inherited;
+    rest >> port >> rendezvous >> set >> inherited;
+    EXPECT_NE("127.0.0.1:" + port, rendezvous) << "MASTER_PORT must not be Prism's rendezvous";
+    EXPECT_EQ(set, "value");
+    EXPECT_EQ(inherited, "yes");
+    masters.insert(port);
+    EXPECT_EQ(countLines(out.output, tag + "<stderr>:oops"), 1) << out.output;
+    EXPECT_EQ(countLines(out.output, tag + "<stdout>:unterminated"), 1) << out.output;
+  }
+  EXPECT_EQ(masters.size(), 1u) << "all ranks share one MASTER_PORT";
+}
+
 TEST(PrismRun, BenchRunsAsTheLaunchersWorldAndChecksResults) {
   Outcome out =
       runShell(prismRun() + " -np 3 -- " + prismBench() + " allreduce -b 8 -e 64K -f 2 -c 1");

@@ -3,9 +3,11 @@
 //   prism-run --hosts H --ranks-per-host R [--bandwidth 1gbit] [--delay 50us]
 //             [--placement block|round-robin] [--innet "command"] -- command args...
 //   both with [--bind-to core|numa|none] [--map-by core|numa]
+//   both with [-x VAR[=value]]... [--tag-output]
 // Every rank gets PRISM_RANK, PRISM_NRANKS, PRISM_LOCAL_RANK, PRISM_LOCAL_SIZE,
-// PRISM_RENDEZVOUS and PRISM_JOB_SECRET, and is bound to its CPUs as mpirun binds ranks
-// (see docs/prism-run.md).
+// PRISM_RENDEZVOUS and PRISM_JOB_SECRET, torchrun's RANK, WORLD_SIZE, LOCAL_RANK,
+// LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT, and is bound to its CPUs as mpirun binds
+// ranks (see docs/prism-run.md).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -51,6 +53,8 @@ struct Options {
   bool cleanupStale = false;
   std::string bindTo;  ///< --bind-to; empty: the default (core when the ranks fit the cores)
   std::string mapBy;   ///< --map-by; empty: core
+  std::vector<std::string> exports;  ///< -x VAR[=value], as mpirun takes them
+  bool tagOutput = false;
   std::vector<std::string> command;
 };
 
@@ -94,16 +98,36 @@ std::vector<std::string> splitWords(const std::string& text) {
   return words;
 }
 
+/// Where a job's other libraries meet (torch's env:// store): rank 0's address and a port
+/// other than Prism's rendezvous.
+struct Master {
+  std::string address;
+  int port = 0;
+};
+
 SpawnSpec rankSpec(const Options& o, int rank, int nranks, const RankSlot& slot,
-                   const std::string& rendezvous, const std::string& secret) {
+                   const std::string& rendezvous, const std::string& secret, const Master& master) {
   SpawnSpec spec;
   spec.argv = o.command;
-  spec.env = {"PRISM_RANK=" + std::to_string(rank),
-              "PRISM_NRANKS=" + std::to_string(nranks),
+  spec.env = {"PRISM_RANK=" + std::to_string(rank), "PRISM_NRANKS=" + std::to_string(nranks),
               "PRISM_LOCAL_RANK=" + std::to_string(slot.localRank),
               "PRISM_LOCAL_SIZE=" + std::to_string(slot.localSize),
-              "PRISM_RENDEZVOUS=" + rendezvous,
-              "PRISM_JOB_SECRET=" + secret};
+              "PRISM_RENDEZVOUS=" + rendezvous, "PRISM_JOB_SECRET=" + secret,
+              // What torchrun sets, so that torch.distributed's env:// and other tools
+              // that read it work under prism-run too.
+              "RANK=" + std::to_string(rank), "WORLD_SIZE=" + std::to_string(nranks),
+              "LOCAL_RANK=" + std::to_string(slot.localRank),
+              "LOCAL_WORLD_SIZE=" + std::to_string(slot.localSize), "MASTER_ADDR=" + master.address,
+              "MASTER_PORT=" + std::to_string(master.port)};
+  // -x VAR=value sets it; -x VAR passes prism-run's own value, which a rank would inherit
+  // anyway (as in mpirun, where it matters on remote hosts).
+  for (const std::string& e : o.exports) {
+    if (e.find('=') != std::string::npos) {
+      spec.env.push_back(e);
+    } else if (const char* value = std::getenv(e.c_str())) {
+      spec.env.push_back(e + "=" + value);
+    }
+  }
   return spec;
 }
 
@@ -157,17 +181,20 @@ void bindRanks(const Options& o, std::vector<SpawnSpec>& ranks) {
 }
 
 int runLocal(const Options& o, std::chrono::milliseconds grace) {
-  std::string rendezvous = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+  const int port = freeLoopbackPort();
+  std::string rendezvous = "127.0.0.1:" + std::to_string(port);
   std::string secret = randomHex(32);
+  Master master{"127.0.0.1", freeLoopbackPort()};
+  for (int tries = 0; master.port == port && tries < 8; ++tries) master.port = freeLoopbackPort();
   std::vector<SpawnSpec> ranks;
   for (int r = 0; r < o.np; ++r) {
     RankSlot slot{0, r, o.np};
-    ranks.push_back(rankSpec(o, r, o.np, slot, rendezvous, secret));
+    ranks.push_back(rankSpec(o, r, o.np, slot, rendezvous, secret, master));
   }
   if (o.verbose)
     std::fprintf(stderr, "prism-run: %d ranks, rendezvous %s\n", o.np, rendezvous.c_str());
   bindRanks(o, ranks);
-  return runRankGroup(ranks, grace);
+  return runRankGroup(std::move(ranks), grace, o.tagOutput);
 }
 
 /// What an unshaped veth pair reports as its speed.
@@ -230,9 +257,11 @@ int runEmulated(const Options& o, std::chrono::milliseconds grace) {
   const uint64_t burst = tokenBucket ? tbfBurstBytes(parseBitsPerSecond(o.bandwidth)) : 0;
   GeneratedFile profile("/tmp/" + names.prefix + "-profile.json",
                         emulatedProfileJson(burst, usableCores()));
+  // The port after Prism's rendezvous, on rank 0's emulated host.
+  const Master master{names.hostAddress(slots[0].host), o.port + 1};
   std::vector<SpawnSpec> ranks;
   for (int r = 0; r < nranks; ++r) {
-    SpawnSpec spec = rankSpec(o, r, nranks, slots[r], rendezvous, secret);
+    SpawnSpec spec = rankSpec(o, r, nranks, slots[r], rendezvous, secret, master);
     if (std::getenv("PRISM_TOPO_FILE") == nullptr && std::getenv("NCCL_TOPO_FILE") == nullptr) {
       spec.env.push_back("PRISM_TOPO_FILE=" + topology.path());
     }
@@ -249,7 +278,7 @@ int runEmulated(const Options& o, std::chrono::milliseconds grace) {
                  o.hosts, o.ranksPerHost, o.placement.c_str(), names.prefix.c_str(), names.subnet);
   }
   bindRanks(o, ranks);
-  return runRankGroup(ranks, grace);
+  return runRankGroup(std::move(ranks), grace, o.tagOutput);
 }
 
 }  // namespace
@@ -297,6 +326,10 @@ int main(int argc, char** argv) {
                  "lay ranks over cores in order, or round robin over NUMA "
                  "nodes; default core")
       ->check(CLI::IsMember({"core", "numa"}));
+  app.add_option("-x", o.exports,
+                 "export VAR=value, or prism-run's own VAR, to every rank (repeatable)");
+  app.add_flag("--tag-output", o.tagOutput,
+               "prefix every line of output with the rank, as [1,rank]<stdout>: (mpirun's)");
   app.add_flag("-v,--verbose", o.verbose, "say what is set up");
   app.add_flag("--cleanup-stale", o.cleanupStale,
                "remove namespaces left by a prism-run that was killed, then exit");

@@ -22,7 +22,7 @@ constexpr int kHandledSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
 
 // In the child, before exec: nothing here may allocate after a fork of a threaded program,
 // and prism-run is single-threaded, so plain C++ is safe.
-[[noreturn]] void childExec(const SpawnSpec& spec, pid_t parent, int outputFd) {
+[[noreturn]] void childExec(const SpawnSpec& spec, pid_t parent) {
   sigset_t empty;
   sigemptyset(&empty);
   sigprocmask(SIG_SETMASK, &empty, nullptr);
@@ -31,11 +31,9 @@ constexpr int kHandledSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
   if (spec.ownProcessGroup) setpgid(0, 0);
-  if (outputFd >= 0) {
-    dup2(outputFd, STDOUT_FILENO);
-    dup2(outputFd, STDERR_FILENO);
-    close(outputFd);
-  }
+  // The descriptors are close-on-exec; their dup2 copies are not.
+  if (spec.stdoutFd >= 0) dup2(spec.stdoutFd, STDOUT_FILENO);
+  if (spec.stderrFd >= 0) dup2(spec.stderrFd, STDERR_FILENO);
   if (!spec.netns.empty()) {
     std::string path = "/var/run/netns/" + spec.netns;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -72,13 +70,13 @@ constexpr int kHandledSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
   _exit(127);
 }
 
-pid_t forkChild(const SpawnSpec& spec, int outputFd) {
+pid_t forkChild(const SpawnSpec& spec) {
   if (spec.argv.empty()) throw SetupError("empty command");
   std::fflush(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw SetupError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) childExec(spec, parent, outputFd);
+  if (pid == 0) childExec(spec, parent);
   // Also from the parent, so that a signal sent right after spawn reaches the group.
   if (spec.ownProcessGroup) setpgid(pid, pid);
   return pid;
@@ -92,7 +90,7 @@ std::string joined(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-pid_t spawn(const SpawnSpec& spec) { return forkChild(spec, -1); }
+pid_t spawn(const SpawnSpec& spec) { return forkChild(spec); }
 
 int runCaptured(const std::vector<std::string>& argv, std::string* output) {
   int fds[2];
@@ -100,9 +98,10 @@ int runCaptured(const std::vector<std::string>& argv, std::string* output) {
   SpawnSpec spec;
   spec.argv = argv;
   spec.ownProcessGroup = false;
+  spec.stdoutFd = spec.stderrFd = fds[1];
   pid_t pid;
   try {
-    pid = forkChild(spec, fds[1]);
+    pid = forkChild(spec);
   } catch (...) {
     close(fds[0]);
     close(fds[1]);

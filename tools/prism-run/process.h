@@ -26,6 +26,9 @@ struct SpawnSpec {
   /// CPUs the child is bound to before exec, as mpirun binds a rank: the program and every
   /// thread it starts inherit them. Empty: the child keeps prism-run's.
   std::vector<int> cpus;
+  /// Descriptors that become the child's stdout and stderr; -1 keeps prism-run's.
+  int stdoutFd = -1;
+  int stderrFd = -1;
 };
 
 /// Forks and execs `spec`. The child dies with prism-run (PR_SET_PDEATHSIG). Returns its

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <optional>
 
+#include "tools/prism-run/output_tags.h"
+
 namespace prism::run {
 namespace {
 
@@ -15,9 +17,11 @@ using Clock = std::chrono::steady_clock;
 
 class RankGroup {
  public:
-  explicit RankGroup(std::chrono::milliseconds grace) : grace_(grace) {}
+  RankGroup(std::chrono::milliseconds grace, bool tagOutput)
+      : grace_(grace), tagOutput_(tagOutput) {}
 
-  void start(const std::vector<SpawnSpec>& ranks) {
+  void start(std::vector<SpawnSpec>& ranks) {
+    if (tagOutput_) tags_.attach(ranks);
     for (const SpawnSpec& spec : ranks) {
       try {
         pids_.push_back(spawn(spec));
@@ -28,11 +32,14 @@ class RankGroup {
         throw;
       }
     }
+    if (tagOutput_) tags_.started();
   }
 
   int wait() {
     while (alive() > 0) {
-      int sig = waitForSignal(100);
+      // With tagged output the wait alternates between signals and the ranks' pipes.
+      if (tagOutput_) tags_.pump(kPumpMillis);
+      int sig = waitForSignal(tagOutput_ ? 1 : 100);
       if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) onSignal(sig);
       reap(false);
       if (stopAt_ && Clock::now() >= *stopAt_ && !killed_) {
@@ -44,6 +51,7 @@ class RankGroup {
     }
     // Whatever a rank left running in its process group (a background helper) goes too.
     for (pid_t group : groups_) kill(-group, SIGKILL);
+    if (tagOutput_) tags_.drain(kDrainMillis);
     if (signal_ != 0) return 128 + signal_;
     return firstFailure_;
   }
@@ -91,7 +99,13 @@ class RankGroup {
     }
   }
 
+  static constexpr int kPumpMillis = 50;
+  // How long the last output may take to arrive after the ranks ended.
+  static constexpr int kDrainMillis = 2000;
+
   std::chrono::milliseconds grace_;
+  bool tagOutput_;
+  OutputTags tags_;
   std::vector<pid_t> pids_;    // rank order; 0 once reaped
   std::vector<pid_t> groups_;  // every rank's process group, for the final sweep
   std::optional<Clock::time_point> stopAt_;
@@ -102,8 +116,8 @@ class RankGroup {
 
 }  // namespace
 
-int runRankGroup(const std::vector<SpawnSpec>& ranks, std::chrono::milliseconds grace) {
-  RankGroup group(grace);
+int runRankGroup(std::vector<SpawnSpec> ranks, std::chrono::milliseconds grace, bool tagOutput) {
+  RankGroup group(grace, tagOutput);
   group.start(ranks);
   return group.wait();
 }

@@ -12,6 +12,9 @@ namespace prism::run {
 /// and waits. When a rank fails, it says which and how, gives the others `grace` to end on
 /// their own, then kills them. Returns 0 when every rank exited 0, else the first failing
 /// rank's status (128 + signal when it was killed), or 128 + the signal prism-run received.
-int runRankGroup(const std::vector<SpawnSpec>& ranks, std::chrono::milliseconds grace);
+/// With `tagOutput`, every line the ranks write comes out tagged with its rank
+/// (output_tags.h).
+int runRankGroup(std::vector<SpawnSpec> ranks, std::chrono::milliseconds grace,
+                 bool tagOutput = false);
 
 }  // namespace prism::run
