@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <ostream>
 #include <set>
 
@@ -392,6 +393,59 @@ TEST(TopologyFile, ConfiguredFileAndDump) {
   EXPECT_EQ(again.graph(), s.graph());
   EXPECT_EQ(again.groups(Level::Rail), s.groups(Level::Rail));
   std::filesystem::remove(dump);
+}
+
+/// What NCCL's XML keeps of a host: devices, bus ids, NIC speeds, PCIe nesting, NVLinks.
+struct HostSummary {
+  std::multiset<std::string> gpus, nics, switches;
+  size_t nvlinks = 0;
+  double nvlinkBandwidth = 0;
+  size_t pcieLinks = 0;
+};
+
+HostSummary summarize(const Graph& g) {
+  HostSummary s;
+  for (const Node& n : g.nodes) {
+    if (n.kind == NodeKind::Gpu) s.gpus.insert(n.address);
+    if (n.kind == NodeKind::Nic) s.nics.insert(n.address + "@" + std::to_string(n.bandwidth));
+    if (n.kind == NodeKind::PciSwitch) s.switches.insert(n.address);
+  }
+  for (const Link& l : g.links) {
+    if (l.kind == LinkKind::NvLink) {
+      ++s.nvlinks;
+      s.nvlinkBandwidth += l.bandwidth;
+    }
+    if (l.kind == LinkKind::Pcie) ++s.pcieLinks;
+  }
+  return s;
+}
+
+/// NCCL_TOPO_DUMP_FILE writes NCCL's XML, which NCCL_TOPO_FILE reads back to the same host.
+TEST(TopologyFile, NcclXmlDumpReadsBack) {
+  const Graph original = load("dgx_like.xml");
+  const std::string xml = toNcclXml(original, original.nodesOf(NodeKind::Host)[0]);
+  const Graph back = parseNcclXml(xml, "dump");
+  const HostSummary a = summarize(original), b = summarize(back);
+  EXPECT_EQ(a.gpus, b.gpus);
+  EXPECT_EQ(a.nics, b.nics);
+  EXPECT_EQ(a.switches, b.switches);
+  EXPECT_EQ(a.pcieLinks, b.pcieLinks);
+  EXPECT_EQ(a.nvlinks, b.nvlinks);
+  EXPECT_NEAR(a.nvlinkBandwidth, b.nvlinkBandwidth, a.nvlinkBandwidth * 0.05);
+  EXPECT_EQ(back.nodesOf(NodeKind::Numa).size(), original.nodesOf(NodeKind::Numa).size());
+
+  // Through the setting: NCCL's name means NCCL's format.
+  const std::string dump = (std::filesystem::temp_directory_path() /
+                            ("prism_dump_" + std::to_string(getpid()) + ".topo"))
+                               .string();
+  ::setenv("NCCL_TOPO_DUMP_FILE", dump.c_str(), 1);
+  dumpIfRequested(original);
+  ::unsetenv("NCCL_TOPO_DUMP_FILE");
+  std::ifstream in(dump);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(dump);
+  EXPECT_EQ(text.rfind("<?xml", 0), 0u) << text.substr(0, 200);
+  EXPECT_EQ(summarize(parseNcclXml(text, dump)).gpus, a.gpus);
 }
 
 TEST(TopologySystem, SynthesizedWithoutFabric) {

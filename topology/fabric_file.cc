@@ -49,8 +49,20 @@ std::optional<Graph> loadConfiguredFabric() {
 void dumpIfRequested(const Graph& graph) {
   const std::string path = config::getString(config::Setting::TopoDumpFile);
   if (path.empty()) return;
+  const bool xml = config::source(config::Setting::TopoDumpFile) == "NCCL_TOPO_DUMP_FILE" ||
+                   (path.size() >= 4 && path.compare(path.size() - 4, 4, ".xml") == 0);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << toJson(graph);
+  if (xml) {
+    // NCCL dumps the host it runs on: here, rank 0's (or the first host without ranks).
+    int host = -1;
+    for (int r : graph.nodesOf(NodeKind::Rank)) {
+      if (graph.nodes[r].index == 0) host = graph.nodes[r].host;
+    }
+    if (host < 0 && !graph.nodesOf(NodeKind::Host).empty()) host = graph.nodesOf(NodeKind::Host)[0];
+    out << toNcclXml(graph, host);
+  } else {
+    out << toJson(graph);
+  }
   out.close();
   if (!out) throwSystemError("writing topology dump " + path);
   log::info(log::kGraph, "topology written to %s", path.c_str());
