@@ -18,6 +18,7 @@
 #include "perf/bench/names.h"
 #include "perf/bench/options.h"
 #include "perf/bench/plot.h"
+#include "perf/bench/program_aliases.h"
 #include "perf/bench/reference.h"
 #include "perf/bench/report.h"
 #include "perf/bench/thread_ranks.h"
@@ -244,6 +245,30 @@ TEST(BenchPlot, RendersSeriesLegendAndEscapes) {
   EXPECT_NE(err.str().find("only SVG"), std::string::npos);
 }
 
+// nccl-tests' binary names and flags; tests/bench_flags_test.cc runs them end to end.
+TEST(BenchArgs, NcclTestsNamesAndFlags) {
+  EXPECT_EQ(findProgramAlias("/x/reduce_scatter_perf")->collective, Collective::ReduceScatter);
+  EXPECT_EQ(findProgramAlias("all_reduce_perf_mpi")->collective, Collective::AllReduce);
+  EXPECT_EQ(findProgramAlias("prism-bench"), nullptr);
+  EXPECT_FALSE(findProgramAlias("hypercube_perf")->collective);
+  std::ostringstream out, err;
+  ParseOutcome p = parseOptions({"-g", "2", "-t", "3", "-m", "4", "-u", "5", "-c", "3"}, out, err,
+                                "build/perf/all_gather_perf");
+  ASSERT_TRUE(p.options) << err.str();
+  EXPECT_EQ(p.options->collective, Collective::AllGather);
+  EXPECT_EQ(p.options->totalRanks(), 6);
+  EXPECT_EQ(p.options->aggIters, 4);
+  EXPECT_EQ(p.options->unalign, 5);
+  EXPECT_EQ(p.options->checkIters, 3);
+  p = parse({"allreduce", "-u", "runs.csv", "-M", "1", "-J", "r.json", "-T", "9", "-C", "1"});
+  ASSERT_TRUE(p.options);
+  EXPECT_EQ(p.options->cumulativeCsvPath, "runs.csv");
+  EXPECT_TRUE(p.options->memoryReport && p.options->reportCpuTime);
+  EXPECT_EQ(p.options->outputFile, "r.json");
+  EXPECT_EQ(p.options->timeoutS, 9);
+  EXPECT_EQ(parseOptions({"-b", "8"}, out, err, "hypercube_perf").exitCode, 2);
+}
+
 TEST(BenchArgs, RepeatedFlagTakesLastValue) {
   ParseOutcome p = parse({"allreduce", "-n", "5", "-np", "4", "-n", "7", "--nranks", "2"});
   ASSERT_TRUE(p.options);
@@ -287,7 +312,7 @@ TEST(BenchArgs, RejectsBadInput) {
       {"allreduce", "-o", "xor"},                       // unknown op
       {"allreduce", "-b", "1M", "-e", "1K"},            // min above max
       {"allreduce", "-b", "lots"},                      // malformed size
-      {"allreduce", "-c", "2"},                         // out of range
+      {"allreduce", "-c", "-1"},                        // out of range
       {"allreduce", "-a", "4"},                         // out of range
       {"broadcast", "-r", "2", "-np", "2"},             // root outside the communicator
       {"allreduce", "-np", "0"},                        // no ranks
@@ -542,7 +567,7 @@ TEST(BenchReport, ColumnHeaderAndRowsAlign) {
   std::string header = formatHeader(o, {{0, 1234, "node"}, {1, 1235, "node"}});
   EXPECT_NE(header.find("# nThread 1 nGpus 1 minBytes 33554432 maxBytes 33554432 step: "
                         "1048576(bytes) warmup iters: 5 iters: 20 agg iters: 1 validation: 1 "
-                        "graph: 0\n"),
+                        "graph: 0 unalign: 0\n#\n# Using devices\n"),
             std::string::npos);
   EXPECT_NE(header.find("Pid   1235 on       node device -1 [host]"), std::string::npos);
   const std::string columns =
@@ -581,7 +606,7 @@ TEST(BenchReport, HeaderDescribesMemoryThreadsAndGraphs) {
   o.graphLaunches = 10;
   std::string header = formatHeader(o, {{3, 42, "node", 1, "[0x1b] NVIDIA H100"}});
   EXPECT_NE(header.find("# nThread 2 nGpus 1 "), std::string::npos) << header;
-  EXPECT_NE(header.find(" graph: 10\n"), std::string::npos) << header;
+  EXPECT_NE(header.find(" graph: 10 unalign: 0\n"), std::string::npos) << header;
   EXPECT_NE(header.find("# Using devices\n#  Memory: device (cudaMalloc), ranks: 4 = 2 "
                         "processes x 2 threads, CUDA graph: 10 launches\n"),
             std::string::npos)

@@ -86,8 +86,8 @@ std::string compareUnsupported(const Options& options) {
     return "--compare mpi compares float32 sum (-d float -o sum)";
   }
   if (options.stepFactor < 2) return "--compare mpi needs a geometric sweep (-f 2 or more)";
-  if (options.nthreads != 1 || options.mem != MemKind::Host) {
-    return "--compare mpi compares processes on host memory (-t 1 --mem host)";
+  if (options.ranksPerProcess() != 1 || options.mem != MemKind::Host) {
+    return "--compare mpi compares processes on host memory (-t 1 -g 1 --mem host)";
   }
   return {};
 }

@@ -4,8 +4,10 @@
 #include <cctype>
 #include <limits>
 #include <ostream>
+#include <tuple>
 
 #include "perf/bench/compare.h"
+#include "perf/bench/program_aliases.h"
 
 namespace prism::bench {
 namespace {
@@ -35,12 +37,23 @@ bool convertSize(const std::string& text, const char* flag, size_t& target, std:
   return true;
 }
 
+// A whole decimal integer (with an optional '-'), or empty.
+std::optional<int> parseInt(const std::string& text) {
+  try {
+    size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
 bool validate(const Options& o, std::ostream& err) {
   auto fail = [&err](const std::string& message) {
     err << "prism-bench: " << message << "\n";
     return false;
   };
-  if (!o.collective && !o.printConfig && o.calibratePath.empty()) {
+  if (!o.collective && !o.printConfig && o.calibratePath.empty() && !o.showVersion) {
     return fail(std::string("a collective is required: ") + collectiveNameList());
   }
   if (o.minBytes > o.maxBytes) return fail("minbytes is larger than maxbytes");
@@ -53,13 +66,19 @@ bool validate(const Options& o, std::ostream& err) {
   if (o.warmupIters < 0) return fail("warmup_iters must not be negative");
   if (o.nranks < 1) return fail("nranks must be at least 1");
   if (o.nthreads < 1) return fail("nthreads must be at least 1");
-  if (o.nranks > kMaxRanks / o.nthreads) {
-    return fail("nranks x nthreads must not exceed " + std::to_string(kMaxRanks));
+  if (o.ngpus < 1) return fail("ngpus must be at least 1");
+  if (o.nthreads > kMaxRanks || o.ngpus > kMaxRanks || o.nranks > kMaxRanks / o.ranksPerProcess()) {
+    return fail("nranks x nthreads x ngpus must not exceed " + std::to_string(kMaxRanks));
   }
   if (o.root < -1 || o.root >= o.totalRanks()) {
-    return fail("root must be -1 (all) or a rank below nranks x nthreads (" +
+    return fail("root must be -1 (all) or a rank below nranks x nthreads x ngpus (" +
                 std::to_string(o.totalRanks()) + ")");
   }
+  if (o.aggIters < 1) return fail("agg_iters must be at least 1");
+  if (o.runCycles < 0) return fail("run_cycles must not be negative");
+  if (o.checkIters < 0) return fail("check must not be negative");
+  if (o.timeoutS < 0) return fail("timeout must not be negative");
+  if (o.unalign < 0) return fail("unalign must not be negative");
   if (o.graphLaunches < 0) return fail("cudagraph must not be negative");
   // Capturing needs a stream that the calls run on, which only device memory has.
   if (o.graphLaunches > 0 && o.mem != MemKind::Device) {
@@ -157,38 +176,94 @@ std::vector<std::string> translateArgs(const std::vector<std::string>& args) {
 }
 
 ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& out,
-                          std::ostream& err) {
+                          std::ostream& err, std::string_view program) {
   Options o;
   std::string collective, minText, maxText, stepText, opText = "sum", typeText = "float";
-  std::string rootText = "0", memText = "host";
-  int check = 1, blocking = 0, average = 1;
+  std::string rootText = "0", memText = "host", unalignText;
+  int average = 1, parallelInit = 0, cpuTime = 0, timestamps = 0, memoryReport = 0;
 
-  CLI::App app{"prism-bench: measure Prism collectives like nccl-tests", "prism-bench"};
+  const ProgramAlias* alias = findProgramAlias(program);
+  const std::string name(program.substr(program.rfind('/') + 1));
+  if (alias != nullptr && !alias->collective) {
+    err << name << ": " << alias->unsupported << "\n";
+    return ParseOutcome{std::nullopt, 2};
+  }
+  CLI::App app{"prism-bench: measure Prism collectives like nccl-tests", name};
   // A repeated flag takes its last value, so wrappers can append overrides to defaults.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.footer("Example: prism-bench allreduce -np 4 -b 8 -e 32M -f 4");
-  app.add_option("collective", collective, collectiveNameList());
+  if (alias == nullptr) {
+    app.footer("Example: prism-bench allreduce -np 4 -b 8 -e 32M -f 4");
+    app.add_option("collective", collective, collectiveNameList());
+  } else {
+    // Under an nccl-tests name the name is the collective, as with nccl-tests' binaries.
+    o.collective = alias->collective;
+    app.footer("Example: " + name + " -b 8 -e 128M -f 2 -g 1");
+  }
   app.add_option("-b,--minbytes", minText, "smallest size (K/M/G suffixes), default 32M");
   app.add_option("-e,--maxbytes", maxText, "largest size, default 32M");
   app.add_option("-i,--stepbytes", stepText, "size increment when -f is 1, default 1M");
   app.add_option("-f,--stepfactor", o.stepFactor, "size multiplier, default 1 (use -i)");
   app.add_option("-n,--iters", o.iters, "timed iterations per size, default 20");
   app.add_option("-w,--warmup_iters", o.warmupIters, "untimed iterations first, default 5");
-  app.add_option("-c,--check", check, "validate results 0/1, default 1")->check(CLI::Range(0, 1));
+  app.add_option("-m,--agg_iters", o.aggIters,
+                 "calls per timed iteration, issued in one ncclGroupStart/End; default 1");
+  app.add_option("-N,--run_cycles", o.runCycles,
+                 "sweeps of all sizes, each printed; 0: until interrupted; default 1");
+  app.add_option("-c,--check", o.checkIters,
+                 "validate each size this many times (0: not at all), default 1");
   app.add_option("-o,--op", opText, "sum, prod, min, max, avg, mulsum or all; default sum");
   app.add_option("-d,--datatype", typeText,
                  "int8 uint8 int32 uint32 int64 uint64 half float double bfloat16 f8e4m3 "
                  "f8e5m2 or all; default float");
   app.add_option("-r,--root", rootText, "root rank, or all (-1); default 0");
-  app.add_option("-z,--blocking", blocking,
-                 "1: confirm completion with ncclCommGetAsyncError after every call")
-      ->check(CLI::Range(0, 1));
+  app.add_option("-z,--blocking", o.blockingMode,
+                 "1-3: confirm completion with ncclCommGetAsyncError after every call (nccl-"
+                 "tests' barrier variants wait the same way here); default 0")
+      ->check(CLI::Range(0, 3));
   app.add_option("-a,--average", average,
                  "combine rank times: 0 rank 0, 1 mean, 2 min, 3 max; default 1")
       ->check(CLI::Range(0, 3));
   app.add_option("--nranks", o.nranks, "local rank processes to fork (also -np), default 1");
   app.add_option("-t,--nthreads", o.nthreads,
-                 "ranks per process, as threads; ranks = nranks x nthreads; default 1");
+                 "threads per process; ranks = nranks x nthreads x ngpus; default 1");
+  app.add_option("-g,--ngpus", o.ngpus,
+                 "nccl-tests' GPUs per thread: each is one more thread rank; default 1");
+  app.add_option("-p,--parallel_init", parallelInit,
+                 "0/1, accepted: thread ranks always initialize concurrently")
+      ->check(CLI::Range(0, 1));
+  app.add_option("-C,--report_cputime", cpuTime,
+                 "1: report the time to issue the calls (nccl-tests' cputime) instead of the "
+                 "time until they complete")
+      ->check(CLI::Range(0, 1));
+  app.add_option("-S,--report_timestamps", timestamps, "1: end every row with a timestamp")
+      ->check(CLI::Range(0, 1));
+  app.add_option("-T,--timeout", o.timeoutS,
+                 "fail a wait that makes no progress for this many seconds (PRISM_TIMEOUT_S; "
+                 "a value in the environment wins); default 0: Prism's own");
+  app.add_option("-M,--memory,--memory_report", memoryReport,
+                 "1: report the host memory the ranks use (resident set)")
+      ->check(CLI::Range(0, 1));
+  app.add_option("-u", unalignText,
+                 "an integer N: as --unalign N; anything else: as --cumulative_csv FILE");
+  app.add_option("--unalign", o.unalign, "offset both buffers by N elements, default 0");
+  app.add_option("--cumulative_csv", o.cumulativeCsvPath,
+                 "append the result rows to this CSV file (header once)");
+  app.add_option("-J,--output_file", o.outputFile,
+                 "write nccl-tests' JSON document to this .json file (an existing file is "
+                 "kept: FILE.0, FILE.1, ... are tried)");
+  app.add_option("--csv", o.csvPath, "also write the result rows to this CSV file");
+  app.add_flag("--version", o.showVersion, "print Prism's and the NCCL API's versions");
+  for (auto [flag, target, what] : {std::tuple{"-y,--stream_null", &o.streamNull, "0/1"},
+                                    std::tuple{"-x,--cta_policy", &o.ctaPolicy, "0/1/2"},
+                                    std::tuple{"-D,--device_implementation", &o.deviceImpl, "N"},
+                                    std::tuple{"-V,--device_cta_count", &o.deviceCtaCount, "N"},
+                                    std::tuple{"-I,--per_iter_timing", &o.perIterTiming, "0/1"},
+                                    std::tuple{"-K,--per_iter_skip", &o.perIterSkip, "N"}}) {
+    app.add_option(flag, *target,
+                   std::string(what) +
+                       ", accepted for nccl-tests command lines; no effect on "
+                       "Prism (the header says so)");
+  }
   app.add_option("--mem", memText,
                  "buffers: host (malloc), device (cudaMalloc on device rank % count), "
                  "ncclmem (ncclMemAlloc) or shm (a memfd mapped shared; with -R 1 the peers "
@@ -235,8 +310,8 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
 
   std::vector<std::string> translated = translateArgs(args);
   std::vector<char*> argv;
-  std::string program = "prism-bench";
-  argv.push_back(program.data());
+  std::string programArg = name;
+  argv.push_back(programArg.data());
   for (std::string& arg : translated) argv.push_back(arg.data());
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
@@ -277,14 +352,18 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
   o.types = *types;
   if (rootText == "all") {
     o.root = -1;
+  } else if (auto root = parseInt(rootText)) {
+    o.root = *root;
   } else {
-    try {
-      size_t used = 0;
-      o.root = std::stoi(rootText, &used);
-      if (used != rootText.size()) throw std::invalid_argument(rootText);
-    } catch (const std::exception&) {
-      err << "prism-bench: root '" << rootText << "' is not a rank or 'all'\n";
-      return failed;
+    err << "prism-bench: root '" << rootText << "' is not a rank or 'all'\n";
+    return failed;
+  }
+  // nccl-tests' -u is --unalign N; an argument that is no integer is a CSV file instead.
+  if (!unalignText.empty()) {
+    if (auto unalign = parseInt(unalignText)) {
+      o.unalign = *unalign;
+    } else {
+      o.cumulativeCsvPath = unalignText;
     }
   }
   auto mem = parseMemKind(memText);
@@ -294,9 +373,13 @@ ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& ou
     return failed;
   }
   o.mem = *mem;
-  o.check = check != 0;
-  o.blocking = blocking != 0;
+  o.check = o.checkIters > 0;
+  o.blocking = o.blockingMode != 0;
   o.average = static_cast<Average>(average);
+  o.parallelInit = parallelInit != 0;
+  o.reportCpuTime = cpuTime != 0;
+  o.reportTimestamps = timestamps != 0;
+  o.memoryReport = memoryReport != 0;
   if (!validate(o, err)) return failed;
   if (!o.compare.empty()) {
     const std::string why = compareUnsupported(o);

@@ -73,8 +73,46 @@ struct Options {
   std::string bindTo;
   std::string mapBy;
 
-  /// Ranks in the communicator: processes x threads.
-  int totalRanks() const { return nranks * nthreads; }
+  // nccl-tests' remaining flags (its src/common.cu); README.md's prism-bench table says
+  // what each does on Prism.
+  /// -g: nccl-tests' GPUs per thread. Every one is a rank of its own, so a process runs
+  /// nthreads x ngpus thread ranks, as nccl-tests has nthreads x ngpus communicators.
+  int ngpus = 1;
+  int aggIters = 1;  ///< -m: calls per timed iteration, issued in one ncclGroupStart/End
+  /// -c: nccl-tests' check count; each size is validated up to this many times (stopping
+  /// at the first wrong value). 0: no validation (check is false).
+  int checkIters = 1;
+  int blockingMode = 0;           ///< -z as given (0-3); blocking is true for any nonzero value
+  int runCycles = 1;              ///< -N: sweeps of every size; 0: until interrupted
+  bool parallelInit = false;      ///< -p: thread ranks always initialize concurrently
+  bool reportCpuTime = false;     ///< -C: report the time to issue the calls (no final wait)
+  bool reportTimestamps = false;  ///< -S: a timestamp at the end of every row
+  int timeoutS = 0;               ///< -T: seconds; >0 sets PRISM_TIMEOUT_S (see timeoutEnv)
+  /// PRISM_TIMEOUT_S as the environment had it before -T applied (main fills it); when
+  /// set, it wins over -T and the header says so.
+  std::string timeoutEnv;
+  bool memoryReport = false;      ///< -M: report the host memory the ranks use
+  int unalign = 0;                ///< -u N: offset both buffers by N elements
+  std::string outputFile;         ///< -J: nccl-tests' JSON document (ncclTestsJson)
+  std::string csvPath;            ///< --csv: the result rows as CSV, overwritten
+  std::string cumulativeCsvPath;  ///< -u FILE, --cumulative_csv: the rows appended as CSV
+  bool showVersion = false;       ///< --version: print the versions and exit
+  /// Accepted for nccl-tests' command lines; they have no effect on Prism and the header
+  /// reports each one that is set: -y, -x, -D, -V, -I, -K.
+  int streamNull = 0;
+  int ctaPolicy = -1;
+  int deviceImpl = 0;
+  int deviceCtaCount = 16;
+  int perIterTiming = 0;
+  int perIterSkip = 0;
+  /// The whole command line as the program got it (argv[0] included); the -J document
+  /// records it as nccl-tests does. Filled by main, empty in parse results.
+  std::vector<std::string> commandLine;
+
+  /// Ranks each process runs as threads: nccl-tests' threads x GPUs per thread.
+  int ranksPerProcess() const { return nthreads * ngpus; }
+  /// Ranks in the communicator: processes x threads x GPUs per thread.
+  int totalRanks() const { return nranks * ranksPerProcess(); }
 };
 
 /// Result of parsing: options to run with, or an exit code (0 after --help).
@@ -92,8 +130,10 @@ std::optional<size_t> parseSize(std::string_view text);
 std::vector<std::string> translateArgs(const std::vector<std::string>& args);
 
 /// Parses `args` (without the program name). Help goes to `out`, errors to `err`.
+/// `program` names the binary in help and errors; invoked under an nccl-tests name
+/// (program_aliases.h), the collective is the name's and is not taken from `args`.
 ParseOutcome parseOptions(const std::vector<std::string>& args, std::ostream& out,
-                          std::ostream& err);
+                          std::ostream& err, std::string_view program = "prism-bench");
 
 /// The sizes to measure, in order: minBytes, then times stepFactor (when above 1) or plus
 /// stepBytes, while not above maxBytes.

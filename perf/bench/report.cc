@@ -41,11 +41,55 @@ std::string memoryDescription(MemKind kind) {
   return "?";
 }
 
-// "4 = 2 processes x 2 threads"
+// "4 = 2 processes x 2 threads", and " x 2 GPUs per thread" with -g.
 std::string rankDescription(const Options& o) {
   return std::to_string(o.totalRanks()) + " = " + std::to_string(o.nranks) +
          (o.nranks == 1 ? " process x " : " processes x ") + std::to_string(o.nthreads) +
-         (o.nthreads == 1 ? " thread" : " threads");
+         (o.nthreads == 1 ? " thread" : " threads") +
+         (o.ngpus == 1 ? "" : " x " + std::to_string(o.ngpus) + " GPUs per thread");
+}
+
+// nccl-tests' lines under its parameter line, for the flags that change how Prism runs,
+// then one line per nccl-tests flag that is set but has no effect on Prism.
+std::string flagLines(const Options& o) {
+  std::string out;
+  if (o.blockingMode != 0) {
+    out += formatf(
+        "# Blocking Enabled: -z %d; every call (every -m group) waits for completion through "
+        "ncclCommGetAsyncError\n",
+        o.blockingMode);
+  }
+  if (o.parallelInit) {
+    out += "# Parallel Init Enabled: threads call into NcclInitRank concurrently \n";
+  }
+  if (o.ngpus > 1) {
+    out += formatf("# GPUs per thread: -g %d runs %d thread ranks per process (nThread x nGpus)\n",
+                   o.ngpus, o.ranksPerProcess());
+  }
+  if (o.timeoutS > 0 && o.timeoutEnv.empty()) {
+    out += formatf("# Timeout: %d s without progress fails a call (PRISM_TIMEOUT_S=%d)\n",
+                   o.timeoutS, o.timeoutS);
+  } else if (o.timeoutS > 0) {
+    out += formatf("# Timeout: -T %d not applied: PRISM_TIMEOUT_S=%s is set in the environment\n",
+                   o.timeoutS, o.timeoutEnv.c_str());
+  }
+  struct Unused {
+    const char* flag;
+    const char* name;
+    int value;
+    int standard;
+  };
+  for (const Unused& u :
+       {Unused{"-y", "stream_null", o.streamNull, 0}, Unused{"-x", "cta_policy", o.ctaPolicy, -1},
+        Unused{"-D", "device_implementation", o.deviceImpl, 0},
+        Unused{"-V", "device_cta_count", o.deviceCtaCount, 16},
+        Unused{"-I", "per_iter_timing", o.perIterTiming, 0},
+        Unused{"-K", "per_iter_skip", o.perIterSkip, 0}}) {
+    if (u.value != u.standard) {
+      out += formatf("# Accepted, no effect on Prism: %s %d (%s)\n", u.flag, u.value, u.name);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -61,13 +105,16 @@ double algBw(size_t bytes, double timeUs) {
 std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
   bool byFactor = o.stepFactor > 1;
   std::string out = formatf(
-      "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
-      "agg iters: 1 validation: %d graph: %d\n",
-      o.nthreads, o.minBytes, o.maxBytes, byFactor ? o.stepFactor : o.stepBytes,
-      byFactor ? "factor" : "bytes", o.warmupIters, o.iters, o.check ? 1 : 0, o.graphLaunches);
+      "# nThread %d nGpus %d minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
+      "agg iters: %d validation: %d graph: %d unalign: %d\n",
+      o.nthreads, o.ngpus, o.minBytes, o.maxBytes, byFactor ? o.stepFactor : o.stepBytes,
+      byFactor ? "factor" : "bytes", o.warmupIters, o.iters, o.aggIters, o.checkIters,
+      o.graphLaunches, o.unalign);
+  out += flagLines(o);
   out += "#\n# Using devices\n";
   // Only where a run differs from the defaults, so that default output stays as it was.
-  if (o.mem != MemKind::Host || o.nthreads != 1 || o.graphLaunches != 0 || o.registration != 0) {
+  if (o.mem != MemKind::Host || o.ranksPerProcess() != 1 || o.graphLaunches != 0 ||
+      o.registration != 0) {
     out += "#  Memory: " + memoryDescription(o.mem) + ", ranks: " + rankDescription(o) +
            ", CUDA graph: " +
            (o.graphLaunches > 0 ? std::to_string(o.graphLaunches) + " launches" : "off");
@@ -80,15 +127,23 @@ std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
                    r.host.c_str(), r.device, r.deviceText.c_str());
   }
   out += "#\n";
-  // --predict appends its columns, so the nccl-tests ones keep their positions.
-  const std::string names = o.predict ? formatf(" %9s %9s", "pred", "meas/pred") : "";
-  const std::string units = o.predict ? formatf("%7s %9s %9s", "", "(us)", "(oop)") : "";
+  // --predict and -S append their columns, so the nccl-tests ones keep their positions.
+  std::string names, units;
+  if (o.predict) {
+    names += formatf(" %9s %9s", "pred", "meas/pred");
+    units += formatf(" %9s %9s", "(us)", "(oop)");
+  }
+  if (o.reportTimestamps) {
+    names += formatf(" %19s", "timestamp");
+    units += formatf(" %19s", "%Y-%m-%d %H:%M:%S");
+  }
+  if (!units.empty()) units = formatf("%7s", "") + units;  // past the in-place #wrong column
+  const std::string time = formatf("%8s", o.reportCpuTime ? "cputime" : "time");
   out +=
       "#                                                              out-of-place                 "
       "      in-place\n"
-      "#       size         count      type   redop    root     time   algbw   busbw #wrong     "
-      "time   algbw   busbw #wrong" +
-      names +
+      "#       size         count      type   redop    root " +
+      time + "   algbw   busbw #wrong " + time + "   algbw   busbw #wrong" + names +
       "\n"
       "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            "
       "(us)  (GB/s)  (GB/s)" +
@@ -96,12 +151,20 @@ std::string formatHeader(const Options& o, const std::vector<RankInfo>& ranks) {
   return out;
 }
 
-std::string formatRow(const ResultRow& row, Collective collective, int nranks) {
+std::string formatRow(const ResultRow& row, Collective collective, int nranks,
+                      const std::string& timestamp) {
   double factor = busBandwidthFactor(collective, nranks);
   return formatf("%12zu  %12zu  %8s  %6s  %6d", row.bytes, row.count, row.type.c_str(),
                  row.redop.c_str(), row.root) +
          formatMeasurement(row.outOfPlace, row.bytes, factor) +
-         formatMeasurement(row.inPlace, row.bytes, factor) + formatPrediction(row) + "\n";
+         formatMeasurement(row.inPlace, row.bytes, factor) + formatPrediction(row) +
+         (timestamp.empty() ? "" : formatf(" %19s", timestamp.c_str())) + "\n";
+}
+
+std::string formatVersion(const std::string& program, const char* prismVersion, int ncclVersion) {
+  // NCCL_VERSION(X, Y, Z) is X * 10000 + Y * 100 + Z from 2.9 on.
+  return formatf("%s (Prism %s), NCCL API %d.%d.%d (%d)\n", program.c_str(), prismVersion,
+                 ncclVersion / 10000, ncclVersion / 100 % 100, ncclVersion % 100, ncclVersion);
 }
 
 std::string formatFooter(int64_t wrong, double avgBusBw) {

@@ -50,13 +50,20 @@ double algBw(size_t bytes, double timeUs);
 
 /// The comment block before the rows: parameters, ranks and the two column-header lines.
 /// Where memory, threads or graphs differ from the defaults, a "#  Memory: ..." line
-/// under "# Using devices" says how. --predict adds the two prediction column headers.
+/// under "# Using devices" says how. --predict adds the two prediction column headers,
+/// -S a timestamp column, -C names the time columns "cputime". nccl-tests flags that are
+/// set but change nothing on Prism each get a line saying so, as do -z, -p and -T.
 std::string formatHeader(const Options& options, const std::vector<RankInfo>& ranks);
 /// One result row, ending in a newline. With a prediction, two columns follow the
 /// nccl-tests ones, so that their positions stay: pred(us) and out-of-place time / pred.
-std::string formatRow(const ResultRow& row, Collective collective, int nranks);
+/// A non-empty `timestamp` (-S) ends the row.
+std::string formatRow(const ResultRow& row, Collective collective, int nranks,
+                      const std::string& timestamp = "");
 /// The closing lines: total wrong values and the mean bus bandwidth over all placements.
 std::string formatFooter(int64_t wrong, double avgBusBw);
+/// --version: "<program> (Prism <prismVersion>), NCCL API <major>.<minor>.<patch>
+/// (<ncclVersion>)", one line; ncclVersion is ncclGetVersion's code.
+std::string formatVersion(const std::string& program, const char* prismVersion, int ncclVersion);
 
 class Report;
 /// --plot of a measured sweep: out-of-place and in-place busbw per size, one pair of lines

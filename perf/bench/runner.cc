@@ -13,8 +13,11 @@
 
 #include "perf/bench/collective_call.h"
 #include "perf/bench/compare.h"
+#include "perf/bench/csv_report.h"
 #include "perf/bench/element_codec.h"
 #include "perf/bench/json_report.h"
+#include "perf/bench/memory_usage.h"
+#include "perf/bench/nccl_tests_json.h"
 #include "perf/bench/rank_memory.h"
 #include "perf/bench/reference.h"
 #include "perf/bench/report.h"
@@ -25,6 +28,9 @@ namespace {
 // Bytes written over a receive buffer before a check run, so that an element the
 // library never wrote cannot pass (it decodes as NaN or as a value no pattern uses).
 constexpr int kSentinelByte = 0xff;
+
+// nccl-tests' -u pads the buffers by the largest element size times the offset.
+constexpr size_t kLargestElement = 8;
 
 using Clock = std::chrono::steady_clock;
 
@@ -56,21 +62,30 @@ class RankBench {
         rank_(context.rank),
         nranks_(context.nranks),
         report_(collective_, nranks_),
-        memory_(RankMemory::create(options.mem, context.rank)) {
+        memory_(RankMemory::create(options.mem, context.rank)),
+        startTime_(localTimeString()) {
+    const int64_t beforeInit = residentBytes();
     check(ncclCommInitRank(&comm_, nranks_, context.id, rank_), "ncclCommInitRank");
-    std::vector<RankInfo> ranks = rankInfos(context);
+    memoryUse_[0] = residentBytes() - beforeInit;
+    ranks_ = rankInfos(context);
     if (rank_ == 0) {
-      std::fputs(formatHeader(options_, ranks).c_str(), stdout);
+      std::fputs(formatHeader(options_, ranks_).c_str(), stdout);
       std::fflush(stdout);
     }
-    send_ = memory_->allocate(options_.maxBytes);
-    recv_ = memory_->allocate(options_.maxBytes);
+    bufferBytes_ = options_.maxBytes + kLargestElement * static_cast<size_t>(options_.unalign);
+    send_ = memory_->allocate(bufferBytes_);
+    recv_ = memory_->allocate(bufferBytes_);
     scratch_ = memory_->allocate(sizeof(double));
     registerBuffers();
     if (!memory_->hostAccessible() && options_.check) {
-      sendMirror_.resize(options_.maxBytes);
-      recvMirror_.resize(options_.maxBytes);
+      sendMirror_.resize(bufferBytes_);
+      recvMirror_.resize(bufferBytes_);
     }
+    // Host buffers become resident only as they are touched, so -M counts what was
+    // allocated in host memory: the buffers themselves, or their host mirrors.
+    memoryUse_[1] = static_cast<int64_t>(
+        memory_->hostAccessible() ? 2 * bufferBytes_ : sendMirror_.size() + recvMirror_.size());
+    afterInit_ = beforeInit + memoryUse_[0];
   }
 
   ~RankBench() {
@@ -96,18 +111,20 @@ class RankBench {
           if (!usesRedOp(collective_)) break;  // the operator does not apply
         }
       }
+      if (options_.memoryReport) measureMemory();
     } catch (const SetupError& e) {
       return fail(e, 2);
     } catch (const BenchError& e) {
       return fail(e, 1);
     }
     if (rank_ != 0) return 0;  // rank 0 reports wrong results and owns the verdict
-    std::fputs(formatFooter(report_.totalWrong(), report_.avgBusBw()).c_str(), stdout);
+    std::string footer = formatFooter(report_.totalWrong(), report_.avgBusBw());
+    // nccl-tests' memory line follows the footer, closed by a "#" line of its own.
+    if (options_.memoryReport)
+      footer += formatMemoryUsage(memoryUse_[0], memoryUse_[1], memoryUse_[2]) + "#\n";
+    std::fputs(footer.c_str(), stdout);
     std::fflush(stdout);
-    bool jsonOk =
-        options_.jsonPath.empty() || writeJsonReport(options_.jsonPath, report_, options_);
-    if (!options_.plotPath.empty())
-      jsonOk = writePlot(options_.plotPath, measuredPlot(report_, options_), std::cerr) && jsonOk;
+    bool jsonOk = writeFiles();
     if (!options_.compare.empty()) {
       std::fputs(formatComparison(report_, runMpiPeer(options_)).c_str(), stdout);
       std::fflush(stdout);
@@ -122,10 +139,50 @@ class RankBench {
     return status;
   }
 
+  // The files a run writes besides the table: --json, -J, --csv, --cumulative_csv and
+  // --plot. False if any of them could not be written.
+  bool writeFiles() {
+    bool ok = options_.jsonPath.empty() || writeJsonReport(options_.jsonPath, report_, options_);
+    if (!options_.outputFile.empty()) {
+      NcclTestsRun run;
+      run.args = options_.commandLine;
+      for (char** variable = environ; *variable != nullptr; ++variable)
+        run.env.emplace_back(*variable);
+      ncclGetVersion(&run.ncclVersion);
+      run.startTime = startTime_;
+      run.endTime = localTimeString();
+      run.ranks = ranks_;
+      const std::string error = ncclGetLastError(comm_);
+      if (!error.empty()) run.errors.push_back(error);
+      ok = writeJsonDocument(options_.outputFile, ncclTestsJson(report_, options_, run),
+                             std::cerr) &&
+           ok;
+    }
+    if (!options_.csvPath.empty())
+      ok = writeCsv(options_.csvPath, false, report_, options_, startTime_, std::cerr) && ok;
+    if (!options_.cumulativeCsvPath.empty()) {
+      ok = writeCsv(options_.cumulativeCsvPath, true, report_, options_, startTime_, std::cerr) &&
+           ok;
+    }
+    if (!options_.plotPath.empty())
+      ok = writePlot(options_.plotPath, measuredPlot(report_, options_), std::cerr) && ok;
+    return ok;
+  }
+
+  // -M: the host memory initialization took, the buffers took and the collectives added
+  // (the peak resident set beyond the other two), the largest over the ranks (thread
+  // ranks share their process's figures), as nccl-tests takes the largest GPU figures.
+  // Every rank takes part.
+  void measureMemory() {
+    memoryUse_[2] = std::max<int64_t>(peakResidentBytes() - afterInit_ - memoryUse_[1], 0);
+    for (int64_t& use : memoryUse_)
+      use = allReduceValue<int64_t>(use, ncclInt64, ncclMax, "memory ncclAllReduce");
+  }
+
   // -R: registers both buffers whole, as nccl-tests does.
   void registerBuffers() {
     char* buffers[2] = {send_.get(), recv_.get()};
-    const size_t bytes = std::max<size_t>(options_.maxBytes, 1);
+    const size_t bytes = std::max<size_t>(bufferBytes_, 1);
     for (int i = 0; i < 2; ++i) {
       if (options_.registration == 1) {
         check(ncclCommRegister(comm_, buffers[i], bytes, &registered_[i]), "ncclCommRegister");
@@ -194,30 +251,41 @@ class RankBench {
             "ncclRedOpCreatePreMulSum");
     }
     warmUp(c);
-    for (size_t bytes : sizeSweep(options_)) {
-      Layout layout = layoutFor(collective_, bytes, dataTypeSize(type), nranks_, rank_);
-      ResultRow row{layout.reportedBytes,
-                    layout.count,
-                    dataTypeName(type),
-                    usesRedOp(collective_) ? benchOpName(benchOp) : "none",
-                    root,
-                    measure(c, layout, false),
-                    measure(c, layout, true),
-                    std::nullopt};
-      if (options_.predict) row.predictedUs = predict(c, layout);
-      if (rank_ == 0) {
-        std::fputs(formatRow(row, collective_, nranks_).c_str(), stdout);
-        std::fflush(stdout);
+    // -N: the sweep again and again; 0 runs until the process is stopped.
+    for (int cycle = 0; options_.runCycles == 0 || cycle < options_.runCycles; ++cycle) {
+      for (size_t bytes : sizeSweep(options_)) {
+        Layout layout = layoutFor(collective_, bytes, dataTypeSize(type), nranks_, rank_);
+        ResultRow row{layout.reportedBytes,
+                      layout.count,
+                      dataTypeName(type),
+                      usesRedOp(collective_) ? benchOpName(benchOp) : "none",
+                      root,
+                      measure(c, layout, false),
+                      measure(c, layout, true),
+                      std::nullopt};
+        if (options_.predict) row.predictedUs = predict(c, layout);
+        if (rank_ == 0) {
+          const std::string stamp = options_.reportTimestamps ? localTimeString() : "";
+          std::fputs(formatRow(row, collective_, nranks_, stamp).c_str(), stdout);
+          std::fflush(stdout);
+        }
+        report_.add(std::move(row));
       }
-      report_.add(std::move(row));
     }
     if (mulSum) check(ncclRedOpDestroy(c.op, comm_), "ncclRedOpDestroy");
   }
 
+  // -u: both buffers start this many bytes into their allocations.
+  size_t unalignBytes(ncclDataType_t type) const {
+    return static_cast<size_t>(options_.unalign) * dataTypeSize(type);
+  }
+
   CallArgs callArgs(const Case& c, const Layout& layout, bool inPlace) {
     const size_t typeSize = dataTypeSize(c.type);
-    char* send = inPlace ? recv_.get() + layout.inPlaceSendOffset * typeSize : send_.get();
-    char* recv = recv_.get() + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
+    char* sendBase = send_.get() + unalignBytes(c.type);
+    char* recvBase = recv_.get() + unalignBytes(c.type);
+    char* send = inPlace ? recvBase + layout.inPlaceSendOffset * typeSize : sendBase;
+    char* recv = recvBase + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
     return CallArgs{collective_, send,  recv,    layout.count, c.type,           c.op,
                     c.root,      rank_, nranks_, comm_,        memory_->stream()};
   }
@@ -261,32 +329,42 @@ class RankBench {
     // sends depends on how far the peer's bytes have arrived, as with NCCL, so nothing is
     // checked and the column says N/A, as nccl-tests' does.
     const bool undefined = inPlace && collective_ == Collective::SendRecv;
-    if (options_.check && !undefined) m.wrong = countWrong(c, layout, args, inPlace);
+    if (options_.check && !undefined) {
+      // -c N: up to N checks, stopping at the first that finds wrong values.
+      m.wrong = 0;
+      for (int i = 0; i < options_.checkIters && *m.wrong == 0; ++i)
+        m.wrong = countWrong(c, layout, args, inPlace);
+    }
     return m;
   }
 
-  // nccl-tests' timing: the wall time of `iters` calls and the stream synchronization
-  // after them (a no-op for host memory, where calls complete on return), per call.
+  // nccl-tests' timing: the wall time of `iters` iterations of -m calls each and the
+  // stream synchronization after them (a no-op for host memory, where calls complete on
+  // return), per call. -C stops the clock before that synchronization, as nccl-tests'
+  // cputime does: the time the host spent issuing the calls.
   double timeCalls(const CallArgs& args) {
     barrier();
     auto start = Clock::now();
-    for (int i = 0; i < options_.iters; ++i) call(args);
+    for (int i = 0; i < options_.iters; ++i) callIteration(args);
+    const double issuedUs = microsecondsSince(start);
     memory_->synchronize();
-    return microsecondsSince(start) / options_.iters;
+    const double us = options_.reportCpuTime ? issuedUs : microsecondsSince(start);
+    return us / (static_cast<double>(options_.iters) * options_.aggIters);
   }
 
-  // -G: the `iters` calls are captured into one graph once (capture runs nothing), and
-  // the time of `graphLaunches` launches of it is divided by all the calls they make.
+  // -G: the `iters` iterations are captured into one graph once (capture runs nothing),
+  // and the time of `graphLaunches` launches of it is divided by all the calls they make.
   double timeGraph(const CallArgs& args) {
     std::unique_ptr<CapturedGraph> graph = memory_->capture([&] {
-      for (int i = 0; i < options_.iters; ++i) call(args);
+      for (int i = 0; i < options_.iters; ++i) callIteration(args);
     });
     barrier();
     auto start = Clock::now();
     for (int i = 0; i < options_.graphLaunches; ++i) graph->launch();
+    const double launchedUs = microsecondsSince(start);
     memory_->synchronize();
-    return microsecondsSince(start) /
-           (static_cast<double>(options_.graphLaunches) * options_.iters);
+    const double us = options_.reportCpuTime ? launchedUs : microsecondsSince(start);
+    return us / (static_cast<double>(options_.graphLaunches) * options_.iters * options_.aggIters);
   }
 
   // One untimed call on known data, checked on the host against the reference; for
@@ -294,8 +372,9 @@ class RankBench {
   int64_t countWrong(const Case& c, const Layout& layout, const CallArgs& args, bool inPlace) {
     const size_t typeSize = dataTypeSize(c.type);
     const bool mirrored = !memory_->hostAccessible();
-    char* sendHost = mirrored ? sendMirror_.data() : send_.get();
-    char* recvHost = mirrored ? recvMirror_.data() : recv_.get();
+    const size_t unalign = unalignBytes(c.type);
+    char* sendHost = (mirrored ? sendMirror_.data() : send_.get()) + unalign;
+    char* recvHost = (mirrored ? recvMirror_.data() : recv_.get()) + unalign;
     char* send = inPlace ? recvHost + layout.inPlaceSendOffset * typeSize : sendHost;
     char* recv = recvHost + (inPlace ? layout.inPlaceRecvOffset * typeSize : 0);
     const size_t recvBytes = layout.recvCount * typeSize;
@@ -306,8 +385,10 @@ class RankBench {
     ref.fillSend(send, layout, rank_);
     if (mirrored) {
       // In place, both buffers lie in the receive allocation's first reportedBytes.
-      memory_->copyFromHost(recv_.get(), recvHost, inPlace ? layout.reportedBytes : recvBytes);
-      if (!inPlace) memory_->copyFromHost(send_.get(), sendHost, layout.sendCount * typeSize);
+      memory_->copyFromHost(recv_.get() + unalign, recvHost,
+                            inPlace ? layout.reportedBytes : recvBytes);
+      if (!inPlace)
+        memory_->copyFromHost(send_.get() + unalign, sendHost, layout.sendCount * typeSize);
     }
     call(args);
     memory_->synchronize();
@@ -317,6 +398,26 @@ class RankBench {
 
   void call(const CallArgs& args) {
     check(issueCollective(args), ncclFunctionName(collective_));
+    waitIfBlocking();
+  }
+
+  // One timed iteration: -m calls in one group, as nccl-tests aggregates them, so that
+  // the library may run them together; a lone call needs no group.
+  void callIteration(const CallArgs& args) {
+    if (options_.aggIters == 1) return call(args);
+    check(ncclGroupStart(), "ncclGroupStart");
+    ncclResult_t issued = ncclSuccess;
+    for (int i = 0; i < options_.aggIters && issued == ncclSuccess; ++i)
+      issued = issueCollective(args);
+    // The group is closed even when queuing failed, so that no group stays open.
+    const ncclResult_t ended = ncclGroupEnd();
+    check(issued, ncclFunctionName(collective_));
+    check(ended, "ncclGroupEnd");
+    waitIfBlocking();
+  }
+
+  // -z: wait until ncclCommGetAsyncError reports the queued work complete.
+  void waitIfBlocking() {
     if (!options_.blocking) return;
     ncclResult_t state = ncclInProgress;
     while (state == ncclInProgress)
@@ -358,6 +459,12 @@ class RankBench {
   int nranks_;
   Report report_;
   std::unique_ptr<RankMemory> memory_;  // before the buffers, which it frees
+  std::string startTime_;               // for -J and the CSV files
+  std::vector<RankInfo> ranks_;         // every rank, as the header lists them
+  size_t bufferBytes_ = 0;              // each of send_ and recv_: maxBytes plus -u's pad
+  // -M: resident bytes that initialization, the buffers and the collectives added.
+  int64_t memoryUse_[3] = {};
+  int64_t afterInit_ = 0;
   ncclComm_t comm_ = nullptr;
   void* registered_[2] = {};      // -R 1: ncclCommRegister handles of send_ and recv_
   ncclWindow_t windows_[2] = {};  // -R 2

@@ -62,6 +62,8 @@ done
 loads "$prefix/$bindir/prism-bench" libprism.so "$prefix/$libdir" ||
   fail "installed prism-bench does not load the installed libprism: $(ldd "$prefix/$bindir/prism-bench")"
 "$prefix/$bindir/prism-bench" --print-config >/dev/null || fail "installed prism-bench --print-config"
+# nccl-tests' names, as links next to the installed prism-bench.
+[ -L "$prefix/$bindir/all_reduce_perf" ] || fail "all_reduce_perf is not installed next to prism-bench"
 
 echo "== find_package(prism)"
 mkdir "$tmp/consumer_cmake"
