@@ -4,39 +4,24 @@
 #include <cctype>
 #include <utility>
 
+#include "base/text.h"
+
 namespace prism {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 /// Calls `f(prefix, list)` for each ';' entry; `prefix` is empty where the entry has none.
 template <typename F>
 void forEachEntry(std::string_view value, F&& f) {
   while (!value.empty()) {
     const size_t semicolon = value.find(';');
-    const std::string_view entry = trim(value.substr(0, semicolon));
+    const std::string_view entry = trimSpaces(value.substr(0, semicolon));
     value = semicolon == std::string_view::npos ? std::string_view() : value.substr(semicolon + 1);
     if (entry.empty()) continue;
     const size_t colon = entry.find(':');
     if (colon == std::string_view::npos) {
       f(std::string_view(), entry);
     } else {
-      f(trim(entry.substr(0, colon)), trim(entry.substr(colon + 1)));
+      f(trimSpaces(entry.substr(0, colon)), trimSpaces(entry.substr(colon + 1)));
     }
   }
 }
@@ -47,7 +32,7 @@ void forEachName(std::string_view list, F&& f) {
   if (!list.empty() && list.front() == '^') list.remove_prefix(1);
   while (!list.empty()) {
     const size_t comma = list.find(',');
-    const std::string_view name = trim(list.substr(0, comma));
+    const std::string_view name = trimSpaces(list.substr(0, comma));
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     if (!name.empty()) f(name);
   }

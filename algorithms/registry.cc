@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "algorithms/generators.h"
+#include "base/text.h"
 
 namespace prism {
 namespace {
@@ -25,17 +26,6 @@ constexpr std::array<AlgorithmInfo, 11> kAlgorithms = {{
     {"multi_ring", generateMultiRing, multiRingSupports, nullptr, 2},
     {"hierarchical", generateHierarchical, hierarchicalSupports, hierarchicalApplies},
 }};
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

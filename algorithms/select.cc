@@ -7,15 +7,10 @@
 
 #include "algorithms/algo_override.h"
 #include "base/log.h"
+#include "base/text.h"
 
 namespace prism {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 /// The algorithms named in `list` (comma separated, case-insensitive) that support `c`.
 /// Unknown names and names that cannot run `c` are skipped.
@@ -23,7 +18,7 @@ std::vector<const AlgorithmInfo*> namedAlgorithms(std::string_view list, Collect
   std::vector<const AlgorithmInfo*> named;
   while (!list.empty()) {
     const size_t comma = list.find(',');
-    const std::string_view name = trim(list.substr(0, comma));
+    const std::string_view name = trimSpaces(list.substr(0, comma));
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     const AlgorithmInfo* info = findAlgorithm(name);
     if (info != nullptr && info->supports(c)) named.push_back(info);
@@ -41,7 +36,7 @@ std::vector<const AlgorithmInfo*> candidates(const SelectionRequest& request) {
       all.push_back(&info);
     }
   }
-  std::string_view forced = trim(overrideFor(request.forced, request.collective));
+  std::string_view forced = trimSpaces(overrideFor(request.forced, request.collective));
   if (forced.empty()) return all;
   const bool exclude = forced.front() == '^';
   if (exclude) forced.remove_prefix(1);

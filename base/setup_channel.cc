@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "base/error.h"
+
 namespace prism {
 
 void SetupChannel::barrier() {
@@ -22,6 +24,14 @@ Refusal firstRefusal(SetupChannel& setup, const std::string& reason) {
     if (theirs[0] != '\0') return {r, std::string(theirs)};
   }
   return {};
+}
+
+void throwIfAnyRankFailed(SetupChannel& setup, const std::string& failure,
+                          const std::string& what) {
+  const Refusal first = firstRefusal(setup, failure);
+  if (first.rank < 0) return;
+  throw Error(ncclSystemError,
+              what + " on rank " + std::to_string(first.rank) + ": " + first.reason);
 }
 
 }  // namespace prism

@@ -31,4 +31,8 @@ inline constexpr size_t kRefusalBytes = 240;
 /// or fail for, and every rank learns the same first refusal. One allGather.
 Refusal firstRefusal(SetupChannel& setup, const std::string& reason);
 
+/// Collective over `setup`: when any rank's `failure` is not empty, every rank throws
+/// prism::Error(ncclSystemError) "<what> on rank R: <R's failure>", naming the first one.
+void throwIfAnyRankFailed(SetupChannel& setup, const std::string& failure, const std::string& what);
+
 }  // namespace prism

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "algorithms/algo_override.h"
+#include "base/text.h"
 
 namespace prism {
 
@@ -28,23 +29,6 @@ constexpr const char* kProtocolNames[NCCL_NUM_PROTOCOLS_V5] = {"LL", "LL128", "S
 
 bool isInNetwork(int algorithm) {
   return algorithm == NCCL_ALGO_COLLNET_DIRECT || algorithm == NCCL_ALGO_COLLNET_CHAIN;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -104,14 +88,14 @@ ncclFunc_t ncclFuncOf(Collective c) {
 }
 
 bool overrideAllows(std::string_view override, std::string_view name) {
-  std::string_view list = trim(override);
+  std::string_view list = trimSpaces(override);
   if (list.empty()) return true;
   const bool exclude = list.front() == '^';
   if (exclude) list.remove_prefix(1);
   bool named = false;
   while (!list.empty() && !named) {
     const size_t comma = list.find(',');
-    named = equalsIgnoreCase(trim(list.substr(0, comma)), name);
+    named = equalsIgnoreCase(trimSpaces(list.substr(0, comma)), name);
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   return named != exclude;

@@ -29,13 +29,6 @@ namespace {
 // How long teardown waits for the last sends and the peers' goodbyes.
 constexpr double kCloseSeconds = 5.0;
 
-void throwIfAnyRankFailed(SetupChannel& setup, const std::string& failure, const char* what) {
-  const Refusal first = firstRefusal(setup, failure);
-  if (first.rank < 0) return;
-  throw Error(ncclSystemError, std::string("net plugin transport ") + what + " on rank " +
-                                   std::to_string(first.rank) + ": " + first.reason);
-}
-
 std::string failed(const char* call, ncclResult_t r) {
   return std::string(call) + " failed with " + ncclGetErrorString(r);
 }
@@ -143,11 +136,11 @@ class NetTransport final : public Transport {
           plugin_->listen(context_, dev_, &mine[peer * NCCL_NET_HANDLE_MAXSIZE], &listens_[peer]);
       if (r != ncclSuccess) failure = failed("listen", r);
     }
-    throwIfAnyRankFailed(setup, failure, "could not listen");
+    throwIfAnyRankFailed(setup, failure, "net plugin transport could not listen");
     std::vector<std::byte> all(n * mine.size());
     setup.allGather(mine.data(), all.data(), mine.size());
     failure = connectAll(all, timeout);
-    throwIfAnyRankFailed(setup, failure, "could not connect");
+    throwIfAnyRankFailed(setup, failure, "net plugin transport could not connect");
     for (void*& listen : listens_) {
       if (listen != nullptr) (void)plugin_->closeListen(listen);
       listen = nullptr;
@@ -155,7 +148,7 @@ class NetTransport final : public Transport {
     for (auto& link : links_) {
       if (link && link->failed()) failure = link->failure();
     }
-    throwIfAnyRankFailed(setup, failure, "could not register its slots");
+    throwIfAnyRankFailed(setup, failure, "net plugin transport could not register its slots");
     engine_->handBack();
   }
 
@@ -290,7 +283,7 @@ std::unique_ptr<Transport> createNetTransport(SetupChannel& setup,
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  throwIfAnyRankFailed(setup, failure, "could not start");
+  throwIfAnyRankFailed(setup, failure, "net plugin transport could not start");
   transport->connect(setup, options.connectTimeout);
   log::info(log::kInit | log::kNet,
             "net plugin transport %s rank %d: %s device %s, connected to %zu peer(s)",

@@ -27,13 +27,6 @@ namespace {
 constexpr double kGoodbyeSeconds = 5.0;
 
 /// Collective: throws on every rank, naming the first rank whose `failure` is not empty.
-void throwIfAnyRankFailed(SetupChannel& setup, const std::string& failure, const char* what) {
-  const Refusal first = firstRefusal(setup, failure);
-  if (first.rank < 0) return;
-  throw Error(ncclSystemError, std::string("ucx transport ") + what + " on rank " +
-                                   std::to_string(first.rank) + ": " + first.reason);
-}
-
 class UcxTransport final : public Transport {
  public:
   UcxTransport(int rank, int size, const UcxTransportOptions& options,
@@ -107,7 +100,7 @@ class UcxTransport final : public Transport {
     } catch (const std::exception& e) {
       failure = e.what();
     }
-    throwIfAnyRankFailed(setup, failure, "could not connect");
+    throwIfAnyRankFailed(setup, failure, "ucx transport could not connect");
     lanes_.resize(static_cast<size_t>(size_));
     for (auto& link : links_.byPeer) {
       if (!link) continue;
@@ -314,7 +307,7 @@ std::unique_ptr<Transport> createUcxTransport(SetupChannel& setup,
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  throwIfAnyRankFailed(setup, failure, "could not start");
+  throwIfAnyRankFailed(setup, failure, "ucx transport could not start");
   transport->connect(setup, options.connectTimeout);
   log::info(log::kInit | log::kNet, "ucx transport %s rank %d: connected to %zu peer(s)",
             options.name.c_str(), setup.rank(),
