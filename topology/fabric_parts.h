@@ -19,6 +19,13 @@ inline constexpr double kInterSocketBandwidth = 40;
 inline constexpr double kPcieBandwidth = 32;   // gen5 x16 is ~64, gen4 ~32
 inline constexpr double kNicBandwidth = 12.5;  // 100 Gbit/s
 
+/// NCCL's topology XML: the PCI class of an NVSwitch, and the GB/s of one NVLink of a GPU
+/// of compute capability `sm` (import and export agree on both).
+inline constexpr const char* kNcclNvSwitchClass = "0x068000";
+inline constexpr double nvlinkPerLinkBandwidth(int sm) {
+  return sm >= 100 ? 40 : sm >= 90 ? 20.6 : sm >= 70 ? 20 : 18;
+}
+
 /// "hosts": a list of host objects, or {"count": N, "host": {...}}.
 void addHosts(Graph& graph, const JsonView& hosts);
 /// "fabric": a generator ("fat_tree", "rail_optimized", "torus") over the hosts.

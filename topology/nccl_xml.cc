@@ -14,8 +14,6 @@ namespace prism::topo {
 
 namespace {
 
-constexpr const char* kNvSwitchClass = "0x068000";
-
 struct PendingNvLink {
   int gpu;
   std::string target;
@@ -124,7 +122,7 @@ class Importer {
     const int id = g_.addNode(std::move(n));
     g_.addLink(id, parent, LinkKind::Pcie, bw, kPcieLatency);
     gpuByBus_[g_.nodes[id].address] = id;
-    perLink_[id] = nvlinkPerLink(integer(gpu, "sm", 80));
+    perLink_[id] = nvlinkPerLinkBandwidth(integer(gpu, "sm", 80));
     for (const XmlElement& l : gpu.children) {
       if (l.name != "nvlink") continue;
       if (!l.has("target")) fail(l, "missing attribute target");
@@ -149,13 +147,6 @@ class Importer {
     }
   }
 
-  static double nvlinkPerLink(int sm) {
-    if (sm >= 100) return 40;
-    if (sm >= 90) return 20.6;
-    if (sm >= 70) return 20;
-    return 18;
-  }
-
   static std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -175,7 +166,7 @@ class Importer {
         }
         continue;
       }
-      if (l.tclass == kNvSwitchClass) {
+      if (l.tclass == kNcclNvSwitchClass) {
         toSwitch[l.gpu] += bw;
         continue;
       }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "topology/fabric_file.h"
+#include "topology/fabric_parts.h"
 
 namespace prism::topo {
 
@@ -18,10 +19,9 @@ namespace {
 // NCCL's PCI class codes.
 constexpr const char* kBridgeClass = "0x060400";
 constexpr const char* kGpuClass = "0x030200";
-constexpr const char* kNvSwitchClass = "0x068000";
 constexpr const char* kNicClass = "0x020700";
-// NVLink bandwidth per link that Prism's import assumes for sm 90 (nccl_xml.cc).
-constexpr double kNvLinkPerLink = 20.6;
+// GPUs are written as sm 90, whose per-link NVLink bandwidth the counts are in.
+constexpr int kSm = 90;
 constexpr int kPcieWidth = 16;
 
 std::string attr(const char* key, const std::string& value) {
@@ -95,8 +95,9 @@ class Writer {
     } else if (n.kind == NodeKind::Gpu) {
       out_ += in + "<pci" + attr("busid", n.address) + attr("class", kGpuClass) +
               pciLink(bandwidth) + ">\n";
-      out_ += in + "  <gpu" + attr("dev", std::to_string(n.index)) + attr("sm", "90") +
-              attr("rank", std::to_string(n.index)) + attr("gdr", "1") + ">\n";
+      out_ += in + "  <gpu" + attr("dev", std::to_string(n.index)) +
+              attr("sm", std::to_string(kSm)) + attr("rank", std::to_string(n.index)) +
+              attr("gdr", "1") + ">\n";
       nvlinks(id, depth + 2);
       out_ += in + "  </gpu>\n" + in + "</pci>\n";
     } else if (n.kind == NodeKind::Nic) {
@@ -115,12 +116,12 @@ class Writer {
       const Link& l = g_.links[li];
       if (l.kind != LinkKind::NvLink) continue;
       const Node& peer = g_.nodes[l.a == gpu ? l.b : l.a];
-      const long count = std::max(1L, std::lround(l.bandwidth / kNvLinkPerLink));
+      const long count = std::max(1L, std::lround(l.bandwidth / nvlinkPerLinkBandwidth(kSm)));
       const bool toSwitch = peer.kind == NodeKind::NvSwitch;
       out_ += indent(depth) + "<nvlink" +
               attr("target", toSwitch ? std::string("0000:ff:00.0") : peer.address) +
               attr("count", std::to_string(count)) +
-              attr("tclass", toSwitch ? kNvSwitchClass : kGpuClass) + "/>\n";
+              attr("tclass", toSwitch ? kNcclNvSwitchClass : kGpuClass) + "/>\n";
     }
   }
 
