@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "algorithms/registry.h"
 #include "base/text.h"
 
 namespace prism {
@@ -23,18 +24,6 @@ void forEachEntry(std::string_view value, F&& f) {
     } else {
       f(trimSpaces(entry.substr(0, colon)), trimSpaces(entry.substr(colon + 1)));
     }
-  }
-}
-
-/// Calls `f(name)` for each name of a list ("^" stripped).
-template <typename F>
-void forEachName(std::string_view list, F&& f) {
-  if (!list.empty() && list.front() == '^') list.remove_prefix(1);
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    const std::string_view name = trimSpaces(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (!name.empty()) f(name);
   }
 }
 
@@ -66,16 +55,16 @@ std::string translateList(std::string_view list) {
   std::string out;
   if (!list.empty() && list.front() == '^') out += '^';
   bool first = true;
-  forEachName(list, [&](std::string_view name) {
+  for (std::string_view name : overrideNames(list)) {
     std::string_view mapped = name;
     for (const auto& [nccl, prism] : kNcclAlgorithms) {
       if (equalsIgnoreCase(name, nccl)) mapped = prism;
     }
-    if (mapped.empty()) return;
+    if (mapped.empty()) continue;
     if (!first) out += ',';
     out += mapped;
     first = false;
-  });
+  }
   return out;
 }
 
@@ -123,9 +112,9 @@ std::vector<std::string> overrideProblems(std::string_view value,
     if (!prefix.empty() && !knownPrefix(prefix)) {
       problems.push_back("unknown collective '" + std::string(prefix) + "'");
     }
-    forEachName(list, [&](std::string_view name) {
+    for (std::string_view name : overrideNames(list)) {
       if (!known(name)) problems.push_back("unknown name '" + std::string(name) + "'");
-    });
+    }
     first = false;
   });
   return problems;
@@ -134,6 +123,34 @@ std::vector<std::string> overrideProblems(std::string_view value,
 bool isNcclProtocol(std::string_view name) {
   return equalsIgnoreCase(name, "ll") || equalsIgnoreCase(name, "ll128") ||
          equalsIgnoreCase(name, "simple");
+}
+
+bool isAlgorithmName(std::string_view name) {
+  if (findAlgorithm(name) != nullptr || equalsIgnoreCase(name, "innet")) return true;
+  for (const auto& [nccl, prism] : kNcclAlgorithms) {
+    if (equalsIgnoreCase(name, nccl)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string_view> overrideNames(std::string_view list) {
+  std::vector<std::string_view> names;
+  if (!list.empty() && list.front() == '^') list.remove_prefix(1);
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view name = trimSpaces(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (!name.empty()) names.push_back(name);
+  }
+  return names;
+}
+
+bool overrideAllows(std::string_view list, std::string_view name) {
+  list = trimSpaces(list);
+  if (list.empty()) return true;
+  bool named = false;
+  for (std::string_view n : overrideNames(list)) named |= equalsIgnoreCase(n, name);
+  return named != (list.front() == '^');
 }
 
 }  // namespace prism

@@ -32,4 +32,15 @@ std::vector<std::string> overrideProblems(std::string_view value,
 /// `known` for NCCL_PROTO: NCCL's protocol names (LL, LL128, Simple).
 bool isNcclProtocol(std::string_view name);
 
+/// `known` for NCCL_ALGO / PRISM_ALGO: a registry algorithm, "innet", or one of NCCL's
+/// names (ncclAlgorithmNames).
+bool isAlgorithmName(std::string_view name);
+
+/// The names of one list ("a,b" or "^a,b"), '^' and spaces stripped, in order.
+std::vector<std::string_view> overrideNames(std::string_view list);
+
+/// Whether the list (as overrideFor returns it: "a,b" allows, "^a,b" excludes, empty allows
+/// everything) allows the algorithm or path named `name`, in any case.
+bool overrideAllows(std::string_view list, std::string_view name);
+
 }  // namespace prism

@@ -16,10 +16,7 @@ namespace {
 /// Unknown names and names that cannot run `c` are skipped.
 std::vector<const AlgorithmInfo*> namedAlgorithms(std::string_view list, Collective c) {
   std::vector<const AlgorithmInfo*> named;
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    const std::string_view name = trimSpaces(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  for (std::string_view name : overrideNames(list)) {
     const AlgorithmInfo* info = findAlgorithm(name);
     if (info != nullptr && info->supports(c)) named.push_back(info);
   }

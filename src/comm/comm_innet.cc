@@ -2,7 +2,6 @@
 // path object is made at the first host collective that asks, and connects at its first
 // eligible call.
 #include <algorithm>
-#include <cctype>
 #include <string>
 
 #include "algorithms/algo_override.h"
@@ -15,25 +14,6 @@
 #include "topology/system.h"
 
 namespace prism {
-
-namespace {
-
-/// True when the comma list `algos` (PRISM_ALGO) names "innet", in any case.
-bool namesInNetwork(const std::string& algos) {
-  size_t begin = 0;
-  while (begin <= algos.size()) {
-    size_t end = algos.find(',', begin);
-    if (end == std::string::npos) end = algos.size();
-    std::string name = algos.substr(begin, end - begin);
-    std::erase_if(name, [](char c) { return c == ' ' || c == '\t'; });
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "innet") return true;
-    begin = end + 1;
-  }
-  return false;
-}
-
-}  // namespace
 
 void InNetworkDeleter::operator()(InNetwork* p) const { delete p; }
 
@@ -59,7 +39,7 @@ InNetwork& Communicator::inNetworkPath() {
     // "innet" in PRISM_ALGO forces the path; "^...,innet" turns it off (AllReduce's entry).
     const std::string algos(overrideFor(planner_->algoOverride(), Collective::AllReduce));
     const bool excluded = !algos.empty() && algos.front() == '^';
-    const bool named = namesInNetwork(excluded ? algos.substr(1) : algos);
+    const bool named = !algos.empty() && overrideAllows(algos, "innet") != excluded;
     if (excluded && named) options.address.clear();
     options.forced = named && !excluded;
     options.whileWaiting = [this] { checkUsable(); };

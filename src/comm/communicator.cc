@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -79,18 +78,8 @@ int machineCpus() {
 /// PRISM_ALGO, or NCCL_ALGO in NCCL's names ("Tree" is the double binary tree), after
 /// checking both overrides' grammar: a malformed one is ncclInvalidUsage, as in NCCL.
 std::string algorithmOverride() {
-  auto knownAlgorithm = [](std::string_view name) {
-    const std::string lower = [&] {
-      std::string s(name);
-      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return s;
-    }();
-    return findAlgorithm(name) != nullptr || lower == "innet" || lower == "tree" ||
-           lower == "collnetdirect" || lower == "collnetchain" || lower == "nvls" ||
-           lower == "nvlstree";
-  };
   for (auto [setting, known] : {std::pair<config::Setting, bool (*)(std::string_view)>{
-                                    config::Setting::Algo, +knownAlgorithm},
+                                    config::Setting::Algo, &isAlgorithmName},
                                 {config::Setting::Proto, &isNcclProtocol}}) {
     const std::string value = config::getString(setting);
     const std::vector<std::string> problems = overrideProblems(value, known);

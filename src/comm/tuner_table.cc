@@ -1,6 +1,5 @@
 #include "src/comm/tuner_table.h"
 
-#include <cctype>
 #include <cstring>
 
 #include "algorithms/algo_override.h"
@@ -85,20 +84,6 @@ ncclFunc_t ncclFuncOf(Collective c) {
       return ncclFuncSendRecv;
   }
   return ncclFuncSendRecv;
-}
-
-bool overrideAllows(std::string_view override, std::string_view name) {
-  std::string_view list = trimSpaces(override);
-  if (list.empty()) return true;
-  const bool exclude = list.front() == '^';
-  if (exclude) list.remove_prefix(1);
-  bool named = false;
-  while (!list.empty() && !named) {
-    const size_t comma = list.find(',');
-    named = equalsIgnoreCase(trimSpaces(list.substr(0, comma)), name);
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-  }
-  return named != exclude;
 }
 
 TunerTable offeredTable(const SelectionRequest& request, std::optional<double> inNetworkMicros) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "algorithms/algo_override.h"
 #include "algorithms/select.h"
 #include "prism/nccl_tuner_abi.h"
 
@@ -40,10 +41,6 @@ const char* prismNameOf(int algorithm);
 const char* offerReason(TunerOffer offer);
 /// The function a tuner is asked about for `c` (SendRecv has none: ncclFuncSendRecv).
 ncclFunc_t ncclFuncOf(Collective c);
-
-/// Whether the PRISM_ALGO / NCCL_ALGO list `override` ("a,b" allows, "^a,b" excludes;
-/// empty allows everything) allows the algorithm named `name`.
-bool overrideAllows(std::string_view override, std::string_view name);
 
 /// The table for `request` (request.forced is the override): every protocol of an offered
 /// algorithm costs the algorithm's predicted microseconds, since Prism's host path has one
